@@ -1,0 +1,33 @@
+// Options of the embedded adapter, and their defaults.
+
+export type Durability = 'fsync' | 'none';
+
+export interface EmbeddedCoreOptions {
+  /** Data directory (created if missing). One process may hold it at a time. */
+  dataDir: string;
+  /**
+   * `fsync` (default): an append resolves only after its bytes are on disk (group-committed).
+   * `none`: UNSAFE, for benchmarks and throwaway data: appends resolve after the write() call,
+   * so a crash of the machine (not just the process) can lose acknowledged events.
+   */
+  durability?: Durability;
+  /** Largest accepted payload, in bytes of JSON (default 1 MiB). */
+  maxPayloadBytes?: number;
+  /** Keep a materialized state snapshot every N events of an entity (default 64). */
+  snapshotEvery?: number;
+  /** Seal the active log and roll it into a Parquet segment once it passes this many bytes (default 64 MiB). */
+  walRollBytes?: number;
+  /** Roll segments in a worker thread (default true); false rolls in-process (tests, debugging). */
+  rollInWorker?: boolean;
+  /** Where diagnostics go (default: stderr). Never stdout: stdout is the MCP channel in stdio mode. */
+  log?: (line: string) => void;
+  /** Clock in ms since the epoch (default Date.now); the store never lets timestamps go backwards. */
+  now?: () => number;
+}
+
+export const EMBEDDED_DEFAULTS = {
+  durability: 'fsync' as Durability,
+  snapshotEvery: 64,
+  walRollBytes: 64 * 1024 * 1024,
+  rollInWorker: true,
+};
