@@ -1,15 +1,861 @@
-// (work in progress: the real implementation replaces this file)
-import type { EventStore } from '../types.js';
-import type { EmbeddedCoreOptions } from './options.js';
+// EmbeddedCore: the in-process, durable EventStore behind `npx allsource`. Appends go to a
+// write-ahead log with group commit (concurrent appends share one fsync); sealed logs are rolled
+// into immutable Parquet segments off the append path; every read is answered from per-tenant
+// in-memory indexes rebuilt from segments + log on open.
+
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeSync, ftruncateSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ConflictError, InvalidError, NotFoundError, UnavailableError } from '../errors.js';
+import { jsonEqual } from '../fold.js';
+import { canonicalEvent, chainHash } from '../hash.js';
+import { UuidV7Generator } from '../ids.js';
+import { formatInstant, parseInstant } from '../time.js';
+import {
+  CONTROL_ENTITY,
+  LIMITS,
+  RESTORE_EVENT,
+  TOMBSTONE_EVENT,
+  type AppendOptions,
+  type AppendResult,
+  type AppendedEvent,
+  type AsOfOptions,
+  type EntitiesResult,
+  type EntityState,
+  type EventStore,
+  type EventTypesResult,
+  type ListOptions,
+  type NewEvent,
+  type QueryFilter,
+  type QueryResult,
+  type StoreHealth,
+  type StoredEvent,
+  type TenantStats,
+  type TombstoneResult,
+  type TombstoneSelector,
+  type VerifyResult,
+  type WatchOptions,
+  type WatchResult,
+} from '../types.js';
+import {
+  checkFilter,
+  checkId,
+  checkListOptions,
+  checkSelector,
+  checkTenant,
+  checkWatchOptions,
+  prepareEvent,
+  type PreparedEvent,
+} from '../validate.js';
+import { DirectoryLock } from './lock.js';
+import { fsyncDir, readManifest, writeManifest, type Manifest } from './manifest.js';
+import { EMBEDDED_DEFAULTS, type Durability, type EmbeddedCoreOptions } from './options.js';
+import { SegmentRoller } from './segmentRoller.js';
+import { readSegmentFile } from './segments.js';
+import { TenantIndex, type ControlPayload } from './tenantIndex.js';
+import { decodeBatch, encodeTextFrame, FRAME_HEADER_BYTES, scanWal, WAL_MAGIC, WalCorruptionError } from './wal.js';
 
 export interface EmbeddedCore extends EventStore {
   readonly dataDir: string;
   /** Seal the active log and roll it into a segment now; resolves when the manifest names it. */
   rollNow(): Promise<void>;
-  /** Resolves when no segment roll is in progress. */
+  /** Resolves when no write is being flushed and no segment roll is in progress. */
   idle(): Promise<void>;
 }
 
-export async function openEmbeddedCore(_options: EmbeddedCoreOptions): Promise<EmbeddedCore> {
-  throw new Error('not implemented yet');
+/** Opens (creating if needed) a data directory as an EventStore. */
+export async function openEmbeddedCore(options: EmbeddedCoreOptions): Promise<EmbeddedCore> {
+  if (typeof options?.dataDir !== 'string' || options.dataDir.length === 0) throw new InvalidError('dataDir', 'is required');
+  const durability = options.durability ?? EMBEDDED_DEFAULTS.durability;
+  if (durability !== 'fsync' && durability !== 'none') throw new InvalidError('durability', 'must be "fsync" or "none"');
+  const core = new EmbeddedCoreImpl(options, durability);
+  core.open();
+  return core;
+}
+
+/** A batch waiting for its frame to reach the disk. */
+interface PendingBatch {
+  tenant: string;
+  frame: Buffer;
+  events: StoredEvent[];
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** Per-tenant state of the write path, which runs ahead of the indexes by the uncommitted batches. */
+interface TenantWriter {
+  /** Hash of the last event assigned (committed or not). */
+  head: string;
+  /** Entities with uncommitted events: their latest assigned version. */
+  inflightVersions: Map<string, number>;
+  /**
+   * Uncommitted events with client-supplied ids, with the promise of their batch, so a retry that
+   * arrives while the original is in flight is recognized. Generated ids are unguessable UUIDv7s.
+   */
+  inflightIds: Map<string, { event: StoredEvent; done: Promise<void> }>;
+}
+
+const WAL_DIR = 'wal';
+const SEGMENT_DIR = 'segments';
+/** The active log is zero-filled this far ahead of the writes. */
+const WAL_PREALLOCATE_BYTES = 16 * 1024 * 1024;
+/** Events folded per background slice: about half a millisecond of work. */
+const FOLD_SLICE_EVENTS = 1000;
+/** On close, a log holding at least this much is rolled so the next open reads columns, not JSON. */
+const CLOSE_ROLL_BYTES = 4 * 1024 * 1024;
+
+function walName(seq: number): string {
+  return `${String(seq).padStart(12, '0')}.log`;
+}
+
+function segmentName(seq: number): string {
+  return `${String(seq).padStart(12, '0')}.parquet`;
+}
+
+class EmbeddedCoreImpl implements EmbeddedCore {
+  readonly dataDir: string;
+  private readonly durability: Durability;
+  private readonly maxPayloadBytes: number;
+  private readonly snapshotEvery: number;
+  private readonly walRollBytes: number;
+  private readonly log: (line: string) => void;
+  private readonly now: () => number;
+  private readonly ids = new UuidV7Generator();
+  private readonly roller: SegmentRoller;
+  private readonly openedAt = Date.now();
+
+  private lock: DirectoryLock | null = null;
+  private manifest: Manifest = { format: 1, segments: [], rolled_wal_seq: 0 };
+  private readonly indexes = new Map<string, TenantIndex>();
+  private readonly writers = new Map<string, TenantWriter>();
+  /** Scratch maps of the synchronous first pass of an append (cleared on each use). */
+  private readonly scratchIds = new Map<string, number>();
+  private readonly scratchVersions = new Map<string, number>();
+
+  private nextPosition = 1;
+  private lastRecordedMs = 0;
+  private walSeq = 0;
+  private walFile: FileHandle | null = null;
+  /** Where the next frame goes. */
+  private walBytes = 0;
+  /** How far the active log is preallocated with zeros (fdatasync is cheaper when the file size does not change). */
+  private walAllocated = 0;
+  private walExtending: Promise<void> | null = null;
+  private walFrames = 0;
+
+  private queue: PendingBatch[] = [];
+  private flushing: Promise<void> | null = null;
+  private readonly sealedSeqs: number[] = [];
+  private rolling: Promise<void> | null = null;
+  private lastRollError: string | null = null;
+  private failure: Error | null = null;
+  private closed = false;
+  private closing: Promise<void> | null = null;
+
+  constructor(options: EmbeddedCoreOptions, durability: Durability) {
+    this.dataDir = options.dataDir;
+    this.durability = durability;
+    this.maxPayloadBytes = options.maxPayloadBytes ?? LIMITS.defaultMaxPayloadBytes;
+    this.snapshotEvery = options.snapshotEvery ?? EMBEDDED_DEFAULTS.snapshotEvery;
+    this.walRollBytes = options.walRollBytes ?? EMBEDDED_DEFAULTS.walRollBytes;
+    this.log = options.log ?? ((line) => process.stderr.write(`allsource: ${line}\n`));
+    this.now = options.now ?? Date.now;
+    this.roller = new SegmentRoller({ inWorker: options.rollInWorker ?? EMBEDDED_DEFAULTS.rollInWorker });
+  }
+
+  // --- open and recovery -----------------------------------------------------------------------
+
+  open(): void {
+    mkdirSync(join(this.dataDir, WAL_DIR), { recursive: true });
+    mkdirSync(join(this.dataDir, SEGMENT_DIR), { recursive: true });
+    this.lock = DirectoryLock.acquire(this.dataDir);
+    try {
+      this.recover();
+    } catch (err) {
+      this.lock.release();
+      this.lock = null;
+      void this.roller.close();
+      throw err;
+    }
+  }
+
+  private recover(): void {
+    this.manifest = readManifest(this.dataDir);
+    const segmentDir = join(this.dataDir, SEGMENT_DIR);
+    const walDir = join(this.dataDir, WAL_DIR);
+    const listed = new Set(this.manifest.segments.map((s) => s.file));
+    // A segment not in the manifest was being written when the process stopped; its log is still here.
+    for (const name of readdirSync(segmentDir)) {
+      if (!listed.has(name)) unlinkSync(join(segmentDir, name));
+    }
+    for (const segment of this.manifest.segments) {
+      for (const event of readSegmentFile(join(segmentDir, segment.file))) this.applyRecovered(event);
+    }
+
+    const walSeqs = readdirSync(walDir)
+      .filter((name) => /^\d{12}\.log$/.test(name))
+      .map((name) => Number.parseInt(name, 10))
+      .sort((a, b) => a - b);
+    const live: number[] = [];
+    for (const seq of walSeqs) {
+      // Already rolled into a segment: the process stopped between the manifest and the delete.
+      if (seq <= this.manifest.rolled_wal_seq) unlinkSync(join(walDir, walName(seq)));
+      else live.push(seq);
+    }
+    let replayed = 0;
+    let activeEnd = WAL_MAGIC.length;
+    for (let i = 0; i < live.length; i++) {
+      const path = join(walDir, walName(live[i]));
+      const image = readFileSync(path);
+      const scan = scanWal(image, path);
+      const isLast = i === live.length - 1;
+      if (scan.tailBytes > 0 || scan.validEnd < WAL_MAGIC.length) {
+        // Sealed logs were complete and fsync'd before a newer one was started: damage there is corruption.
+        if (!isLast) throw new WalCorruptionError(path, scan.validEnd, 'bad frame in a sealed log that newer logs follow');
+        this.truncateTail(path, scan.validEnd, scan.tailBytes);
+      }
+      if (isLast) activeEnd = Math.max(scan.validEnd, WAL_MAGIC.length);
+      for (const body of scan.bodies) {
+        for (const event of decodeBatch(body)) {
+          this.applyRecovered(event);
+          replayed++;
+        }
+      }
+    }
+    for (const index of this.indexes.values()) this.writerFor(index.tenant).head = index.headHash;
+
+    // Every log but the newest is sealed and waits to be rolled; the newest takes new appends.
+    if (live.length === 0) {
+      this.startWal(this.manifest.rolled_wal_seq + 1);
+    } else {
+      this.sealedSeqs.push(...live.slice(0, -1));
+      const seq = live[live.length - 1];
+      const path = join(walDir, walName(seq));
+      this.walSeq = seq;
+      this.walBytes = activeEnd;
+      this.walAllocated = statSync(path).size;
+      this.walFrames = this.walBytes > WAL_MAGIC.length ? 1 : 0;
+      this.walFileSync = openSync(path, 'r+');
+    }
+    if (replayed > 0) this.log(`replayed ${replayed} events from the write-ahead log in ${this.dataDir}`);
+    if (this.sealedSeqs.length > 0) this.kickRoller();
+    this.scheduleFolds();
+  }
+
+  /**
+   * Folds entity states left pending by appends and recovery, a slice per event-loop turn. The
+   * slices run while the loop is otherwise idle (e.g. waiting for an fsync), so reads find warm
+   * snapshots without the append path paying for the fold.
+   */
+  private scheduleFolds(): void {
+    if (this.foldScheduled) return;
+    this.foldScheduled = true;
+    setImmediate(() => {
+      this.foldScheduled = false;
+      if (this.closed) return;
+      // Commits come first: a queued batch is about to be flushed, so fold on a later turn.
+      if (this.queue.length > 0) {
+        this.scheduleFolds();
+        return;
+      }
+      let budget = FOLD_SLICE_EVENTS;
+      for (const index of this.indexes.values()) {
+        if (!index.foldPending(budget)) {
+          this.scheduleFolds();
+          return;
+        }
+        budget = FOLD_SLICE_EVENTS;
+      }
+    });
+  }
+
+  private foldScheduled = false;
+
+  /** The newest log is opened synchronously during recovery; appends switch to a FileHandle lazily. */
+  private walFileSync: number | null = null;
+
+  private truncateTail(path: string, validEnd: number, tailBytes: number): void {
+    const fd = openSync(path, 'r+');
+    try {
+      if (validEnd < WAL_MAGIC.length) {
+        ftruncateSync(fd, 0);
+        writeSync(fd, WAL_MAGIC, 0, WAL_MAGIC.length, 0);
+      } else {
+        ftruncateSync(fd, validEnd);
+      }
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    if (tailBytes > 0) this.log(`truncated a torn tail of ${tailBytes} bytes at offset ${validEnd} of ${path} (an append that was never acknowledged)`);
+  }
+
+  private applyRecovered(event: StoredEvent): void {
+    // Positions only grow; anything at or below the last applied one was already recovered.
+    if (event.position < this.nextPosition) return;
+    this.indexFor(event.tenant_id).apply(event);
+    this.nextPosition = event.position + 1;
+    const ms = Date.parse(event.timestamp);
+    if (ms > this.lastRecordedMs) this.lastRecordedMs = ms;
+  }
+
+  private startWal(seq: number): void {
+    const path = join(this.dataDir, WAL_DIR, walName(seq));
+    const fd = openSync(path, 'w');
+    writeSync(fd, WAL_MAGIC);
+    fsyncSync(fd);
+    fsyncDir(join(this.dataDir, WAL_DIR));
+    this.walSeq = seq;
+    this.walBytes = WAL_MAGIC.length;
+    this.walAllocated = WAL_MAGIC.length;
+    this.walFrames = 0;
+    this.walFileSync = fd;
+  }
+
+  private indexFor(tenant: string): TenantIndex {
+    let index = this.indexes.get(tenant);
+    if (index === undefined) {
+      index = new TenantIndex(tenant, this.snapshotEvery);
+      this.indexes.set(tenant, index);
+    }
+    return index;
+  }
+
+  /** The tenant's index for a read; an unknown tenant reads as empty without being registered. */
+  private readIndex(tenant: string): TenantIndex {
+    return this.indexes.get(tenant) ?? new TenantIndex(tenant, this.snapshotEvery);
+  }
+
+  private writerFor(tenant: string): TenantWriter {
+    let writer = this.writers.get(tenant);
+    if (writer === undefined) {
+      writer = { head: this.indexes.get(tenant)?.headHash ?? '', inflightVersions: new Map(), inflightIds: new Map() };
+      this.writers.set(tenant, writer);
+    }
+    return writer;
+  }
+
+  private ensureUsable(): void {
+    if (this.closed) throw new UnavailableError('the store is closed');
+  }
+
+  private ensureWritable(): void {
+    this.ensureUsable();
+    if (this.failure !== null) {
+      throw new UnavailableError(`the store stopped accepting writes after a disk error (${this.failure.message}); reopen it`, { cause: this.failure });
+    }
+  }
+
+  // --- append ----------------------------------------------------------------------------------
+
+  async append(tenant: string, events: NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
+    this.ensureWritable();
+    checkTenant(tenant);
+    if (!Array.isArray(events)) throw new InvalidError('events', 'must be an array of events');
+    if (events.length === 0) throw new InvalidError('events', 'must hold at least one event');
+    if (events.length > LIMITS.maxBatchEvents) throw new InvalidError('events', `must hold at most ${LIMITS.maxBatchEvents} events, got ${events.length}`);
+    if (options !== null && typeof options === 'object') {
+      for (const key in options) if (key !== 'dry_run') throw new InvalidError(`options.${key}`, 'is not a known append option (known: dry_run)');
+    }
+    const prepared = new Array<PreparedEvent>(events.length);
+    for (let i = 0; i < events.length; i++) prepared[i] = prepareEvent(events[i], i, this.maxPayloadBytes);
+    return this.appendPrepared(tenant, prepared, options?.dry_run === true);
+  }
+
+  private async appendPrepared(tenant: string, prepared: PreparedEvent[], dryRun: boolean): Promise<AppendResult> {
+    const index = this.indexes.get(tenant);
+    const writer = this.writerFor(tenant);
+
+    // Pass 1: idempotency and optimistic concurrency, against committed, in-flight and earlier-in-batch
+    // events. It runs synchronously, so the scratch maps cannot be shared with another call.
+    const results = new Array<AppendedEvent | undefined>(prepared.length);
+    const versions = new Array<number>(prepared.length);
+    /** For an id repeated inside the batch: the index of its first occurrence. */
+    let repeatOf: Map<number, number> | undefined;
+    const waits: Promise<void>[] = [];
+    const batchIds = this.scratchIds;
+    const batchVersions = this.scratchVersions;
+    batchIds.clear();
+    batchVersions.clear();
+    for (let i = 0; i < prepared.length; i++) {
+      const p = prepared[i];
+      if (p.id !== undefined) {
+        const earlier = batchIds.get(p.id);
+        if (earlier !== undefined) {
+          if (!sameContent(prepared[earlier], p)) throw conflictOnId(p.id, i);
+          (repeatOf ??= new Map()).set(i, earlier);
+          continue;
+        }
+        batchIds.set(p.id, i);
+        const inflight = writer.inflightIds.get(p.id);
+        const existing = inflight?.event ?? index?.findById(p.id);
+        if (existing !== undefined) {
+          if (!sameStored(existing, p)) throw conflictOnId(p.id, i);
+          results[i] = appended(existing, true);
+          if (inflight !== undefined) waits.push(inflight.done);
+          continue;
+        }
+      }
+      const current = batchVersions.get(p.entity_id) ?? writer.inflightVersions.get(p.entity_id) ?? index?.entityVersion(p.entity_id) ?? 0;
+      if (p.expected_version !== undefined && p.expected_version !== current) {
+        throw new ConflictError(
+          `events[${i}].expected_version: entity ${JSON.stringify(p.entity_id)} is at version ${current}, not ${p.expected_version}; read it again and retry`,
+          { field: `events[${i}].expected_version`, details: { entity_id: p.entity_id, expected: p.expected_version, actual: current } },
+        );
+      }
+      versions[i] = current + 1;
+      batchVersions.set(p.entity_id, current + 1);
+    }
+
+    const fresh: number[] = [];
+    for (let i = 0; i < prepared.length; i++) if (results[i] === undefined && !repeatOf?.has(i)) fresh.push(i);
+    if (dryRun || fresh.length === 0) {
+      await Promise.all(waits);
+      return this.finishResults(prepared, results, fresh, repeatOf, dryRun, [], 0);
+    }
+
+    // Pass 2: assign ids, versions, positions, the recorded time and the hash chain. Each event's
+    // canonical form feeds its hash and is also its record in the log frame.
+    const ms = Math.max(this.now(), this.lastRecordedMs);
+    this.lastRecordedMs = ms;
+    const timestamp = formatInstant(ms);
+    let generated = 0;
+    for (const i of fresh) if (prepared[i].id === undefined) generated++;
+    const newIds = generated > 0 ? this.ids.batch(ms, generated) : [];
+    let nextNewId = 0;
+    const stored: StoredEvent[] = new Array(fresh.length);
+    const records: string[] = new Array(fresh.length);
+    for (let k = 0; k < fresh.length; k++) {
+      const p = prepared[fresh[k]];
+      const id = p.id ?? newIds[nextNewId++];
+      const version = versions[fresh[k]];
+      const position = this.nextPosition++;
+      const occurred_at = p.occurred_at ?? timestamp;
+      const event = {
+        id,
+        tenant_id: tenant,
+        entity_id: p.entity_id,
+        event_type: p.event_type,
+        payload: p.payload,
+        metadata: p.metadata,
+        timestamp,
+        occurred_at,
+        version,
+        position,
+        hash: '',
+      };
+      const canonical = canonicalEvent(event, p.payloadJson, p.metadataJson);
+      event.hash = writer.head = chainHash(writer.head, canonical);
+      stored[k] = Object.freeze(event);
+      records[k] = canonical + '\n' + event.hash;
+    }
+
+    for (const [entityId, version] of batchVersions) writer.inflightVersions.set(entityId, version);
+    const done = this.enqueue(tenant, encodeTextFrame(records.join('\n')), stored);
+    for (let k = 0; k < fresh.length; k++) if (prepared[fresh[k]].id !== undefined) writer.inflightIds.set(stored[k].id, { event: stored[k], done });
+    await done;
+    if (waits.length > 0) await Promise.all(waits);
+    return this.finishResults(prepared, results, fresh, repeatOf, false, stored, stored[stored.length - 1].position);
+  }
+
+  private finishResults(
+    prepared: PreparedEvent[],
+    results: Array<AppendedEvent | undefined>,
+    fresh: number[],
+    repeatOf: Map<number, number> | undefined,
+    dryRun: boolean,
+    stored: StoredEvent[],
+    lastPosition: number,
+  ): AppendResult {
+    for (let k = 0; k < fresh.length; k++) {
+      const i = fresh[k];
+      const event = stored[k];
+      if (event !== undefined) {
+        results[i] = appended(event, false);
+      } else {
+        // Dry run: report what would be written, with no id, position or time assigned.
+        const p = prepared[i];
+        results[i] = { id: p.id ?? '', entity_id: p.entity_id, event_type: p.event_type, version: 0, position: 0, timestamp: '', occurred_at: p.occurred_at ?? '', duplicate: false };
+      }
+    }
+    // A repeated id within the batch mirrors the result of its first occurrence.
+    if (repeatOf !== undefined) for (const [i, first] of repeatOf) results[i] = { ...results[first]!, duplicate: true };
+    return { events: results as AppendedEvent[], last_position: lastPosition, dry_run: dryRun };
+  }
+
+  // --- group commit ----------------------------------------------------------------------------
+
+  private enqueue(tenant: string, frame: Buffer, events: StoredEvent[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ tenant, frame, events, resolve, reject });
+      if (this.flushing === null) {
+        // Start on the next turn, not now: appends issued in the same turn (e.g. writers woken by
+        // the previous commit) then share this flush and its fsync instead of trailing it.
+        this.flushing = new Promise<void>((started) => setImmediate(started)).then(() => this.flushLoop()).finally(() => (this.flushing = null));
+      }
+    });
+  }
+
+  /** Writes everything queued in one write and one fsync, then repeats while more arrived meanwhile. */
+  private async flushLoop(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batches = this.queue;
+      this.queue = [];
+      try {
+        const file = await this.walHandle();
+        const buffer = batches.length === 1 ? batches[0].frame : Buffer.concat(batches.map((b) => b.frame));
+        // Never write into a region a zero-fill is still writing to.
+        if (this.walBytes + buffer.length > this.walAllocated && this.walExtending !== null) await this.walExtending;
+        let written = 0;
+        while (written < buffer.length) {
+          const { bytesWritten } = await file.write(buffer, written, buffer.length - written, this.walBytes + written);
+          written += bytesWritten;
+        }
+        if (this.durability === 'fsync') await file.datasync();
+        this.walBytes += buffer.length;
+        this.walAllocated = Math.max(this.walAllocated, this.walBytes);
+        this.walFrames += batches.length;
+        if (this.walAllocated - this.walBytes < Math.min(WAL_PREALLOCATE_BYTES / 2, this.walBytes) && this.walExtending === null && this.walBytes < this.walRollBytes) {
+          this.walExtending = this.extendWal(file).finally(() => (this.walExtending = null));
+        }
+      } catch (err) {
+        this.fail(err as Error, batches);
+        return;
+      }
+      const touched = new Set<TenantIndex>();
+      for (const batch of batches) {
+        const index = this.indexFor(batch.tenant);
+        const writer = this.writerFor(batch.tenant);
+        for (const event of batch.events) {
+          index.apply(event);
+          if (writer.inflightIds.size > 0) writer.inflightIds.delete(event.id);
+          // Committed up to the latest assigned version: the index is authoritative again.
+          if (writer.inflightVersions.get(event.entity_id) === event.version) writer.inflightVersions.delete(event.entity_id);
+        }
+        touched.add(index);
+        batch.resolve();
+      }
+      for (const index of touched) index.notify();
+      this.scheduleFolds();
+      if (this.walBytes >= this.walRollBytes) await this.sealActiveWal();
+    }
+  }
+
+  /** A failed write or fsync leaves the log's tail unknown: refuse further writes until reopened. */
+  private fail(err: Error, batches: PendingBatch[]): void {
+    this.failure = err;
+    this.log(`write-ahead log write failed, refusing further writes: ${err.message}`);
+    const error = new UnavailableError(`write failed (${err.message}); the store refuses writes until reopened`, { cause: err });
+    for (const batch of [...batches, ...this.queue]) batch.reject(error);
+    this.queue = [];
+  }
+
+  /** Zero-fills the next stretch of the active log in the background. */
+  private async extendWal(file: FileHandle): Promise<void> {
+    const start = this.walAllocated;
+    // Grow the stretch with the log (a small store stays small), up to the cap.
+    const length = Math.min(WAL_PREALLOCATE_BYTES, Math.max(1 << 20, start), Math.max(this.walRollBytes - start, 0) + FRAME_HEADER_BYTES);
+    try {
+      await file.write(Buffer.alloc(length), 0, length, start);
+      this.walAllocated = Math.max(this.walAllocated, start + length);
+    } catch {
+      // Preallocation is an optimization; appends simply grow the file without it.
+    }
+  }
+
+  private async walHandle(): Promise<FileHandle> {
+    if (this.walFile === null) {
+      const path = join(this.dataDir, WAL_DIR, walName(this.walSeq));
+      if (this.walFileSync !== null) {
+        closeSync(this.walFileSync);
+        this.walFileSync = null;
+      }
+      this.walFile = await open(path, 'r+');
+    }
+    return this.walFile;
+  }
+
+  // --- segments --------------------------------------------------------------------------------
+
+  /** Starts a new log file and queues the sealed one for rolling. Called between flushes only. */
+  private async sealActiveWal(): Promise<void> {
+    if (this.walFrames === 0) return;
+    const sealed = this.walSeq;
+    await this.trimWal();
+    if (this.walFile !== null) {
+      await this.walFile.close();
+      this.walFile = null;
+    }
+    if (this.walFileSync !== null) {
+      closeSync(this.walFileSync);
+      this.walFileSync = null;
+    }
+    this.startWal(sealed + 1);
+    this.sealedSeqs.push(sealed);
+    this.kickRoller();
+  }
+
+  /** Cuts the preallocated zeros off the active log, so a sealed or closed log is exactly its frames. */
+  private async trimWal(): Promise<void> {
+    if (this.walExtending !== null) await this.walExtending;
+    if (this.walAllocated <= this.walBytes) return;
+    if (this.walFile !== null) await this.walFile.truncate(this.walBytes);
+    else if (this.walFileSync !== null) ftruncateSync(this.walFileSync, this.walBytes);
+    this.walAllocated = this.walBytes;
+  }
+
+  private kickRoller(): void {
+    if (this.rolling !== null) return;
+    this.rolling = this.rollSealed().finally(() => (this.rolling = null));
+  }
+
+  private async rollSealed(): Promise<void> {
+    while (this.sealedSeqs.length > 0) {
+      const seq = this.sealedSeqs[0];
+      const walPath = join(this.dataDir, WAL_DIR, walName(seq));
+      const file = segmentName(seq);
+      try {
+        const result = await this.roller.roll([walPath], join(this.dataDir, SEGMENT_DIR, file));
+        if (result.rows > 0) {
+          this.manifest.segments.push({ file, rows: result.rows, bytes: result.bytes, first_position: result.first_position, last_position: result.last_position });
+        }
+        this.manifest.rolled_wal_seq = seq;
+        writeManifest(this.dataDir, this.manifest);
+        if (result.rows === 0) unlinkIfExists(join(this.dataDir, SEGMENT_DIR, file));
+        unlinkSync(walPath);
+        this.sealedSeqs.shift();
+        this.lastRollError = null;
+      } catch (err) {
+        // The log stays and is replayed on open; the roll is retried on the next seal or close.
+        this.lastRollError = (err as Error).message;
+        this.log(`rolling ${walPath} into a segment failed (the log is kept): ${this.lastRollError}`);
+        return;
+      }
+    }
+  }
+
+  async rollNow(): Promise<void> {
+    this.ensureWritable();
+    await this.idle();
+    await this.sealActiveWal();
+    this.kickRoller();
+    await this.idle();
+  }
+
+  async idle(): Promise<void> {
+    while (this.flushing !== null || this.rolling !== null) {
+      await this.flushing;
+      await this.rolling;
+    }
+  }
+
+  // --- reads -----------------------------------------------------------------------------------
+
+  async query(tenant: string, filter?: QueryFilter): Promise<QueryResult> {
+    this.ensureUsable();
+    checkTenant(tenant);
+    const checked = checkFilter(filter);
+    return this.readIndex(tenant).query(checked);
+  }
+
+  async get(tenant: string, id: string, options: { include_deleted?: boolean } = {}): Promise<StoredEvent> {
+    this.ensureUsable();
+    checkTenant(tenant);
+    checkId(id, 'id', { allowReserved: true });
+    const index = this.indexes.get(tenant);
+    if (index === undefined) throw new NotFoundError(`event ${JSON.stringify(id)} not found`, { field: 'id' });
+    return index.getById(id, options?.include_deleted === true);
+  }
+
+  async state(tenant: string, entityId: string, options: AsOfOptions = {}): Promise<EntityState> {
+    this.ensureUsable();
+    checkTenant(tenant);
+    checkId(entityId, 'entity_id');
+    const asOf = checkAsOf(options);
+    const index = this.indexes.get(tenant);
+    if (index === undefined) throw new NotFoundError(`entity ${JSON.stringify(entityId)} has no events`, { field: 'entity_id' });
+    return index.state(entityId, asOf);
+  }
+
+  async entities(tenant: string, options?: ListOptions): Promise<EntitiesResult> {
+    this.ensureUsable();
+    checkTenant(tenant);
+    const o = checkListOptions(options);
+    return this.readIndex(tenant).entities(o.prefix, o.cursor, o.limit);
+  }
+
+  async eventTypes(tenant: string, options?: ListOptions): Promise<EventTypesResult> {
+    this.ensureUsable();
+    checkTenant(tenant);
+    const o = checkListOptions(options);
+    return this.readIndex(tenant).eventTypes(o.prefix, o.cursor, o.limit);
+  }
+
+  async stats(tenant: string): Promise<TenantStats> {
+    this.ensureUsable();
+    checkTenant(tenant);
+    return this.readIndex(tenant).stats();
+  }
+
+  async watch(tenant: string, options?: WatchOptions): Promise<WatchResult> {
+    this.ensureUsable();
+    checkTenant(tenant);
+    const o = checkWatchOptions(options);
+    const index = this.indexFor(tenant);
+    const after = o.after ?? index.lastPosition;
+    const deadline = Date.now() + o.timeout_ms;
+    while (true) {
+      const events = index.eventsAfter(after, o.limit, o.entity_id, o.event_type);
+      if (events.length > 0) return { events, last_position: events[events.length - 1].position, timed_out: false };
+      const remaining = deadline - Date.now();
+      if (remaining <= 0 || this.closed) {
+        // Nothing matched up to the tenant's end, so a watcher may safely continue from there.
+        return { events: [], last_position: Math.max(after, index.lastPosition), timed_out: true };
+      }
+      await index.waitForEvents(remaining);
+    }
+  }
+
+  // --- tombstones ------------------------------------------------------------------------------
+
+  tombstone(tenant: string, selector: TombstoneSelector): Promise<TombstoneResult> {
+    return this.control(tenant, selector, true);
+  }
+
+  restore(tenant: string, selector: TombstoneSelector): Promise<TombstoneResult> {
+    return this.control(tenant, selector, false);
+  }
+
+  /** Records a `$tombstone` or `$restore` control event naming the affected ids, in the tenant's own log. */
+  private async control(tenant: string, raw: TombstoneSelector, deleting: boolean): Promise<TombstoneResult> {
+    this.ensureWritable();
+    checkTenant(tenant);
+    const selector = checkSelector(raw);
+    const targets = this.indexes.get(tenant)?.select(selector, deleting) ?? [];
+    const event_ids = targets.map((e) => e.id);
+    const shown = event_ids.slice(0, 1000);
+    const base = { count: event_ids.length, event_ids: shown, event_ids_truncated: shown.length < event_ids.length, dry_run: selector.dry_run };
+    if (selector.dry_run || event_ids.length === 0) return { ...base, position: null };
+    const payload: ControlPayload = { event_ids, reason: selector.reason };
+    const payloadJson = JSON.stringify(payload);
+    const result = await this.appendPrepared(
+      tenant,
+      [
+        {
+          input: { entity_id: CONTROL_ENTITY, event_type: deleting ? TOMBSTONE_EVENT : RESTORE_EVENT, payload: payload as never },
+          entity_id: CONTROL_ENTITY,
+          event_type: deleting ? TOMBSTONE_EVENT : RESTORE_EVENT,
+          payload: payload as never,
+          payloadJson,
+          metadata: null,
+          metadataJson: 'null',
+          id: undefined,
+          occurred_at: undefined,
+          expected_version: undefined,
+        },
+      ],
+      false,
+    );
+    return { ...base, position: result.last_position };
+  }
+
+  // --- integrity, health, close ----------------------------------------------------------------
+
+  async verify(tenant: string): Promise<VerifyResult> {
+    this.ensureUsable();
+    checkTenant(tenant);
+    return this.readIndex(tenant).verify();
+  }
+
+  async health(): Promise<StoreHealth> {
+    this.ensureUsable();
+    let segmentBytes = 0;
+    let segmentRows = 0;
+    for (const s of this.manifest.segments) {
+      segmentBytes += s.bytes;
+      segmentRows += s.rows;
+    }
+    return {
+      ok: this.failure === null,
+      kind: 'embedded',
+      data_dir: this.dataDir,
+      durability: this.durability,
+      last_position: this.nextPosition - 1,
+      tenants: this.indexes.size,
+      wal: { active_file: walName(this.walSeq), bytes: this.walBytes, sealed_waiting: this.sealedSeqs.length },
+      segments: { count: this.manifest.segments.length, rows: segmentRows, bytes: segmentBytes, rolling: this.rolling !== null, last_error: this.lastRollError },
+      write_error: this.failure?.message ?? null,
+      uptime_ms: Date.now() - this.openedAt,
+    };
+  }
+
+  close(): Promise<void> {
+    if (this.closing === null) this.closing = this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    this.closed = true;
+    for (const index of this.indexes.values()) index.wakeAll();
+    try {
+      while (this.flushing !== null) await this.flushing;
+      if (this.failure === null && this.walBytes >= CLOSE_ROLL_BYTES) await this.sealActiveWal();
+      await this.idle();
+      if (this.failure === null) await this.trimWal();
+    } finally {
+      await this.walFile?.close().catch(() => undefined);
+      this.walFile = null;
+      if (this.walFileSync !== null) closeSync(this.walFileSync);
+      this.walFileSync = null;
+      await this.roller.close();
+      this.lock?.release();
+      this.lock = null;
+    }
+  }
+}
+
+function checkAsOf(options: AsOfOptions | undefined): number | undefined {
+  if (options === undefined || options === null) return undefined;
+  if (typeof options !== 'object') throw new InvalidError('options', 'must be an object');
+  for (const key in options) if (key !== 'as_of') throw new InvalidError(`options.${key}`, 'is not a known option (known: as_of)');
+  return options.as_of === undefined ? undefined : parseInstant(options.as_of, 'options.as_of');
+}
+
+function appended(event: StoredEvent, duplicate: boolean): AppendedEvent {
+  return {
+    id: event.id,
+    entity_id: event.entity_id,
+    event_type: event.event_type,
+    version: event.version,
+    position: event.position,
+    timestamp: event.timestamp,
+    occurred_at: event.occurred_at,
+    duplicate,
+  };
+}
+
+function sameContent(a: PreparedEvent, b: PreparedEvent): boolean {
+  return a.entity_id === b.entity_id && a.event_type === b.event_type && jsonEqual(a.payload, b.payload) && jsonEqual(a.metadata, b.metadata) && a.occurred_at === b.occurred_at;
+}
+
+/** Whether a retried event matches what was recorded under its id (occurred_at only when the retry gives one). */
+function sameStored(existing: StoredEvent, p: PreparedEvent): boolean {
+  return (
+    existing.entity_id === p.entity_id &&
+    existing.event_type === p.event_type &&
+    jsonEqual(existing.payload, p.payload) &&
+    jsonEqual(existing.metadata, p.metadata) &&
+    (p.occurred_at === undefined || p.occurred_at === existing.occurred_at)
+  );
+}
+
+function conflictOnId(id: string, index: number): ConflictError {
+  return new ConflictError(
+    `events[${index}].id: an event with id ${JSON.stringify(id)} was already recorded with different content; use a new id for a new event`,
+    { field: `events[${index}].id`, details: { id } },
+  );
+}
+
+function unlinkIfExists(path: string): void {
+  if (existsSync(path)) unlinkSync(path);
 }

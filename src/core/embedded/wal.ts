@@ -1,19 +1,27 @@
 // Write-ahead log framing. A log file is an 8-byte magic followed by frames; a frame is
-//   u32le body length | u32le crc32(body) | body (UTF-8 JSON of one committed batch)
-// One frame holds one append call, so a torn frame loses only a batch that was never acknowledged.
+//   u32le body length | u32le crc32(body) | body (UTF-8 records of one committed batch)
+// A record is an event's canonical form (see hash.ts) plus a line with its hash; records are
+// joined by newlines. One frame holds one append call, so a torn frame loses only a batch that
+// was never acknowledged.
 
 import { readFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
-import type { StoredEvent } from '../types.js';
+import { canonicalEvent, CANONICAL_LINES } from '../hash.js';
+import type { JsonObject, StoredEvent } from '../types.js';
 
 export const WAL_MAGIC = Buffer.from('ASWAL\u0000\u0000\u0001', 'latin1');
 export const FRAME_HEADER_BYTES = 8;
 /** A frame larger than this is treated as garbage when scanning (a batch is capped well below it). */
 export const MAX_FRAME_BYTES = 1024 * 1024 * 1024;
 
-/** The decoded body of one frame: the events one append (or control) call recorded. */
-export interface WalBatch {
-  events: StoredEvent[];
+/** Encodes a body given as text straight into a frame, without an intermediate body buffer. */
+export function encodeTextFrame(body: string): Buffer {
+  const length = Buffer.byteLength(body, 'utf8');
+  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + length);
+  frame.write(body, FRAME_HEADER_BYTES, 'utf8');
+  frame.writeUInt32LE(length, 0);
+  frame.writeUInt32LE(crc32(frame.subarray(FRAME_HEADER_BYTES)), 4);
+  return frame;
 }
 
 /** Encodes one batch body into a frame (header + body). */
@@ -30,8 +38,18 @@ export interface WalScan {
   bodies: Buffer[];
   /** Byte offset just past the last valid frame: where the next append goes. */
   validEnd: number;
-  /** Bytes after `validEnd` that form no valid frame (a torn or corrupt tail). */
+  /** Bytes after `validEnd` that form no valid frame (a torn or corrupt tail). Preallocated zeros are not counted. */
   tailBytes: number;
+}
+
+/** True when every byte from `offset` to the end is zero: space the writer preallocated, not a torn write. */
+function zeroFrom(buf: Buffer, offset: number): boolean {
+  const zeros = Buffer.alloc(Math.min(1 << 16, Math.max(buf.length - offset, 0)));
+  for (let at = offset; at < buf.length; at += zeros.length) {
+    const end = Math.min(at + zeros.length, buf.length);
+    if (buf.compare(zeros, 0, end - at, at, end) !== 0) return false;
+  }
+  return true;
 }
 
 /** Raised by `scanWal` when a corrupt frame is followed by valid ones: that is damage, not a torn write. */
@@ -75,6 +93,7 @@ export function scanWal(buf: Buffer, file: string): WalScan {
   while (offset < buf.length) {
     const frame = frameAt(buf, offset);
     if (!frame.ok) {
+      if (zeroFrom(buf, offset)) return { bodies, validEnd: offset, tailBytes: 0 };
       // Is anything valid after this point? Probe every later offset for a checksummed frame.
       for (let probe = offset + 1; probe + FRAME_HEADER_BYTES < buf.length; probe++) {
         if (frameAt(buf, probe).ok) throw new WalCorruptionError(file, offset, frame.reason);
@@ -87,15 +106,49 @@ export function scanWal(buf: Buffer, file: string): WalScan {
   return { bodies, validEnd: offset, tailBytes: 0 };
 }
 
-/** Decodes one frame body. */
-export function decodeBatch(body: Buffer): WalBatch {
-  return JSON.parse(body.toString('utf8')) as WalBatch;
+const RECORD_LINES = CANONICAL_LINES + 1;
+
+/** The log record of one event: its canonical form and its hash. */
+export function eventRecord(event: StoredEvent, payloadJson: string, metadataJson: string): string {
+  return canonicalEvent(event, payloadJson, metadataJson) + '\n' + event.hash;
+}
+
+/** Encodes a batch of events as one frame body (used by tests and tools; appends build records inline). */
+export function encodeBatch(events: readonly StoredEvent[]): Buffer {
+  return Buffer.from(events.map((e) => eventRecord(e, JSON.stringify(e.payload), JSON.stringify(e.metadata))).join('\n'), 'utf8');
+}
+
+/** Decodes one frame body into frozen events (occurred_at shares the timestamp string when equal). */
+export function decodeBatch(body: Buffer, into: StoredEvent[] = []): StoredEvent[] {
+  const lines = body.toString('utf8').split('\n');
+  if (lines.length % RECORD_LINES !== 0) throw new Error(`log frame holds ${lines.length} lines, not a multiple of ${RECORD_LINES}`);
+  for (let i = 0; i < lines.length; i += RECORD_LINES) {
+    const timestamp = lines[i + 4];
+    const occurred = lines[i + 5];
+    const metadata = lines[i + 8];
+    into.push(
+      Object.freeze({
+        id: lines[i],
+        tenant_id: lines[i + 1],
+        entity_id: lines[i + 2],
+        event_type: lines[i + 3],
+        payload: JSON.parse(lines[i + 9]) as JsonObject,
+        metadata: metadata === 'null' ? null : (JSON.parse(metadata) as JsonObject),
+        timestamp,
+        occurred_at: occurred === timestamp ? timestamp : occurred,
+        version: Number(lines[i + 6]),
+        position: Number(lines[i + 7]),
+        hash: lines[i + 10],
+      }),
+    );
+  }
+  return into;
 }
 
 /** Reads every event of a sealed log file (one that is not being appended to), in position order. */
 export function readWalEvents(path: string): StoredEvent[] {
   const scan = scanWal(readFileSync(path), path);
   const events: StoredEvent[] = [];
-  for (const body of scan.bodies) for (const event of decodeBatch(body).events) events.push(event);
+  for (const body of scan.bodies) decodeBatch(body, events);
   return events;
 }

@@ -1,0 +1,712 @@
+// Columnar segment files of the embedded store: sealed write-ahead logs are rolled into Parquet
+// files (one row per event, all tenants mixed, sorted by position) that reopen fast and that a
+// user can query directly with DuckDB, pyarrow or Polars. This module owns the column schema,
+// the Arrow <-> event conversion (tuned for reopening a million events quickly) and the atomic
+// file write.
+
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { isAscii } from 'node:buffer';
+import { endianness } from 'node:os';
+import { dirname } from 'node:path';
+import { Field, FixedSizeBinary, Int64, makeData, RecordBatch, Schema, Struct, Table, tableToIPC, TimestampMillisecond, Utf8, type Data } from 'apache-arrow';
+import {
+  Compression,
+  EnabledStatistics,
+  readParquet,
+  readSchema,
+  Table as WasmTable,
+  wasmMemory,
+  writeParquet,
+  WriterPropertiesBuilder,
+} from 'parquet-wasm/node';
+import type { JsonObject, StoredEvent } from '../types.js';
+
+/** The documented column schema of a segment file, in file order. */
+export const SEGMENT_COLUMNS: ReadonlyArray<{ name: string; type: string; description: string }> = Object.freeze([
+  { name: 'position', type: 'int64', description: 'Global position in the store, strictly increasing; rows are sorted by it.' },
+  { name: 'tenant_id', type: 'utf8', description: 'Tenant the event belongs to (every tenant shares one file; filter on this).' },
+  { name: 'entity_id', type: 'utf8', description: 'Entity the event is about.' },
+  { name: 'event_type', type: 'utf8', description: 'Event type, e.g. `user.created`.' },
+  { name: 'id', type: 'utf8', description: 'Event id (client idempotency key or store-generated UUIDv7), unique within a tenant.' },
+  { name: 'version', type: 'int64', description: "1-based, gapless version within the (tenant, entity)." },
+  { name: 'timestamp', type: 'timestamp[ms, UTC]', description: 'When the store recorded the event.' },
+  { name: 'occurred_at', type: 'timestamp[ms, UTC]', description: 'When it happened in the world (client supplied; defaults to `timestamp`).' },
+  { name: 'payload', type: 'utf8', description: 'The payload as JSON text (an object).' },
+  { name: 'metadata', type: 'utf8 (nullable)', description: 'The metadata as JSON text (an object), or null.' },
+  { name: 'hash', type: 'fixed_size_binary(32)', description: "sha256 of the tenant's hash chain at this event (hex in the API)." },
+]);
+
+/** Rows per Parquet row group: large enough for good compression, small enough to skip by statistics. */
+const ROW_GROUP_ROWS = 128 * 1024;
+/**
+ * ZSTD: the smallest files, at the price of the slowest decode of the codecs parquet-wasm has
+ * (in wasm, LZ4_RAW reads about 3x faster for files about 50% larger).
+ */
+const SEGMENT_COMPRESSION = Compression.ZSTD;
+const HASH_BYTES = 32;
+/** Key-value metadata naming how many row groups a segment has, so each can be read on its own. */
+const ROW_GROUPS_KEY = 'allsource.row_groups';
+const TWO_POW_32 = 4294967296;
+
+// Int64 columns are filled and read as pairs of 32-bit words (no BigInt per value), which assumes
+// a little-endian host: every platform Node supports is.
+if (endianness() !== 'LE') throw new Error('allsource segments require a little-endian host');
+
+const ARROW_SCHEMA = new Schema([
+  new Field('position', new Int64(), false),
+  new Field('tenant_id', new Utf8(), false),
+  new Field('entity_id', new Utf8(), false),
+  new Field('event_type', new Utf8(), false),
+  new Field('id', new Utf8(), false),
+  new Field('version', new Int64(), false),
+  new Field('timestamp', new TimestampMillisecond('UTC'), false),
+  new Field('occurred_at', new TimestampMillisecond('UTC'), false),
+  new Field('payload', new Utf8(), false),
+  new Field('metadata', new Utf8(), true),
+  new Field('hash', new FixedSizeBinary(HASH_BYTES), false),
+]);
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+//
+// Columns are written straight into byte buffers rather than through intermediate JS strings
+// (joins, hex strings): a roll runs next to a heap holding every event of the log, and large
+// temporary strings there cost full mark-compacts.
+
+/** Accumulates one Arrow utf8 column: UTF-8 bytes, int32 offsets and (optionally) validity. */
+class Utf8Builder {
+  private bytes: Buffer;
+  private used = 0;
+  private readonly offsets: Int32Array;
+  private nullBitmap: Uint8Array | undefined;
+  private nullCount = 0;
+  private rows = 0;
+
+  constructor(capacityRows: number, expectedBytes: number) {
+    this.offsets = new Int32Array(capacityRows + 1);
+    this.bytes = Buffer.allocUnsafe(Math.max(expectedBytes, 64));
+  }
+
+  append(value: string): void {
+    // Room for the worst case (3 UTF-8 bytes per UTF-16 unit), so neither path below can overflow.
+    const worst = this.used + value.length * 3;
+    if (worst > this.bytes.length) this.grow(worst);
+    const bytes = this.bytes;
+    const start = this.used;
+    let at = start;
+    for (let i = 0; i < value.length; i++) {
+      const code = value.charCodeAt(i);
+      if (code >= 0x80) {
+        // Not ASCII: let Node encode the whole value (lone surrogates become U+FFFD, as in the log).
+        at = start + bytes.write(value, start, 'utf8');
+        break;
+      }
+      bytes[at++] = code;
+    }
+    this.used = at;
+    this.offsets[++this.rows] = at;
+  }
+
+  appendNull(): void {
+    this.nullBitmap ??= new Uint8Array((this.offsets.length + 7) >> 3).fill(0xff);
+    this.nullBitmap[this.rows >> 3] &= ~(1 << (this.rows & 7));
+    this.nullCount++;
+    this.offsets[++this.rows] = this.used;
+  }
+
+  private grow(needed: number): void {
+    if (needed > 0x7fffffff) throw new Error('segment encoding: a string column exceeds 2 GiB in one batch');
+    const grown = Buffer.allocUnsafe(Math.min(0x7fffffff, Math.max(needed, this.bytes.length * 2)));
+    this.bytes.copy(grown, 0, 0, this.used);
+    this.bytes = grown;
+  }
+
+  finish(): Data<Utf8> {
+    return makeData({
+      type: new Utf8(),
+      length: this.rows,
+      nullCount: this.nullCount,
+      nullBitmap: this.nullBitmap,
+      valueOffsets: this.offsets.subarray(0, this.rows + 1),
+      data: this.bytes.subarray(0, this.used),
+    });
+  }
+}
+
+/** Accumulates an int64 (or timestamp) column from exact integers (|n| < 2^53) without a BigInt per value. */
+class Int64Builder {
+  private readonly words: Int32Array;
+  private rows = 0;
+
+  constructor(capacityRows: number) {
+    this.words = new Int32Array(capacityRows * 2);
+  }
+
+  append(value: number): void {
+    this.words[2 * this.rows] = value >>> 0; // ToUint32 is value mod 2^32, also right for negative times
+    this.words[2 * this.rows + 1] = Math.floor(value / TWO_POW_32);
+    this.rows++;
+  }
+
+  finish<T extends Int64 | TimestampMillisecond>(type: T): Data<T> {
+    const values = new BigInt64Array(this.words.buffer, 0, this.rows);
+    // makeData's overloads cannot pick a branch for a type parameter; both branches take `data`.
+    return makeData({ type, length: this.rows, nullCount: 0, data: values } as never) as unknown as Data<T>;
+  }
+}
+
+/** Hex digit values by char code (-1 = not a lowercase hex digit). */
+const HEX_VALUES = new Int8Array(128).fill(-1);
+for (let i = 0; i < 16; i++) HEX_VALUES['0123456789abcdef'.charCodeAt(i)] = i;
+
+/** Accumulates the fixed_size_binary(32) hash column from 64-char lowercase hex strings. */
+class HashBuilder {
+  private readonly bytes: Uint8Array;
+  private rows = 0;
+
+  constructor(capacityRows: number) {
+    this.bytes = new Uint8Array(capacityRows * HASH_BYTES);
+  }
+
+  /** Appends a hash; false when it is not 64 lowercase hex digits (nothing is appended then). */
+  append(hex: string): boolean {
+    if (hex.length !== HASH_BYTES * 2) return false;
+    const base = this.rows * HASH_BYTES;
+    for (let i = 0; i < HASH_BYTES; i++) {
+      const high = hex.charCodeAt(2 * i);
+      const low = hex.charCodeAt(2 * i + 1);
+      const value = ((high < 128 ? HEX_VALUES[high] : -1) << 4) | (low < 128 ? HEX_VALUES[low] : -1);
+      if (value < 0) return false;
+      this.bytes[base + i] = value;
+    }
+    this.rows++;
+    return true;
+  }
+
+  finish(): Data<FixedSizeBinary> {
+    return makeData({ type: new FixedSizeBinary(HASH_BYTES), length: this.rows, nullCount: 0, data: this.bytes.subarray(0, this.rows * HASH_BYTES) });
+  }
+}
+
+function parseInstant(iso: string, field: string, position: number): number {
+  const ms = Date.parse(iso);
+  if (!Number.isFinite(ms)) throw new Error(`segment encoding: event at position ${position} has an invalid ${field} ${JSON.stringify(iso)}`);
+  return ms;
+}
+
+/** Builds one Arrow record batch from events[from, to) (at most ROW_GROUP_ROWS). */
+function encodeBatch(events: readonly StoredEvent[], from: number, to: number): RecordBatch {
+  const count = to - from;
+  const positions = new Int64Builder(count);
+  const versions = new Int64Builder(count);
+  const timestamps = new Int64Builder(count);
+  const occurred = new Int64Builder(count);
+  const tenants = new Utf8Builder(count, count * 8);
+  const entities = new Utf8Builder(count, count * 16);
+  const types = new Utf8Builder(count, count * 16);
+  const ids = new Utf8Builder(count, count * 36);
+  const payloads = new Utf8Builder(count, count * 64);
+  const metadata = new Utf8Builder(count, count * 8);
+  const hashes = new HashBuilder(count);
+  // Consecutive events usually share a recorded time (one batch, one clock read): parse it once.
+  let lastIso = '';
+  let lastMs = 0;
+  for (let i = from; i < to; i++) {
+    const e = events[i];
+    if (!Number.isSafeInteger(e.position) || !Number.isSafeInteger(e.version)) {
+      throw new Error(`segment encoding: event ${JSON.stringify(e.id)} has a non-integer position or version`);
+    }
+    if (!hashes.append(e.hash)) throw new Error(`segment encoding: event at position ${e.position} has a malformed hash`);
+    positions.append(e.position);
+    versions.append(e.version);
+    if (e.timestamp !== lastIso) {
+      lastIso = e.timestamp;
+      lastMs = parseInstant(e.timestamp, 'timestamp', e.position);
+    }
+    timestamps.append(lastMs);
+    occurred.append(e.occurred_at === e.timestamp ? lastMs : parseInstant(e.occurred_at, 'occurred_at', e.position));
+    tenants.append(e.tenant_id);
+    entities.append(e.entity_id);
+    types.append(e.event_type);
+    ids.append(e.id);
+    payloads.append(JSON.stringify(e.payload));
+    if (e.metadata === null || e.metadata === undefined) metadata.appendNull();
+    else metadata.append(JSON.stringify(e.metadata));
+  }
+  const children = [
+    positions.finish(new Int64()),
+    tenants.finish(),
+    entities.finish(),
+    types.finish(),
+    ids.finish(),
+    versions.finish(new Int64()),
+    timestamps.finish(new TimestampMillisecond('UTC')),
+    occurred.finish(new TimestampMillisecond('UTC')),
+    payloads.finish(),
+    metadata.finish(),
+    hashes.finish(),
+  ];
+  const struct = makeData({ type: new Struct(ARROW_SCHEMA.fields), length: count, nullCount: 0, children });
+  return new RecordBatch(ARROW_SCHEMA, struct);
+}
+
+/** The events in position order: as given when already sorted (the normal case), else a sorted copy. */
+function inPositionOrder(events: readonly StoredEvent[]): readonly StoredEvent[] {
+  for (let i = 1; i < events.length; i++) {
+    if (events[i].position <= events[i - 1].position) {
+      const sorted = [...events].sort((a, b) => a.position - b.position);
+      for (let j = 1; j < sorted.length; j++) {
+        if (sorted[j].position === sorted[j - 1].position) throw new Error(`segment encoding: position ${sorted[j].position} occurs twice`);
+      }
+      return sorted;
+    }
+  }
+  return events;
+}
+
+/**
+ * Encodes events as a Parquet segment (ZSTD, 128k-row groups) with the SEGMENT_COLUMNS schema.
+ * Rows come out sorted by position whatever the input order; a duplicate position is an error.
+ */
+export function encodeSegment(events: readonly StoredEvent[]): Uint8Array {
+  const ordered = inPositionOrder(events);
+  const batches: RecordBatch[] = [];
+  for (let from = 0; from < ordered.length; from += ROW_GROUP_ROWS) {
+    batches.push(encodeBatch(ordered, from, Math.min(from + ROW_GROUP_ROWS, ordered.length)));
+  }
+  const table = new Table(ARROW_SCHEMA, batches);
+  const wasmTable = WasmTable.fromIPCStream(tableToIPC(table, 'stream'));
+  const properties = new WriterPropertiesBuilder()
+    .setCompression(SEGMENT_COMPRESSION)
+    .setMaxRowGroupSize(ROW_GROUP_ROWS)
+    // Unique-per-row columns never benefit from a dictionary; skip building one only to discard it.
+    .setColumnDictionaryEnabled('id', false)
+    .setColumnDictionaryEnabled('hash', false)
+    .setColumnDictionaryEnabled('position', false)
+    // Page statistics on position and time let DuckDB skip pages for range filters.
+    .setStatisticsEnabled(EnabledStatistics.Page)
+    .setColumnStatisticsEnabled('payload', EnabledStatistics.None)
+    .setColumnStatisticsEnabled('metadata', EnabledStatistics.None)
+    .setColumnStatisticsEnabled('hash', EnabledStatistics.None)
+    .setCreatedBy('allsource')
+    .setKeyValueMetadata(new Map([[ROW_GROUPS_KEY, String(Math.ceil(ordered.length / ROW_GROUP_ROWS))]]))
+    .build();
+  // writeParquet takes ownership of (and frees) both wasm objects.
+  return writeParquet(wasmTable, properties);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding
+//
+// parquet-wasm decodes into Arrow arrays in WebAssembly memory. Rather than serializing them to
+// Arrow IPC and parsing that with apache-arrow (two more full copies, most of the decode time),
+// the decoder reads the arrays in place through the Arrow C Data Interface structs that
+// `intoFFI()` exposes, and reads the file one row group at a time so the wasm heap, which never
+// shrinks, only grows to about the file plus one decoded row group.
+
+/** Field offsets of `struct ArrowArray` and `struct ArrowSchema` on wasm32 (int64 fields, 4-byte pointers). */
+const ARRAY_LENGTH = 0;
+const ARRAY_NULL_COUNT = 8;
+const ARRAY_OFFSET = 16;
+const ARRAY_N_BUFFERS = 24;
+const ARRAY_N_CHILDREN = 32;
+const ARRAY_BUFFERS = 40;
+const ARRAY_CHILDREN = 44;
+const SCHEMA_FORMAT = 0;
+const SCHEMA_NAME = 4;
+const SCHEMA_N_CHILDREN = 24;
+const SCHEMA_CHILDREN = 32;
+
+
+/** Arrow C format strings the decoder accepts, per column. */
+const EXPECTED_FORMATS: Record<string, (format: string) => boolean> = {
+  position: (f) => f === 'l',
+  tenant_id: (f) => f === 'u',
+  entity_id: (f) => f === 'u',
+  event_type: (f) => f === 'u',
+  id: (f) => f === 'u',
+  version: (f) => f === 'l',
+  timestamp: (f) => f.startsWith('tsm:'),
+  occurred_at: (f) => f.startsWith('tsm:'),
+  payload: (f) => f === 'u',
+  metadata: (f) => f === 'u',
+  hash: (f) => f === `w:${HASH_BYTES}`,
+};
+type ColumnName = keyof typeof EXPECTED_FORMATS;
+
+/** A read-only window on the wasm heap; valid only until the next call into wasm that allocates. */
+class WasmHeap {
+  readonly bytes: Buffer;
+  private readonly view: DataView;
+
+  constructor(memory: ArrayBuffer) {
+    this.bytes = Buffer.from(memory);
+    this.view = new DataView(memory);
+  }
+
+  u32(address: number): number {
+    return this.view.getUint32(address, true);
+  }
+
+  /** An int64 field known to be small (lengths, counts, offsets). */
+  i64(address: number): number {
+    return this.view.getInt32(address + 4, true) * TWO_POW_32 + this.view.getUint32(address, true);
+  }
+
+  cString(address: number): string {
+    const end = this.bytes.indexOf(0, address);
+    return this.bytes.toString('utf8', address, end);
+  }
+
+  int32s(address: number, count: number): Int32Array {
+    // Arrow buffers are 8-byte aligned or better; copy defensively if one is not.
+    if ((address & 3) === 0) return new Int32Array(this.bytes.buffer, address, count);
+    return new Int32Array(new Uint8Array(this.bytes.subarray(address, address + count * 4)).buffer);
+  }
+}
+
+/** Maps column names to their child index in the top-level struct, checking each column's type. */
+function resolveColumns(heap: WasmHeap, schemaAddress: number): Record<ColumnName, number> {
+  const topFormat = heap.cString(heap.u32(schemaAddress + SCHEMA_FORMAT));
+  if (topFormat !== '+s') throw new Error(`segment decoding: unexpected top-level format ${topFormat}`);
+  const count = heap.i64(schemaAddress + SCHEMA_N_CHILDREN);
+  const children = heap.u32(schemaAddress + SCHEMA_CHILDREN);
+  const found = new Map<string, { index: number; format: string }>();
+  for (let i = 0; i < count; i++) {
+    const child = heap.u32(children + 4 * i);
+    found.set(heap.cString(heap.u32(child + SCHEMA_NAME)), { index: i, format: heap.cString(heap.u32(child + SCHEMA_FORMAT)) });
+  }
+  const indexes = {} as Record<ColumnName, number>;
+  for (const [name, accepts] of Object.entries(EXPECTED_FORMATS)) {
+    const column = found.get(name);
+    if (!column) throw new Error(`segment decoding: column ${name} is missing`);
+    if (!accepts(column.format)) throw new Error(`segment decoding: column ${name} has unexpected Arrow format ${column.format}`);
+    indexes[name] = column.index;
+  }
+  return indexes;
+}
+
+/** One column of one record batch, located in the wasm heap. */
+interface ColumnArray {
+  length: number;
+  nullCount: number;
+  /** Element offset of the array into its buffers (non-zero for sliced arrays). */
+  offset: number;
+  /** Buffer addresses in C Data Interface order (validity first; 0 = absent). */
+  buffers: number[];
+}
+
+function columnArray(heap: WasmHeap, batchAddress: number, child: number): ColumnArray {
+  const childAddress = heap.u32(heap.u32(batchAddress + ARRAY_CHILDREN) + 4 * child);
+  const bufferCount = heap.i64(childAddress + ARRAY_N_BUFFERS);
+  const bufferList = heap.u32(childAddress + ARRAY_BUFFERS);
+  const buffers: number[] = [];
+  for (let i = 0; i < bufferCount; i++) buffers.push(heap.u32(bufferList + 4 * i));
+  return {
+    length: heap.i64(childAddress + ARRAY_LENGTH),
+    nullCount: heap.i64(childAddress + ARRAY_NULL_COUNT),
+    offset: heap.i64(childAddress + ARRAY_OFFSET),
+    buffers,
+  };
+}
+
+/** Reads an int64 (or timestamp) column as doubles, exact below 2^53, with no BigInt per value. */
+function int64Values(heap: WasmHeap, array: ColumnArray, name: string): Float64Array {
+  const words = heap.int32s(array.buffers[1] + array.offset * 8, array.length * 2);
+  const out = new Float64Array(array.length);
+  for (let i = 0; i < array.length; i++) {
+    const high = words[2 * i + 1];
+    if (high > 0x1fffff || high < -0x200000) throw new Error(`segment decoding: ${name} value at row ${i} is beyond 2^53`);
+    out[i] = high * TWO_POW_32 + (words[2 * i] >>> 0);
+  }
+  return out;
+}
+
+/** Reads utf8 values straight from the Arrow offsets and bytes. */
+class Utf8Column {
+  /** Byte offsets of each value in `bytes` (value i is bytes[offsets[i], offsets[i + 1])). */
+  readonly offsets: Int32Array;
+  readonly bytes: Buffer;
+  private readonly validity: Uint8Array | null;
+  private readonly bitOffset: number;
+  /** Whether every value is ASCII (then latin1 decoding is exact and cheaper than UTF-8). */
+  private readonly ascii: boolean;
+  /** The column as one JS string (ASCII columns read with `get`), so a value is a cheap substring. */
+  private readonly text: string | null;
+  /** Subtracted from byte offsets to index `text`. */
+  private readonly base: number;
+
+  /** `sliced`: values are read with `get` (unique or short-lived); otherwise only through `copy`. */
+  constructor(heap: WasmHeap, array: ColumnArray, sliced: boolean) {
+    this.offsets = heap.int32s(array.buffers[1] + array.offset * 4, array.length + 1);
+    this.base = this.offsets[0];
+    const dataEnd = array.buffers[2] + this.offsets[array.length];
+    this.bytes = heap.bytes.subarray(array.buffers[2], dataEnd);
+    this.ascii = isAscii(this.bytes.subarray(this.base));
+    // latin1 decoding is a plain widening copy, exact for ASCII, and keeps byte offsets = char offsets.
+    this.text = sliced && this.ascii ? this.bytes.toString('latin1', this.base) : null;
+    this.validity = array.nullCount > 0 && array.buffers[0] !== 0 ? heap.bytes.subarray(array.buffers[0]) : null;
+    this.bitOffset = array.offset;
+  }
+
+  isNull(row: number): boolean {
+    if (this.validity === null) return false;
+    const bit = this.bitOffset + row;
+    return (this.validity[bit >> 3] & (1 << (bit & 7))) === 0;
+  }
+
+  /** The value at `row`; may be a slice of the column string, so use it for unique or short-lived values. */
+  get(row: number): string {
+    const start = this.offsets[row];
+    const end = this.offsets[row + 1];
+    return this.text !== null ? this.text.substring(start - this.base, end - this.base) : this.bytes.toString('utf8', start, end);
+  }
+
+  /** The value at `row` as a standalone string (one that does not keep a whole column alive). */
+  copy(row: number): string {
+    return this.bytes.toString(this.ascii ? 'latin1' : 'utf8', this.offsets[row], this.offsets[row + 1]);
+  }
+}
+
+/**
+ * Returns one shared string per distinct value of a low-cardinality column (tenant, entity, type),
+ * so a million events hold a few thousand strings. It is keyed by the UTF-8 bytes themselves, so
+ * a repeated value costs a hash and a compare and allocates nothing; only a new value is decoded.
+ */
+class Interner {
+  /** Open-addressing table of entry indexes (-1 = empty), sized to a power of two. */
+  private slots = new Int32Array(1024).fill(-1);
+  private readonly values: string[] = [];
+  private readonly hashes: number[] = [];
+  /** The UTF-8 bytes of every entry, back to back; entry k is keys[keyStarts[k], keyStarts[k + 1]). */
+  private keys = new Uint8Array(16 * 1024);
+  private readonly keyStarts: number[] = [0];
+  /** The previous row's entry: runs of one tenant (or entity) skip even the hash. */
+  private last = -1;
+
+  get(column: Utf8Column, row: number): string {
+    const bytes = column.bytes;
+    const start = column.offsets[row];
+    const end = column.offsets[row + 1];
+    if (this.last >= 0 && this.matches(this.last, bytes, start, end)) return this.values[this.last];
+    let hash = 0x811c9dc5; // FNV-1a
+    for (let i = start; i < end; i++) hash = Math.imul(hash ^ bytes[i], 0x01000193);
+    const mask = this.slots.length - 1;
+    let slot = hash & mask;
+    for (let entry = this.slots[slot]; entry >= 0; entry = this.slots[slot]) {
+      if (this.hashes[entry] === hash && this.matches(entry, bytes, start, end)) {
+        this.last = entry;
+        return this.values[entry];
+      }
+      slot = (slot + 1) & mask;
+    }
+    return this.add(column.copy(row), hash, slot, bytes, start, end);
+  }
+
+  private matches(entry: number, bytes: Uint8Array, start: number, end: number): boolean {
+    const keyStart = this.keyStarts[entry];
+    if (this.keyStarts[entry + 1] - keyStart !== end - start) return false;
+    const keys = this.keys;
+    for (let i = start, k = keyStart; i < end; i++, k++) if (keys[k] !== bytes[i]) return false;
+    return true;
+  }
+
+  private add(value: string, hash: number, slot: number, bytes: Uint8Array, start: number, end: number): string {
+    const entry = this.values.length;
+    const keyStart = this.keyStarts[entry];
+    const keyEnd = keyStart + (end - start);
+    if (keyEnd > this.keys.length) {
+      const grown = new Uint8Array(Math.max(keyEnd, this.keys.length * 2));
+      grown.set(this.keys.subarray(0, keyStart));
+      this.keys = grown;
+    }
+    this.keys.set(bytes.subarray(start, end), keyStart);
+    this.keyStarts.push(keyEnd);
+    this.values.push(value);
+    this.hashes.push(hash);
+    this.slots[slot] = entry;
+    this.last = entry;
+    // Keep the table at most half full so probe runs stay short.
+    if (this.values.length * 2 > this.slots.length) this.rehash(this.slots.length * 2);
+    return value;
+  }
+
+  private rehash(size: number): void {
+    const slots = new Int32Array(size).fill(-1);
+    const mask = size - 1;
+    for (let entry = 0; entry < this.values.length; entry++) {
+      let slot = this.hashes[entry] & mask;
+      while (slots[slot] >= 0) slot = (slot + 1) & mask;
+      slots[slot] = entry;
+    }
+    this.slots = slots;
+  }
+}
+
+/** The row-group count a segment records in its metadata, or null for a file written elsewhere. */
+function recordedRowGroups(bytes: Uint8Array): number | null {
+  const schema = readSchema(bytes);
+  try {
+    const value = schema.metadata().get(ROW_GROUPS_KEY);
+    const count = value === undefined ? NaN : Number(value);
+    return Number.isSafeInteger(count) && count >= 0 ? count : null;
+  } finally {
+    schema.free();
+  }
+}
+
+/** Decoding state carried across record batches. */
+interface DecodeContext {
+  events: StoredEvent[];
+  tenants: Interner;
+  entities: Interner;
+  types: Interner;
+  lastMs: number;
+  lastIso: string;
+}
+
+/** Appends the events of one record batch (at `batchAddress` in the wasm heap) to `context.events`. */
+function decodeBatch(heap: WasmHeap, batchAddress: number, col: Record<ColumnName, number>, context: DecodeContext): void {
+  const count = heap.i64(batchAddress + ARRAY_LENGTH);
+  // parquet-wasm never returns a sliced top-level batch; refuse one rather than misread it.
+  if (heap.i64(batchAddress + ARRAY_OFFSET) !== 0) throw new Error('segment decoding: unexpected sliced record batch');
+  const array = (name: ColumnName): ColumnArray => columnArray(heap, batchAddress, col[name]);
+  const positions = int64Values(heap, array('position'), 'position');
+  const versions = int64Values(heap, array('version'), 'version');
+  const timestamps = int64Values(heap, array('timestamp'), 'timestamp');
+  const occurred = int64Values(heap, array('occurred_at'), 'occurred_at');
+  const tenants = new Utf8Column(heap, array('tenant_id'), false);
+  const entities = new Utf8Column(heap, array('entity_id'), false);
+  const types = new Utf8Column(heap, array('event_type'), false);
+  const ids = new Utf8Column(heap, array('id'), true);
+  const payloads = new Utf8Column(heap, array('payload'), true);
+  const metadata = new Utf8Column(heap, array('metadata'), true);
+  const hashArray = array('hash');
+  const hashStart = hashArray.buffers[1] + hashArray.offset * HASH_BYTES;
+  // One hex conversion per batch; each hash is then a substring of it.
+  const hex = heap.bytes.toString('hex', hashStart, hashStart + count * HASH_BYTES);
+  const { events, tenants: tenantNames, entities: entityNames, types: typeNames } = context;
+  let { lastMs, lastIso } = context;
+  for (let i = 0; i < count; i++) {
+    const ms = timestamps[i];
+    if (ms !== lastMs) {
+      lastMs = ms;
+      lastIso = new Date(ms).toISOString();
+    }
+    const occurredMs = occurred[i];
+    // Property order is fixed (and matches wal.ts decodeBatch) so every event has one hidden class.
+    events.push(
+      Object.freeze({
+        id: ids.get(i),
+        tenant_id: tenantNames.get(tenants, i),
+        entity_id: entityNames.get(entities, i),
+        event_type: typeNames.get(types, i),
+        payload: JSON.parse(payloads.get(i)) as JsonObject,
+        metadata: metadata.isNull(i) ? null : (JSON.parse(metadata.get(i)) as JsonObject),
+        timestamp: lastIso,
+        occurred_at: occurredMs === ms ? lastIso : new Date(occurredMs).toISOString(),
+        version: versions[i],
+        position: positions[i],
+        hash: hex.substring(i * 64, i * 64 + 64),
+      }),
+    );
+  }
+  context.lastMs = lastMs;
+  context.lastIso = lastIso;
+}
+
+/** Decodes one readParquet result (a row group, or the whole file) into `context.events`. */
+function decodeTable(table: WasmTable, context: DecodeContext): void {
+  const stream = table.intoFFI();
+  try {
+    const batchAddresses = stream.arrayAddrs();
+    const schemaAddress = stream.schemaAddr();
+    // No wasm call from here until free(): one that grows the heap would detach this view.
+    const heap = new WasmHeap(wasmMemory().buffer);
+    const columns = resolveColumns(heap, schemaAddress);
+    for (const address of batchAddresses) decodeBatch(heap, address, columns, context);
+  } finally {
+    stream.free();
+  }
+}
+
+/**
+ * Decodes Parquet segment bytes back into frozen events, deep-equal to the ones encoded. All
+ * events share one hidden class; tenant, entity and type strings are shared between events; a
+ * `deleted` flag is never present (tombstones are applied above this layer).
+ */
+export function decodeSegment(bytes: Uint8Array): StoredEvent[] {
+  const context: DecodeContext = {
+    events: [],
+    tenants: new Interner(),
+    entities: new Interner(),
+    types: new Interner(),
+    lastMs: NaN,
+    lastIso: '',
+  };
+  const rowGroups = recordedRowGroups(bytes);
+  if (rowGroups === null) {
+    decodeTable(readParquet(bytes, { batchSize: ROW_GROUP_ROWS }), context);
+  } else {
+    for (let group = 0; group < rowGroups; group++) {
+      decodeTable(readParquet(bytes, { batchSize: ROW_GROUP_ROWS, rowGroups: [group] }), context);
+    }
+  }
+  return context.events;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files
+
+/**
+ * Writes a segment atomically: to `path.tmp`, fsync, rename over `path`, fsync the directory, so
+ * a crash leaves either no segment or a complete one (never a torn file under the real name).
+ */
+export async function writeSegmentFile(path: string, events: readonly StoredEvent[]): Promise<{ bytes: number; rows: number }> {
+  const bytes = encodeSegment(events);
+  const tmp = path + '.tmp';
+  const fd = openSync(tmp, 'w', 0o644);
+  try {
+    let written = 0;
+    while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
+    fsyncSync(fd);
+  } catch (error) {
+    closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // The temporary file is garbage either way; recovery ignores *.tmp.
+    }
+    throw error;
+  }
+  closeSync(fd);
+  renameSync(tmp, path);
+  fsyncDirectory(dirname(path));
+  return { bytes: bytes.length, rows: events.length };
+}
+
+function fsyncDirectory(dir: string): void {
+  let fd: number;
+  try {
+    fd = openSync(dir, 'r');
+  } catch {
+    return; // Some platforms (Windows) cannot open a directory; rename durability is then the OS's.
+  }
+  try {
+    fsyncSync(fd);
+  } catch {
+    // EINVAL/EPERM on filesystems that do not support fsync on directories.
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Reads and decodes a whole segment file. */
+export function readSegmentFile(path: string): StoredEvent[] {
+  const bytes = readFileSync(path);
+  try {
+    return decodeSegment(bytes);
+  } catch (error) {
+    throw new Error(`segment ${path} cannot be read: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+}

@@ -1,0 +1,75 @@
+// The entity-state fold: RFC 7396 JSON merge-patch of payloads in version order. Pure, and
+// persistent: a patch copies only the objects it touches, so snapshots can share structure safely.
+
+import type { JsonObject, JsonValue } from './types.js';
+
+export function isPlainObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Applies `patch` to `target` per RFC 7396 and returns the result without mutating either.
+ * Nested objects merge; `null` removes a key; arrays and scalars replace. New objects are frozen.
+ */
+export function mergePatch(target: JsonObject | null, patch: JsonObject): JsonObject {
+  const result: JsonObject = target === null ? {} : { ...target };
+  for (const key in patch) {
+    const value = patch[key];
+    if (value === null) {
+      delete result[key];
+    } else if (isPlainObject(value)) {
+      const current = result[key];
+      result[key] = mergePatch(isPlainObject(current) ? current : null, value);
+    } else {
+      result[key] = value;
+    }
+  }
+  return Object.freeze(result);
+}
+
+/** An event type ending in `.deleted` marks its entity deleted. */
+export function isDeletionType(eventType: string): boolean {
+  return eventType.endsWith('.deleted');
+}
+
+/** The fold's running value. `state` is null while deleted (or before the first event). */
+export interface FoldState {
+  state: JsonObject | null;
+  deleted: boolean;
+}
+
+export const EMPTY_FOLD: FoldState = Object.freeze({ state: null, deleted: false });
+
+/** One fold step: what the entity looks like after `event`. */
+export function evolveState(fold: FoldState, event: { event_type: string; payload: JsonObject }): FoldState {
+  if (isDeletionType(event.event_type)) return { state: null, deleted: true };
+  return { state: mergePatch(fold.state, event.payload), deleted: false };
+}
+
+/** Deep equality of JSON values (payload filters and idempotency checks). */
+export function jsonEqual(a: JsonValue | undefined, b: JsonValue | undefined): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!jsonEqual(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const aKeys = Object.keys(a);
+  if (aKeys.length !== Object.keys(b).length) return false;
+  for (const key of aKeys) {
+    if (!Object.prototype.hasOwnProperty.call(b, key) || !jsonEqual(a[key], b[key])) return false;
+  }
+  return true;
+}
+
+/** Reads a dot-separated path (`user.plan`) from an object; undefined when absent. */
+export function getPath(value: JsonValue, path: readonly string[]): JsonValue | undefined {
+  let current: JsonValue | undefined = value;
+  for (const key of path) {
+    if (!isPlainObject(current) || !Object.prototype.hasOwnProperty.call(current, key)) return undefined;
+    current = current[key];
+  }
+  return current;
+}
