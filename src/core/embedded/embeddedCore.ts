@@ -202,7 +202,6 @@ class EmbeddedCoreImpl implements EmbeddedCore {
       if (seq <= this.manifest.rolled_wal_seq) unlinkSync(join(walDir, walName(seq)));
       else live.push(seq);
     }
-    let replayed = 0;
     let activeEnd = WAL_MAGIC.length;
     for (let i = 0; i < live.length; i++) {
       const path = join(walDir, walName(live[i]));
@@ -218,7 +217,6 @@ class EmbeddedCoreImpl implements EmbeddedCore {
       for (const body of scan.bodies) {
         for (const event of decodeBatch(body)) {
           this.applyRecovered(event);
-          replayed++;
         }
       }
     }
@@ -237,7 +235,6 @@ class EmbeddedCoreImpl implements EmbeddedCore {
       this.walFrames = this.walBytes > WAL_MAGIC.length ? 1 : 0;
       this.walFileSync = openSync(path, 'r+');
     }
-    if (replayed > 0) this.log(`replayed ${replayed} events from the write-ahead log in ${this.dataDir}`);
     if (this.sealedSeqs.length > 0) this.kickRoller();
     this.scheduleFolds();
   }

@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+// The `allsource` command line. This file only declares the grammar (commander) and delegates to
+// src/cli/*; the store, Arrow and Parquet are loaded inside the commands that need them, so
+// `allsource --help` answers without touching them.
+
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { resolveContext, type GlobalOptions } from '../src/cli/context.js';
+import { EXIT, debugEnabled, reportError } from '../src/cli/errors.js';
+import { createOutput } from '../src/cli/output.js';
+import { integerIn, collectWhere } from '../src/cli/parse.js';
+import type { QueryFlags } from '../src/cli/query.js';
+import { LIMITS } from '../src/core/types.js';
+
+/** The package version, read at run time from package.json (two levels above dist/bin/allsource.js). */
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+function buildProgram(): Command {
+  const program = new Command('allsource')
+    .description('Memory for AI agents on an immutable, tenant-scoped event log. These commands inspect and feed a local store.')
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .option('--data <dir>', 'data directory (default: $ALLSOURCE_DATA, else ~/.allsource)')
+    .option('--tenant <tenant>', 'tenant to read or write', 'default')
+    .option('--json', 'machine-readable JSON on stdout')
+    .configureHelp({ showGlobalOptions: true })
+    // Usage errors exit 2 (below); store and runtime errors exit 1.
+    .exitOverride();
+
+  const out = createOutput(process.stdout);
+  const context = (cmd: Command) => resolveContext(cmd.optsWithGlobals<GlobalOptions>());
+
+  // ── Subcommands ───────────────────────────────────────────────────────────────────────────
+  // Each registers its flags here and delegates to src/cli/<name>.ts. Later verbs (mcp, serve,
+  // core, call, tools) are added in this section the same way.
+
+  program
+    .command('ingest')
+    .description('append events from JSONL (one event per line: entity_id, event_type, payload, optional metadata, id, occurred_at, expected_version)')
+    .argument('[file]', "JSONL file; '-' or omitted reads stdin")
+    .addOption(
+      new Option('--batch-size <n>', `events per atomic append (1-${LIMITS.maxBatchEvents})`)
+        .default(1000)
+        .argParser(integerIn(1, LIMITS.maxBatchEvents)),
+    )
+    .action(async (file: string | undefined, opts: { batchSize: number }, cmd: Command) => {
+      const { runIngest } = await import('../src/cli/ingest.js');
+      await runIngest(context(cmd), file, { batchSize: opts.batchSize }, out);
+    });
+
+  program
+    .command('query')
+    .description('list events matching filters (one page, or every page with --all)')
+    .option('--entity <id>', 'exact entity id')
+    .option('--entity-prefix <prefix>', 'entity ids starting with prefix')
+    .option('--type <type>', 'exact event type')
+    .option('--type-prefix <prefix>', 'event types starting with prefix')
+    .option('--where <path=value>', 'payload field equals value (repeatable; value is JSON if it parses, else a string)', collectWhere)
+    .option('--since <time>', 'recorded at or after (ISO-8601)')
+    .option('--until <time>', 'recorded at or before (ISO-8601)')
+    .option('--occurred-since <time>', 'occurred at or after (ISO-8601)')
+    .option('--occurred-until <time>', 'occurred at or before (ISO-8601)')
+    .option('--as-of <time>', 'only what had been recorded at this instant (ISO-8601)')
+    .addOption(new Option('--order <order>', 'by position').choices(['asc', 'desc']))
+    .option('--limit <n>', `page size (1-${LIMITS.maxPageSize}; default ${LIMITS.defaultPageSize}, or ${LIMITS.maxPageSize} with --all)`, integerIn(1, LIMITS.maxPageSize))
+    .option('--cursor <cursor>', 'continue from a previous page (next_cursor)')
+    .option('--include-deleted', 'include tombstoned events (marked [deleted])')
+    .option('--all', 'follow cursors to the end, streaming (with --json: JSONL of events)')
+    .action(async (opts: QueryFlags, cmd: Command) => {
+      const { runQuery } = await import('../src/cli/query.js');
+      await runQuery(context(cmd), opts, out);
+    });
+
+  program
+    .command('state')
+    .description("an entity's current state (merge-patch fold of its events), or as of an instant")
+    .argument('<entity>', 'entity id')
+    .option('--as-of <time>', 'fold only events recorded at or before this instant (ISO-8601)')
+    .action(async (entity: string, opts: { asOf?: string }, cmd: Command) => {
+      const { runState } = await import('../src/cli/state.js');
+      await runState(context(cmd), entity, opts.asOf, out);
+    });
+
+  program
+    .command('stats')
+    .description("the tenant's counters and the store's health")
+    .action(async (_opts: unknown, cmd: Command) => {
+      const { runStats } = await import('../src/cli/stats.js');
+      await runStats(context(cmd), out);
+    });
+
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const debug = debugEnabled();
+  // Last resort: whatever escapes still gets the one-line report and never a default stack dump.
+  // Exit right away: after an escaped error the command's state is unknown.
+  const fatal = (err: unknown): never => process.exit(reportError(err, debug));
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander has already printed the message (or the help / version text).
+      process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      return;
+    }
+    process.exitCode = reportError(err, debug);
+  }
+}
+
+await main(process.argv);

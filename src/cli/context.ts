@@ -1,0 +1,94 @@
+// What every CLI command shares: the global options (--data, --tenant, --json) resolved
+// to a context, and `withStore`, which opens the embedded store for one command and always closes it.
+
+import { stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { NotFoundError, InvalidError } from '../core/errors.js';
+import { InterruptedError } from './errors.js';
+import type { EventStore } from '../core/types.js';
+
+/** The global options as commander hands them over (before defaults are applied). */
+export interface GlobalOptions {
+  data?: string;
+  tenant?: string;
+  json?: boolean;
+}
+
+/** Everything a command needs to know about where and how it runs. */
+export interface CliContext {
+  /** Absolute path of the data directory. */
+  dataDir: string;
+  tenant: string;
+  /** Machine-readable output on stdout instead of human text. */
+  json: boolean;
+}
+
+/**
+ * Applies the defaults: `--data`, else `$ALLSOURCE_DATA`, else `~/.allsource`; tenant `default`.
+ * A leading `~/` is expanded because a quoted value (or an env var) never reaches the shell's expansion.
+ */
+export function resolveContext(options: GlobalOptions, env: NodeJS.ProcessEnv = process.env): CliContext {
+  const raw = options.data ?? (env.ALLSOURCE_DATA ? env.ALLSOURCE_DATA : join(homedir(), '.allsource'));
+  const expanded = raw === '~' ? homedir() : raw.startsWith('~/') ? join(homedir(), raw.slice(2)) : raw;
+  return { dataDir: resolve(expanded), tenant: options.tenant ?? 'default', json: options.json === true };
+}
+
+export interface WithStoreOptions {
+  /**
+   * Whether a missing data directory may be created (ingest). Read commands refuse a missing
+   * directory instead, so a mistyped `--data` is an error rather than a new empty store.
+   */
+  create: boolean;
+}
+
+/**
+ * Opens the embedded store on `ctx.dataDir`, runs `fn`, and closes the store whatever happens.
+ * The store module (and with it Arrow and Parquet) is loaded here, on demand, so `--help` stays quick.
+ * The first Ctrl-C aborts `signal` so the command can stop at a safe point and the store still
+ * closes cleanly; a second Ctrl-C exits at once.
+ */
+export async function withStore<T>(
+  ctx: CliContext,
+  options: WithStoreOptions,
+  fn: (store: EventStore, signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  if (!options.create) await requireDataDir(ctx.dataDir);
+  const { openEmbeddedCore } = await import('../core/embedded/index.js');
+  // The store only reports what a person should know (a truncated torn tail, a failed roll or
+  // write), so its diagnostics always go to stderr, next to the answer.
+  const store = await openEmbeddedCore({ dataDir: ctx.dataDir });
+  const controller = new AbortController();
+  const onSigint = (): void => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write('\ninterrupt: stopping after the current step (Ctrl-C again to quit at once)\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  let result: T;
+  try {
+    result = await fn(store, controller.signal);
+  } catch (err) {
+    // The command's error is the one worth reporting; a close failure on top of it is only noise.
+    await store.close().catch(() => undefined);
+    throw err;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  await store.close();
+  if (controller.signal.aborted) throw new InterruptedError();
+  return result;
+}
+
+async function requireDataDir(dataDir: string): Promise<void> {
+  let isDirectory: boolean;
+  try {
+    isDirectory = (await stat(dataDir)).isDirectory();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new NotFoundError(`data directory ${dataDir} does not exist (pass --data or set ALLSOURCE_DATA; \`allsource ingest\` creates it)`, { field: 'data' });
+    }
+    throw err;
+  }
+  if (!isDirectory) throw new InvalidError('data', `${dataDir} is not a directory`);
+}
