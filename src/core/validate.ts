@@ -19,6 +19,9 @@ import {
 // C0 controls, DEL and C1 controls: invisible in logs and terminals, and a classic injection vector.
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+// With the u flag a valid surrogate pair is one code point, so this matches only lone halves,
+// which UTF-8 cannot carry: the log would store U+FFFD instead of what was acknowledged.
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
 /** Checks an identifier (tenant, entity id, event type, event id). `$`-prefixed names are reserved. */
 export function checkId(value: unknown, field: string, options: { allowReserved?: boolean } = {}): string {
@@ -26,6 +29,7 @@ export function checkId(value: unknown, field: string, options: { allowReserved?
   if (value.length === 0) throw new InvalidError(field, 'must not be empty');
   if (value.length > LIMITS.maxIdLength) throw new InvalidError(field, `must be at most ${LIMITS.maxIdLength} characters, got ${value.length}`);
   if (CONTROL_CHARS.test(value)) throw new InvalidError(field, 'must not contain control characters');
+  if (LONE_SURROGATE.test(value)) throw new InvalidError(field, 'must be well-formed Unicode (it holds a lone surrogate)');
   if (!options.allowReserved && value.startsWith('$')) throw new InvalidError(field, "must not start with '$' (reserved for the store's control events)");
   return value;
 }

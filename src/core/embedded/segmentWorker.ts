@@ -1,12 +1,67 @@
-// Worker-thread entry of the SegmentRoller: runs roll jobs posted by the main thread and posts
-// back their result or error message. A failed job never takes the worker (or the process) down.
+// Rolling sealed write-ahead logs into a Parquet segment, and the worker-thread entry that does it
+// off the main thread (see segmentRoller.ts). The same `rollSegment` runs in-process when the
+// roller is configured without a worker, so both modes share one code path.
 
-import { parentPort } from 'node:worker_threads';
-import { rollWalFiles } from './segmentJob.js';
+import { workerData, parentPort } from 'node:worker_threads';
+import { writeSegmentFile } from './segments.js';
+import { readWalEvents } from './wal.js';
+import type { StoredEvent } from '../types.js';
 
-parentPort?.on('message', (job: { id: number; walPaths: string[]; segmentPath: string }) => {
-  rollWalFiles(job.walPaths, job.segmentPath).then(
-    (result) => parentPort!.postMessage({ id: job.id, result }),
-    (err: unknown) => parentPort!.postMessage({ id: job.id, error: err instanceof Error ? err.message : String(err) }),
-  );
-});
+/** What a roll produced. Positions are 0 when the logs held no events. */
+export interface RollStats {
+  rows: number;
+  bytes: number;
+  first_position: number;
+  last_position: number;
+}
+
+/** A request from the roller to its worker. */
+export interface RollRequest {
+  walPaths: string[];
+  segmentPath: string;
+}
+
+/** The worker's answer to one RollRequest. */
+export type RollReply = { ok: true; stats: RollStats } | { ok: false; message: string };
+
+/** Marker in `workerData` that tells this module it was started as the roller's worker. */
+export const SEGMENT_WORKER_MARKER = 'allsource-segment-worker';
+
+/**
+ * Reads every event of the given sealed logs (in the given order) and writes them as one segment
+ * at `segmentPath` (atomically). With no events nothing is written and `bytes` is 0. Errors name
+ * the failing file.
+ */
+export async function rollSegment(walPaths: readonly string[], segmentPath: string): Promise<RollStats> {
+  const events: StoredEvent[] = walPaths.length === 1 ? readWalEvents(walPaths[0]) : walPaths.flatMap((walPath) => readWalEvents(walPath));
+  if (events.length === 0) return { rows: 0, bytes: 0, first_position: 0, last_position: 0 };
+  let first = events[0].position;
+  let last = first;
+  for (const event of events) {
+    if (event.position < first) first = event.position;
+    if (event.position > last) last = event.position;
+  }
+  let written: { bytes: number; rows: number };
+  try {
+    written = await writeSegmentFile(segmentPath, events);
+  } catch (error) {
+    throw new Error(`writing segment ${segmentPath}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  return { rows: written.rows, bytes: written.bytes, first_position: first, last_position: last };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+// Only when started by SegmentRoller: a store embedded in some other worker must not answer that
+// worker's parent port just because this module was imported.
+const port = parentPort;
+if (port !== null && workerData === SEGMENT_WORKER_MARKER) {
+  port.on('message', (request: RollRequest) => {
+    rollSegment(request.walPaths, request.segmentPath).then(
+      (stats) => port.postMessage({ ok: true, stats } satisfies RollReply),
+      (error: unknown) => port.postMessage({ ok: false, message: describe(error) } satisfies RollReply),
+    );
+  });
+}

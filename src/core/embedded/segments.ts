@@ -4,7 +4,8 @@
 // the Arrow <-> event conversion (tuned for reopening a million events quickly) and the atomic
 // file write.
 
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { isAscii } from 'node:buffer';
 import { endianness } from 'node:os';
 import { dirname } from 'node:path';
@@ -309,7 +310,6 @@ const ARRAY_LENGTH = 0;
 const ARRAY_NULL_COUNT = 8;
 const ARRAY_OFFSET = 16;
 const ARRAY_N_BUFFERS = 24;
-const ARRAY_N_CHILDREN = 32;
 const ARRAY_BUFFERS = 40;
 const ARRAY_CHILDREN = 44;
 const SCHEMA_FORMAT = 0;
@@ -317,9 +317,8 @@ const SCHEMA_NAME = 4;
 const SCHEMA_N_CHILDREN = 24;
 const SCHEMA_CHILDREN = 32;
 
-
 /** Arrow C format strings the decoder accepts, per column. */
-const EXPECTED_FORMATS: Record<string, (format: string) => boolean> = {
+const EXPECTED_FORMATS = {
   position: (f) => f === 'l',
   tenant_id: (f) => f === 'u',
   entity_id: (f) => f === 'u',
@@ -331,7 +330,7 @@ const EXPECTED_FORMATS: Record<string, (format: string) => boolean> = {
   payload: (f) => f === 'u',
   metadata: (f) => f === 'u',
   hash: (f) => f === `w:${HASH_BYTES}`,
-};
+} satisfies Record<string, (format: string) => boolean>;
 type ColumnName = keyof typeof EXPECTED_FORMATS;
 
 /** A read-only window on the wasm heap; valid only until the next call into wasm that allocates. */
@@ -377,10 +376,10 @@ function resolveColumns(heap: WasmHeap, schemaAddress: number): Record<ColumnNam
     found.set(heap.cString(heap.u32(child + SCHEMA_NAME)), { index: i, format: heap.cString(heap.u32(child + SCHEMA_FORMAT)) });
   }
   const indexes = {} as Record<ColumnName, number>;
-  for (const [name, accepts] of Object.entries(EXPECTED_FORMATS)) {
+  for (const name of Object.keys(EXPECTED_FORMATS) as ColumnName[]) {
     const column = found.get(name);
     if (!column) throw new Error(`segment decoding: column ${name} is missing`);
-    if (!accepts(column.format)) throw new Error(`segment decoding: column ${name} has unexpected Arrow format ${column.format}`);
+    if (!EXPECTED_FORMATS[name](column.format)) throw new Error(`segment decoding: column ${name} has unexpected Arrow format ${column.format}`);
     indexes[name] = column.index;
   }
   return indexes;
@@ -410,15 +409,26 @@ function columnArray(heap: WasmHeap, batchAddress: number, child: number): Colum
   };
 }
 
-/** Reads an int64 (or timestamp) column as doubles, exact below 2^53, with no BigInt per value. */
-function int64Values(heap: WasmHeap, array: ColumnArray, name: string): Float64Array {
+/**
+ * Reads an int64 (or timestamp) column without a BigInt per value: as an Int32Array when every
+ * value fits (versions and positions almost always do, and int32 values become V8 small integers
+ * stored inline in the event, where doubles would be boxed), else as exact doubles below 2^53.
+ */
+function int64Values(heap: WasmHeap, array: ColumnArray, name: string): Int32Array | Float64Array {
   const words = heap.int32s(array.buffers[1] + array.offset * 8, array.length * 2);
-  const out = new Float64Array(array.length);
+  let fitsInt32 = true;
   for (let i = 0; i < array.length; i++) {
     const high = words[2 * i + 1];
+    if (high !== words[2 * i] >> 31) fitsInt32 = false;
     if (high > 0x1fffff || high < -0x200000) throw new Error(`segment decoding: ${name} value at row ${i} is beyond 2^53`);
-    out[i] = high * TWO_POW_32 + (words[2 * i] >>> 0);
   }
+  if (fitsInt32) {
+    const out = new Int32Array(array.length);
+    for (let i = 0; i < array.length; i++) out[i] = words[2 * i];
+    return out;
+  }
+  const out = new Float64Array(array.length);
+  for (let i = 0; i < array.length; i++) out[i] = words[2 * i + 1] * TWO_POW_32 + (words[2 * i] >>> 0);
   return out;
 }
 
@@ -665,39 +675,38 @@ export function decodeSegment(bytes: Uint8Array): StoredEvent[] {
 export async function writeSegmentFile(path: string, events: readonly StoredEvent[]): Promise<{ bytes: number; rows: number }> {
   const bytes = encodeSegment(events);
   const tmp = path + '.tmp';
-  const fd = openSync(tmp, 'w', 0o644);
   try {
-    let written = 0;
-    while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
-    fsyncSync(fd);
-  } catch (error) {
-    closeSync(fd);
+    const file = await open(tmp, 'w', 0o644);
     try {
-      unlinkSync(tmp);
-    } catch {
-      // The temporary file is garbage either way; recovery ignores *.tmp.
+      await file.writeFile(bytes);
+      await file.sync();
+    } finally {
+      await file.close();
     }
+    await rename(tmp, path);
+  } catch (error) {
+    // A leftover temporary file is harmless (never read) but would waste space until the next roll.
+    await rm(tmp, { force: true }).catch(() => undefined);
     throw error;
   }
-  closeSync(fd);
-  renameSync(tmp, path);
-  fsyncDirectory(dirname(path));
+  await fsyncDirectory(dirname(path));
   return { bytes: bytes.length, rows: events.length };
 }
 
-function fsyncDirectory(dir: string): void {
-  let fd: number;
+/** Makes a rename in `dir` durable. */
+async function fsyncDirectory(dir: string): Promise<void> {
+  let handle: FileHandle;
   try {
-    fd = openSync(dir, 'r');
+    handle = await open(dir, 'r');
   } catch {
-    return; // Some platforms (Windows) cannot open a directory; rename durability is then the OS's.
+    return; // Windows cannot open a directory; there the rename's durability is up to the OS.
   }
   try {
-    fsyncSync(fd);
+    await handle.sync();
   } catch {
-    // EINVAL/EPERM on filesystems that do not support fsync on directories.
+    // EINVAL / EPERM: this filesystem does not support fsync on a directory.
   } finally {
-    closeSync(fd);
+    await handle.close();
   }
 }
 
