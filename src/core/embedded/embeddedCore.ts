@@ -221,6 +221,9 @@ class EmbeddedCoreImpl implements EmbeddedCore {
       }
     }
     for (const index of this.indexes.values()) this.writerFor(index.tenant).head = index.headHash;
+    // Recorded times never decrease in position order, so the last event has the latest.
+    if (this.lastRecoveredTimestamp !== '') this.lastRecordedMs = Date.parse(this.lastRecoveredTimestamp);
+    this.lastRecoveredIndex = null;
 
     // Every log but the newest is sealed and waits to be rolled; the newest takes new appends.
     if (live.length === 0) {
@@ -290,11 +293,16 @@ class EmbeddedCoreImpl implements EmbeddedCore {
   private applyRecovered(event: StoredEvent): void {
     // Positions only grow; anything at or below the last applied one was already recovered.
     if (event.position < this.nextPosition) return;
-    this.indexFor(event.tenant_id).apply(event);
+    let index = this.lastRecoveredIndex;
+    if (index === null || index.tenant !== event.tenant_id) index = this.lastRecoveredIndex = this.indexFor(event.tenant_id);
+    index.apply(event);
     this.nextPosition = event.position + 1;
-    const ms = Date.parse(event.timestamp);
-    if (ms > this.lastRecordedMs) this.lastRecordedMs = ms;
+    this.lastRecoveredTimestamp = event.timestamp;
   }
+
+  /** Recovery applies events in runs of one tenant; remembering the last index skips a map lookup per event. */
+  private lastRecoveredIndex: TenantIndex | null = null;
+  private lastRecoveredTimestamp = '';
 
   private startWal(seq: number): void {
     const path = join(this.dataDir, WAL_DIR, walName(seq));
