@@ -51,7 +51,7 @@ import { DirectoryLock } from './lock.js';
 import { fsyncDir, readManifest, writeManifest, type Manifest } from './manifest.js';
 import { EMBEDDED_DEFAULTS, type Durability, type EmbeddedCoreOptions } from './options.js';
 import { SegmentRoller } from './segmentRoller.js';
-import { readSegmentFile } from './segments.js';
+import { loadSegments } from './segmentLoader.js';
 import { TenantIndex, type ControlPayload } from './tenantIndex.js';
 import { decodeBatch, encodeTextFrame, FRAME_HEADER_BYTES, scanWal, WAL_MAGIC, WalCorruptionError } from './wal.js';
 
@@ -69,7 +69,7 @@ export async function openEmbeddedCore(options: EmbeddedCoreOptions): Promise<Em
   const durability = options.durability ?? EMBEDDED_DEFAULTS.durability;
   if (durability !== 'fsync' && durability !== 'none') throw new InvalidError('durability', 'must be "fsync" or "none"');
   const core = new EmbeddedCoreImpl(options, durability);
-  core.open();
+  await core.open();
   return core;
 }
 
@@ -122,6 +122,8 @@ class EmbeddedCoreImpl implements EmbeddedCore {
   private readonly now: () => number;
   private readonly ids = new UuidV7Generator();
   private readonly roller: SegmentRoller;
+  /** Roll and read segments in worker threads (the default) rather than in-process. */
+  private readonly useWorkers: boolean;
   private readonly openedAt = Date.now();
 
   private lock: DirectoryLock | null = null;
@@ -160,17 +162,18 @@ class EmbeddedCoreImpl implements EmbeddedCore {
     this.walRollBytes = options.walRollBytes ?? EMBEDDED_DEFAULTS.walRollBytes;
     this.log = options.log ?? ((line) => process.stderr.write(`allsource: ${line}\n`));
     this.now = options.now ?? Date.now;
-    this.roller = new SegmentRoller({ inWorker: options.rollInWorker ?? EMBEDDED_DEFAULTS.rollInWorker });
+    this.useWorkers = options.rollInWorker ?? EMBEDDED_DEFAULTS.rollInWorker;
+    this.roller = new SegmentRoller({ inWorker: this.useWorkers });
   }
 
   // --- open and recovery -----------------------------------------------------------------------
 
-  open(): void {
+  async open(): Promise<void> {
     mkdirSync(join(this.dataDir, WAL_DIR), { recursive: true });
     mkdirSync(join(this.dataDir, SEGMENT_DIR), { recursive: true });
     this.lock = DirectoryLock.acquire(this.dataDir);
     try {
-      this.recover();
+      await this.recover();
     } catch (err) {
       this.lock.release();
       this.lock = null;
@@ -179,7 +182,7 @@ class EmbeddedCoreImpl implements EmbeddedCore {
     }
   }
 
-  private recover(): void {
+  private async recover(): Promise<void> {
     this.manifest = readManifest(this.dataDir);
     const segmentDir = join(this.dataDir, SEGMENT_DIR);
     const walDir = join(this.dataDir, WAL_DIR);
@@ -188,9 +191,11 @@ class EmbeddedCoreImpl implements EmbeddedCore {
     for (const name of readdirSync(segmentDir)) {
       if (!listed.has(name)) unlinkSync(join(segmentDir, name));
     }
-    for (const segment of this.manifest.segments) {
-      for (const event of readSegmentFile(join(segmentDir, segment.file))) this.applyRecovered(event);
-    }
+    await loadSegments(
+      this.manifest.segments.map((segment) => join(segmentDir, segment.file)),
+      (event) => this.applyRecovered(event),
+      { inWorker: this.useWorkers },
+    );
 
     const walSeqs = readdirSync(walDir)
       .filter((name) => /^\d{12}\.log$/.test(name))

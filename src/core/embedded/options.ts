@@ -17,7 +17,7 @@ export interface EmbeddedCoreOptions {
   snapshotEvery?: number;
   /** Seal the active log and roll it into a Parquet segment once it passes this many bytes (default 64 MiB). */
   walRollBytes?: number;
-  /** Roll segments in a worker thread (default true); false rolls in-process (tests, debugging). */
+  /** Roll and read Parquet segments in worker threads (default true); false does it in-process (tests, debugging). */
   rollInWorker?: boolean;
   /** Where diagnostics go (default: stderr). Never stdout: stdout is the MCP channel in stdio mode. */
   log?: (line: string) => void;

@@ -2,8 +2,9 @@
 // off the main thread (see segmentRoller.ts). The same `rollSegment` runs in-process when the
 // roller is configured without a worker, so both modes share one code path.
 
-import { workerData, parentPort } from 'node:worker_threads';
-import { writeSegmentFile } from './segments.js';
+import { readFileSync } from 'node:fs';
+import { workerData, parentPort, type MessagePort } from 'node:worker_threads';
+import { readParquetPacked, writeSegmentFile, type PackedBatch } from './segments.js';
 import { readWalEvents } from './wal.js';
 import type { StoredEvent } from '../types.js';
 
@@ -26,6 +27,38 @@ export type RollReply = { ok: true; stats: RollStats } | { ok: false; message: s
 
 /** Marker in `workerData` that tells this module it was started as the roller's worker. */
 export const SEGMENT_WORKER_MARKER = 'allsource-segment-worker';
+
+/** Marker of a reader worker (see segmentLoader.ts): `workerData` is `{ marker, paths }`. */
+export const SEGMENT_READER_MARKER = 'allsource-segment-reader';
+
+/** Messages from a reader worker. */
+export type ReaderMessage = { type: 'batch'; path: string; batch: PackedBatch } | { type: 'done' } | { type: 'error'; path: string; message: string };
+
+/** How many packed batches a reader may have in flight before it waits for the loader to take one. */
+export const READER_AHEAD = 2;
+
+/** Decodes the Parquet files in order and posts their batches, keeping at most READER_AHEAD unacknowledged. */
+async function runReader(port: MessagePort, paths: readonly string[]): Promise<void> {
+  let credits = READER_AHEAD;
+  let wake: (() => void) | null = null;
+  port.on('message', () => {
+    credits++;
+    wake?.();
+  });
+  for (const path of paths) {
+    try {
+      for (const batch of readParquetPacked(readFileSync(path))) {
+        while (credits === 0) await new Promise<void>((resolve) => (wake = resolve));
+        credits--;
+        port.postMessage({ type: 'batch', path, batch } satisfies ReaderMessage, [batch.pack]);
+      }
+    } catch (error) {
+      port.postMessage({ type: 'error', path, message: describe(error) } satisfies ReaderMessage);
+      return;
+    }
+  }
+  port.postMessage({ type: 'done' } satisfies ReaderMessage);
+}
 
 /**
  * Reads every event of the given sealed logs (in the given order) and writes them as one segment
@@ -57,6 +90,9 @@ function describe(error: unknown): string {
 // Only when started by SegmentRoller: a store embedded in some other worker must not answer that
 // worker's parent port just because this module was imported.
 const port = parentPort;
+if (port !== null && (workerData as { marker?: unknown } | null)?.marker === SEGMENT_READER_MARKER) {
+  void runReader(port, (workerData as { paths: string[] }).paths);
+}
 if (port !== null && workerData === SEGMENT_WORKER_MARKER) {
   port.on('message', (request: RollRequest) => {
     rollSegment(request.walPaths, request.segmentPath).then(

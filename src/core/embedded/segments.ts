@@ -333,8 +333,25 @@ const EXPECTED_FORMATS = {
 } satisfies Record<string, (format: string) => boolean>;
 type ColumnName = keyof typeof EXPECTED_FORMATS;
 
+/** What the decoder reads from: a byte image where column buffers live at known addresses. */
+interface HeapView {
+  readonly bytes: Buffer;
+  int32s(address: number, count: number): Int32Array;
+}
+
+/** A packed batch's buffer (see packBatch): buffers at 8-byte aligned offsets. */
+class PackHeap implements HeapView {
+  readonly bytes: Buffer;
+  constructor(pack: ArrayBuffer) {
+    this.bytes = Buffer.from(pack);
+  }
+  int32s(address: number, count: number): Int32Array {
+    return new Int32Array(this.bytes.buffer, this.bytes.byteOffset + address, count);
+  }
+}
+
 /** A read-only window on the wasm heap; valid only until the next call into wasm that allocates. */
-class WasmHeap {
+class WasmHeap implements HeapView {
   readonly bytes: Buffer;
   private readonly view: DataView;
 
@@ -414,7 +431,7 @@ function columnArray(heap: WasmHeap, batchAddress: number, child: number): Colum
  * value fits (versions and positions almost always do, and int32 values become V8 small integers
  * stored inline in the event, where doubles would be boxed), else as exact doubles below 2^53.
  */
-function int64Values(heap: WasmHeap, array: ColumnArray, name: string): Int32Array | Float64Array {
+function int64Values(heap: HeapView, array: ColumnArray, name: string): Int32Array | Float64Array {
   const words = heap.int32s(array.buffers[1] + array.offset * 8, array.length * 2);
   let fitsInt32 = true;
   for (let i = 0; i < array.length; i++) {
@@ -447,7 +464,7 @@ class Utf8Column {
   private readonly base: number;
 
   /** `sliced`: values are read with `get` (unique or short-lived); otherwise only through `copy`. */
-  constructor(heap: WasmHeap, array: ColumnArray, sliced: boolean) {
+  constructor(heap: HeapView, array: ColumnArray, sliced: boolean) {
     this.offsets = heap.int32s(array.buffers[1] + array.offset * 4, array.length + 1);
     this.base = this.offsets[0];
     const dataEnd = array.buffers[2] + this.offsets[array.length];
@@ -565,8 +582,13 @@ function recordedRowGroups(bytes: Uint8Array): number | null {
   }
 }
 
+/** A fresh decoding state; reuse one across the batches (and files) of a load to share strings. */
+export function createDecodeContext(): DecodeContext {
+  return { events: [], tenants: new Interner(), entities: new Interner(), types: new Interner(), lastMs: NaN, lastIso: '' };
+}
+
 /** Decoding state carried across record batches. */
-interface DecodeContext {
+export interface DecodeContext {
   events: StoredEvent[];
   tenants: Interner;
   entities: Interner;
@@ -575,12 +597,100 @@ interface DecodeContext {
   lastIso: string;
 }
 
-/** Appends the events of one record batch (at `batchAddress` in the wasm heap) to `context.events`. */
-function decodeBatch(heap: WasmHeap, batchAddress: number, col: Record<ColumnName, number>, context: DecodeContext): void {
-  const count = heap.i64(batchAddress + ARRAY_LENGTH);
+/** The columns of one record batch in the wasm heap, checked to be a plain (unsliced) batch. */
+function batchColumns(heap: WasmHeap, batchAddress: number, col: Record<ColumnName, number>): { count: number; arrays: Record<ColumnName, ColumnArray> } {
   // parquet-wasm never returns a sliced top-level batch; refuse one rather than misread it.
   if (heap.i64(batchAddress + ARRAY_OFFSET) !== 0) throw new Error('segment decoding: unexpected sliced record batch');
-  const array = (name: ColumnName): ColumnArray => columnArray(heap, batchAddress, col[name]);
+  const arrays = {} as Record<ColumnName, ColumnArray>;
+  for (const name of Object.keys(EXPECTED_FORMATS) as ColumnName[]) arrays[name] = columnArray(heap, batchAddress, col[name]);
+  return { count: heap.i64(batchAddress + ARRAY_LENGTH), arrays };
+}
+
+/** Byte length of each buffer of a column, by its Arrow layout (validity, then values or offsets + data). */
+function bufferLengths(heap: HeapView, name: ColumnName, array: ColumnArray): number[] {
+  const rows = array.offset + array.length;
+  const validity = array.buffers[0] === 0 ? 0 : Math.ceil(rows / 8);
+  switch (name) {
+    case 'hash':
+      return [validity, rows * HASH_BYTES];
+    case 'position':
+    case 'version':
+    case 'timestamp':
+    case 'occurred_at':
+      return [validity, rows * 8];
+    default: {
+      const offsets = heap.int32s(array.buffers[1], rows + 1);
+      return [validity, (rows + 1) * 4, offsets[rows]];
+    }
+  }
+}
+
+/** A record batch copied out of the wasm heap into one transferable buffer, for another thread. */
+export interface PackedBatch {
+  count: number;
+  pack: ArrayBuffer;
+  /** Per column: the ColumnArray with buffer addresses rewritten as offsets into `pack`. */
+  arrays: Record<string, ColumnArray>;
+}
+
+/** Copies every buffer one batch's columns use into a single ArrayBuffer (8-byte aligned regions). */
+function packBatch(heap: WasmHeap, batchAddress: number, col: Record<ColumnName, number>): PackedBatch {
+  const { count, arrays } = batchColumns(heap, batchAddress, col);
+  const layout: Array<{ name: ColumnName; lengths: number[] }> = [];
+  let total = 8; // offset 0 stays unused, because address 0 means "absent buffer"
+  for (const name of Object.keys(arrays) as ColumnName[]) {
+    const lengths = bufferLengths(heap, name, arrays[name]);
+    layout.push({ name, lengths });
+    for (const length of lengths) total += (length + 7) & ~7;
+  }
+  const pack = new Uint8Array(total);
+  const packed: Record<string, ColumnArray> = {};
+  let at = 8;
+  for (const { name, lengths } of layout) {
+    const source = arrays[name];
+    const buffers = source.buffers.map((address, i) => {
+      if (address === 0 || lengths[i] === 0) return 0;
+      pack.set(heap.bytes.subarray(address, address + lengths[i]), at);
+      const moved = at;
+      at += (lengths[i] + 7) & ~7;
+      return moved;
+    });
+    packed[name] = { ...source, buffers };
+  }
+  return { count, pack: pack.buffer, arrays: packed };
+}
+
+/** Decodes a batch packed by another thread (see readParquetPacked) into `context.events`. */
+export function decodePackedBatch(batch: PackedBatch, context: DecodeContext): void {
+  decodeBatch(new PackHeap(batch.pack), batch.count, batch.arrays as Record<ColumnName, ColumnArray>, context);
+}
+
+/**
+ * Yields a segment's record batches, packed for another thread; a row group is decoded only when
+ * the previous one's batches have been taken, so the caller controls how far ahead it reads.
+ */
+export function* readParquetPacked(bytes: Uint8Array): Generator<PackedBatch> {
+  const rowGroups = recordedRowGroups(bytes);
+  const readTable = (table: WasmTable): PackedBatch[] => {
+    const stream = table.intoFFI();
+    try {
+      const heap = new WasmHeap(wasmMemory().buffer);
+      const columns = resolveColumns(heap, stream.schemaAddr());
+      return Array.from(stream.arrayAddrs(), (address) => packBatch(heap, address, columns));
+    } finally {
+      stream.free();
+    }
+  };
+  if (rowGroups === null) {
+    yield* readTable(readParquet(bytes, { batchSize: ROW_GROUP_ROWS }));
+  } else {
+    for (let group = 0; group < rowGroups; group++) yield* readTable(readParquet(bytes, { batchSize: ROW_GROUP_ROWS, rowGroups: [group] }));
+  }
+}
+
+/** Appends the events of one record batch to `context.events`. */
+function decodeBatch(heap: HeapView, count: number, arrays: Record<ColumnName, ColumnArray>, context: DecodeContext): void {
+  const array = (name: ColumnName): ColumnArray => arrays[name];
   const positions = int64Values(heap, array('position'), 'position');
   const versions = int64Values(heap, array('version'), 'version');
   const timestamps = int64Values(heap, array('timestamp'), 'timestamp');
@@ -634,7 +744,10 @@ function decodeTable(table: WasmTable, context: DecodeContext): void {
     // No wasm call from here until free(): one that grows the heap would detach this view.
     const heap = new WasmHeap(wasmMemory().buffer);
     const columns = resolveColumns(heap, schemaAddress);
-    for (const address of batchAddresses) decodeBatch(heap, address, columns, context);
+    for (const address of batchAddresses) {
+      const { count, arrays } = batchColumns(heap, address, columns);
+      decodeBatch(heap, count, arrays, context);
+    }
   } finally {
     stream.free();
   }
@@ -646,14 +759,7 @@ function decodeTable(table: WasmTable, context: DecodeContext): void {
  * `deleted` flag is never present (tombstones are applied above this layer).
  */
 export function decodeSegment(bytes: Uint8Array): StoredEvent[] {
-  const context: DecodeContext = {
-    events: [],
-    tenants: new Interner(),
-    entities: new Interner(),
-    types: new Interner(),
-    lastMs: NaN,
-    lastIso: '',
-  };
+  const context = createDecodeContext();
   const rowGroups = recordedRowGroups(bytes);
   if (rowGroups === null) {
     decodeTable(readParquet(bytes, { batchSize: ROW_GROUP_ROWS }), context);
