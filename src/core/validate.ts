@@ -23,6 +23,15 @@ const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
 // which UTF-8 cannot carry: the log would store U+FFFD instead of what was acknowledged.
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
+// One pass for the common case: no control character and no lone surrogate.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const BAD_ID_CHARS = /[\u0000-\u001f\u007f-\u009f]|[\uD800-\uDFFF]/u;
+
+/** True when checkId would accept `value` (the append hot path builds field names only on failure). */
+function isGoodId(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= LIMITS.maxIdLength && value.charCodeAt(0) !== 0x24 && !BAD_ID_CHARS.test(value);
+}
+
 /** Checks an identifier (tenant, entity id, event type, event id). `$`-prefixed names are reserved. */
 export function checkId(value: unknown, field: string, options: { allowReserved?: boolean } = {}): string {
   if (typeof value !== 'string') throw new InvalidError(field, `must be a string, got ${describeType(value)}`);
@@ -46,7 +55,6 @@ function describeType(value: unknown): string {
 
 /** An event that passed validation, with its JSON texts computed once (they feed the hash and the log). */
 export interface PreparedEvent {
-  input: NewEvent;
   entity_id: string;
   event_type: string;
   payload: JsonObject;
@@ -67,8 +75,8 @@ export function prepareEvent(raw: unknown, index: number, maxPayloadBytes: numbe
   if (!isPlainObject(raw)) throw new InvalidError(at, `must be an object, got ${describeType(raw)}`);
   for (const key in raw) if (!EVENT_FIELDS.has(key)) throw new InvalidError(`${at}.${key}`, `is not a known event field (known: ${[...EVENT_FIELDS].join(', ')})`);
   const event = raw as unknown as NewEvent;
-  const entity_id = checkId(event.entity_id, `${at}.entity_id`);
-  const event_type = checkId(event.event_type, `${at}.event_type`);
+  const entity_id = isGoodId(event.entity_id) ? event.entity_id : checkId(event.entity_id, `${at}.entity_id`);
+  const event_type = isGoodId(event.event_type) ? event.event_type : checkId(event.event_type, `${at}.event_type`);
   if (!isPlainObject(event.payload)) throw new InvalidError(`${at}.payload`, `must be a JSON object, got ${describeType(event.payload)}`);
   const payloadJson = jsonText(event.payload, `${at}.payload`);
   // String length bounds the UTF-8 size from below and 3x from above; count bytes only when it matters.
@@ -94,7 +102,7 @@ export function prepareEvent(raw: unknown, index: number, maxPayloadBytes: numbe
     }
     expected_version = event.expected_version;
   }
-  return { input: event, entity_id, event_type, payload: event.payload, payloadJson, metadata, metadataJson, id, occurred_at, expected_version };
+  return { entity_id, event_type, payload: event.payload, payloadJson, metadata, metadataJson, id, occurred_at, expected_version };
 }
 
 /**
@@ -102,8 +110,33 @@ export function prepareEvent(raw: unknown, index: number, maxPayloadBytes: numbe
  * functions and turns NaN into null; those would change the content, so they are rejected.
  */
 function jsonText(value: JsonObject, field: string): string {
-  checkJsonValue(value, field, 0);
+  if (!isPlainJson(value, 0)) checkJsonValue(value, field, 0); // throws, naming the exact path
   return JSON.stringify(value);
+}
+
+/** The allocation-free check behind jsonText: true when `value` is plain JSON. */
+function isPlainJson(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value);
+    case 'object': {
+      if (value === null) return true;
+      if (depth > 64) return false;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) if (!isPlainJson(value[i], depth + 1)) return false;
+        return true;
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) return false;
+      for (const key in value) if (!isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false;
+      return true;
+    }
+    default:
+      return false;
+  }
 }
 
 function checkJsonValue(value: unknown, field: string, depth: number): void {

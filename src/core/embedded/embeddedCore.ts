@@ -752,7 +752,6 @@ class EmbeddedCoreImpl implements EmbeddedCore {
       tenant,
       [
         {
-          input: { entity_id: CONTROL_ENTITY, event_type: deleting ? TOMBSTONE_EVENT : RESTORE_EVENT, payload: payload as never },
           entity_id: CONTROL_ENTITY,
           event_type: deleting ? TOMBSTONE_EVENT : RESTORE_EVENT,
           payload: payload as never,
