@@ -27,6 +27,22 @@ export function mergePatch(target: JsonObject | null, patch: JsonObject): JsonOb
   return Object.freeze(result);
 }
 
+/**
+ * Freezes a JSON value and everything inside it, so objects the store holds and returns cannot
+ * be changed by a caller. Returns the value for chaining.
+ */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) deepFreeze(value[i]);
+    } else {
+      for (const key in value) deepFreeze((value as Record<string, unknown>)[key]);
+    }
+  }
+  return value;
+}
+
 /** An event type ending in `.deleted` marks its entity deleted. */
 export function isDeletionType(eventType: string): boolean {
   return eventType.endsWith('.deleted');

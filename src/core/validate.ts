@@ -2,7 +2,7 @@
 // the same `invalid` error naming the same field whichever store answers. Nothing here does I/O.
 
 import { InvalidError } from './errors.js';
-import { isPlainObject } from './fold.js';
+import { deepFreeze, isPlainObject } from './fold.js';
 import { parseInstant, formatInstant } from './time.js';
 import {
   LIMITS,
@@ -102,7 +102,11 @@ export function prepareEvent(raw: unknown, index: number, maxPayloadBytes: numbe
     }
     expected_version = event.expected_version;
   }
-  return { entity_id, event_type, payload: event.payload, payloadJson, metadata, metadataJson, id, occurred_at, expected_version };
+  // The store keeps its own frozen copy, parsed back from the text it hashes and logs: a caller
+  // may go on mutating what it passed without changing what was recorded.
+  const payload = deepFreeze(JSON.parse(payloadJson) as JsonObject);
+  const metadataCopy = metadata === null ? null : deepFreeze(JSON.parse(metadataJson) as JsonObject);
+  return { entity_id, event_type, payload, payloadJson, metadata: metadataCopy, metadataJson, id, occurred_at, expected_version };
 }
 
 /**

@@ -7,7 +7,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, rea
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConflictError, InvalidError, NotFoundError, UnavailableError } from '../errors.js';
-import { jsonEqual } from '../fold.js';
+import { deepFreeze, jsonEqual } from '../fold.js';
 import { canonicalEvent, chainHash } from '../hash.js';
 import { UuidV7Generator } from '../ids.js';
 import { formatInstant, parseInstant } from '../time.js';
@@ -746,7 +746,7 @@ class EmbeddedCoreImpl implements EmbeddedCore {
     const shown = event_ids.slice(0, 1000);
     const base = { count: event_ids.length, event_ids: shown, event_ids_truncated: shown.length < event_ids.length, dry_run: selector.dry_run };
     if (selector.dry_run || event_ids.length === 0) return { ...base, position: null };
-    const payload: ControlPayload = { event_ids, reason: selector.reason };
+    const payload: ControlPayload = deepFreeze({ event_ids, reason: selector.reason });
     const payloadJson = JSON.stringify(payload);
     const result = await this.appendPrepared(
       tenant,

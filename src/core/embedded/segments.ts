@@ -20,6 +20,7 @@ import {
   writeParquet,
   WriterPropertiesBuilder,
 } from 'parquet-wasm/node';
+import { deepFreeze } from '../fold.js';
 import type { JsonObject, StoredEvent } from '../types.js';
 
 /** The documented column schema of a segment file, in file order. */
@@ -721,8 +722,8 @@ function decodeBatch(heap: HeapView, count: number, arrays: Record<ColumnName, C
         tenant_id: tenantNames.get(tenants, i),
         entity_id: entityNames.get(entities, i),
         event_type: typeNames.get(types, i),
-        payload: JSON.parse(payloads.get(i)) as JsonObject,
-        metadata: metadata.isNull(i) ? null : (JSON.parse(metadata.get(i)) as JsonObject),
+        payload: deepFreeze(JSON.parse(payloads.get(i)) as JsonObject),
+        metadata: metadata.isNull(i) ? null : deepFreeze(JSON.parse(metadata.get(i)) as JsonObject),
         timestamp: lastIso,
         occurred_at: occurredMs === ms ? lastIso : new Date(occurredMs).toISOString(),
         version: versions[i],

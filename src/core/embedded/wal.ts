@@ -6,6 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
+import { deepFreeze } from '../fold.js';
 import { canonicalEvent, CANONICAL_LINES } from '../hash.js';
 import type { JsonObject, StoredEvent } from '../types.js';
 
@@ -132,8 +133,8 @@ export function decodeBatch(body: Buffer, into: StoredEvent[] = []): StoredEvent
         tenant_id: lines[i + 1],
         entity_id: lines[i + 2],
         event_type: lines[i + 3],
-        payload: JSON.parse(lines[i + 9]) as JsonObject,
-        metadata: metadata === 'null' ? null : (JSON.parse(metadata) as JsonObject),
+        payload: deepFreeze(JSON.parse(lines[i + 9]) as JsonObject),
+        metadata: metadata === 'null' ? null : deepFreeze(JSON.parse(metadata) as JsonObject),
         timestamp,
         occurred_at: occurred === timestamp ? timestamp : occurred,
         version: Number(lines[i + 6]),
