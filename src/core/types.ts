@@ -209,6 +209,33 @@ export interface VerifyResult {
   message: string;
 }
 
+export interface SearchOptions {
+  /** Free text; matched word by word (case-insensitive) against the string and number values of payloads. */
+  query: string;
+  /** Page size: default 100, at most 1000. */
+  limit?: number;
+  /** Opaque cursor from a previous page's `next_cursor`; the other options must be the same. */
+  cursor?: string;
+  entity_id?: string;
+  event_type?: string;
+  /** Search only what was recorded at or before this instant (ISO-8601). */
+  as_of?: string;
+  /** Include tombstoned events (marked `deleted: true`). */
+  include_deleted?: boolean;
+}
+
+export interface SearchHit {
+  event: StoredEvent;
+  /** BM25 relevance (higher is better); ties are broken by recency. */
+  score: number;
+}
+
+export interface SearchResult {
+  hits: SearchHit[];
+  next_cursor: string | null;
+  has_more: boolean;
+}
+
 export interface StoreHealth {
   ok: boolean;
   kind: string;
@@ -225,6 +252,8 @@ export interface EventStore {
   /** One event by id; `not_found` if absent (or tombstoned, unless `include_deleted`). */
   get(tenant: string, id: string, options?: { include_deleted?: boolean }): Promise<StoredEvent>;
   state(tenant: string, entity_id: string, options?: AsOfOptions): Promise<EntityState>;
+  /** Ranked (BM25) full-text search over payload values; later pages keep the first page's cut. */
+  search(tenant: string, options: SearchOptions): Promise<SearchResult>;
   entities(tenant: string, options?: ListOptions): Promise<EntitiesResult>;
   eventTypes(tenant: string, options?: ListOptions): Promise<EventTypesResult>;
   stats(tenant: string): Promise<TenantStats>;

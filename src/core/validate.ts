@@ -12,6 +12,7 @@ import {
   type NewEvent,
   type Order,
   type QueryFilter,
+  type SearchOptions,
   type TombstoneSelector,
   type WatchOptions,
 } from './types.js';
@@ -270,6 +271,38 @@ export function checkFilter(raw: QueryFilter | undefined): CheckedFilter {
 /** A prefix may be empty-free but otherwise follows id rules (it may start with `$`). */
 function checkPrefix(value: unknown, field: string): string {
   return checkId(value, field, { allowReserved: true });
+}
+
+const SEARCH_FIELDS = new Set(['query', 'limit', 'cursor', 'entity_id', 'event_type', 'as_of', 'include_deleted']);
+
+export interface CheckedSearch {
+  query: string;
+  limit: number;
+  cursor?: string;
+  entity_id?: string;
+  event_type?: string;
+  as_of?: number;
+  include_deleted: boolean;
+  fingerprintParts: unknown[];
+}
+
+export function checkSearchOptions(raw: SearchOptions | undefined): CheckedSearch {
+  const o = checkKnownKeys(raw, SEARCH_FIELDS, 'options') as unknown as SearchOptions;
+  if (typeof o.query !== 'string' || o.query.trim().length === 0) throw new InvalidError('options.query', 'is required: the words to search for');
+  if (o.query.length > 1000) throw new InvalidError('options.query', 'must be at most 1000 characters');
+  if (o.cursor !== undefined && typeof o.cursor !== 'string') throw new InvalidError('options.cursor', 'must be a string returned as next_cursor');
+  const checked: CheckedSearch = {
+    query: o.query,
+    limit: checkLimit(o.limit, 'options.limit'),
+    cursor: o.cursor,
+    entity_id: optionalString(o.entity_id, 'options.entity_id'),
+    event_type: optionalString(o.event_type, 'options.event_type'),
+    as_of: optionalInstant(o.as_of, 'options.as_of'),
+    include_deleted: optionalBoolean(o.include_deleted, 'options.include_deleted'),
+    fingerprintParts: [],
+  };
+  checked.fingerprintParts = ['search', o.query, checked.entity_id, checked.event_type, checked.as_of, checked.include_deleted];
+  return checked;
 }
 
 const LIST_FIELDS = new Set(['prefix', 'cursor', 'limit']);

@@ -1505,5 +1505,57 @@ export function eventStoreContract(name: string, factory: () => Promise<Contract
         }
       });
     });
+    // --- search --------------------------------------------------------------------------------------
+
+    describe('search', () => {
+      it('ranks events by BM25 relevance over payload words, case-insensitively', async () => {
+        const t = newTenant();
+        await put(store, t, [
+          ev('n-1', 'note.added', { text: 'Coffee with Ada about the Paris launch' }),
+          ev('n-2', 'note.added', { text: 'paris paris PARIS', tags: ['travel'] }),
+          ev('n-3', 'note.added', { text: 'Grocery list: milk, eggs' }),
+          ev('n-4', 'note.added', { nested: { deep: ['launch checklist'] }, count: 42 }),
+        ]);
+        const paris = await store.search(t, { query: 'Paris' });
+        expect(paris.hits.map((h) => h.event.entity_id)).toEqual(['n-2', 'n-1']);
+        expect(paris.hits[0].score).toBeGreaterThan(paris.hits[1].score);
+        expect((await store.search(t, { query: 'launch' })).hits.map((h) => h.event.entity_id).sort()).toEqual(['n-1', 'n-4']);
+        expect((await store.search(t, { query: '42' })).hits.map((h) => h.event.entity_id)).toEqual(['n-4']);
+        expect((await store.search(t, { query: 'nothing-like-this' })).hits).toEqual([]);
+        expect((await store.search(t, { query: 'paris', entity_id: 'n-1' })).hits).toHaveLength(1);
+        expect((await store.search(t, { query: 'paris', event_type: 'other' })).hits).toHaveLength(0);
+      });
+
+      it('pages by cursor without repeats, keeps the first page\'s cut, honours as_of, tombstones and tenants', async () => {
+        const t = newTenant();
+        await put(store, t, Array.from({ length: 25 }, (_, i) => ev(`s-${i}`, 'doc.added', { text: `alpha ${'beta '.repeat(i % 5)}` })));
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        let writes = 0;
+        do {
+          const page = await store.search(t, { query: 'alpha beta', limit: 4, cursor });
+          seen.push(...page.hits.map((h) => h.event.id));
+          cursor = page.next_cursor ?? undefined;
+          await put(store, t, [ev('late', 'doc.added', { text: `alpha beta beta beta ${writes++}` })]);
+        } while (cursor);
+        expect(seen).toHaveLength(25);
+        expect(new Set(seen).size).toBe(25);
+        await sleep(5);
+        const before = new Date().toISOString();
+        await sleep(5);
+        await put(store, t, [ev('newer', 'doc.added', { text: 'gamma' })]);
+        expect((await store.search(t, { query: 'gamma', as_of: before })).hits).toHaveLength(0);
+        expect((await store.search(t, { query: 'gamma' })).hits).toHaveLength(1);
+        const target = (await store.search(t, { query: 'gamma' })).hits[0].event;
+        await store.tombstone(t, { ids: [target.id], reason: 'test' });
+        expect((await store.search(t, { query: 'gamma' })).hits).toHaveLength(0);
+        expect((await store.search(t, { query: 'gamma', include_deleted: true })).hits[0].event.deleted).toBe(true);
+        expect((await store.search(newTenant(), { query: 'alpha' })).hits).toEqual([]);
+        await expectInvalid(store.search(t, { query: '' }), 'options.query');
+        await expectInvalid(store.search(t, { query: 'x', limit: 0 }), 'options.limit');
+        await expectInvalid(store.search(t, { query: 'x', cursor: 'bogus!' }), 'options.cursor');
+        await expectInvalid(store.search(t, { query: 'x', bogus: 1 } as never), 'options.bogus');
+      });
+    });
   });
 }

@@ -28,6 +28,8 @@ import {
   type NewEvent,
   type QueryFilter,
   type QueryResult,
+  type SearchOptions,
+  type SearchResult,
   type StoreHealth,
   type StoredEvent,
   type TenantStats,
@@ -41,6 +43,7 @@ import {
   checkFilter,
   checkId,
   checkListOptions,
+  checkSearchOptions,
   checkSelector,
   checkTenant,
   checkWatchOptions,
@@ -685,6 +688,12 @@ class EmbeddedCoreImpl implements EmbeddedCore {
     const index = this.indexes.get(tenant);
     if (index === undefined) throw new NotFoundError(`entity ${JSON.stringify(entityId)} has no events`, { field: 'entity_id' });
     return index.state(entityId, asOf);
+  }
+
+  async search(tenant: string, options: SearchOptions): Promise<SearchResult> {
+    this.ensureUsable();
+    checkTenant(tenant);
+    return this.readIndex(tenant).search(checkSearchOptions(options));
   }
 
   async entities(tenant: string, options?: ListOptions): Promise<EntitiesResult> {

@@ -3,7 +3,8 @@
 // port for that tenant. It does no I/O and never sees another tenant's events.
 
 import { encodeCursor, decodeCursor, queryFingerprint } from '../cursor.js';
-import { NotFoundError } from '../errors.js';
+import { InvalidError, NotFoundError } from '../errors.js';
+import { compareRanked, SearchIndex } from './searchIndex.js';
 import { EMPTY_FOLD, evolveState, getPath, jsonEqual, type FoldState } from '../fold.js';
 import { canonicalEvent, chainHash } from '../hash.js';
 import { uuidV7Millis, uuidV7Prefix } from '../ids.js';
@@ -16,11 +17,12 @@ import {
   type EntitySummary,
   type EventTypesResult,
   type QueryResult,
+  type SearchResult,
   type StoredEvent,
   type TenantStats,
   type VerifyResult,
 } from '../types.js';
-import type { CheckedFilter, CheckedSelector } from '../validate.js';
+import type { CheckedFilter, CheckedSearch, CheckedSelector } from '../validate.js';
 
 interface EntityRecord {
   entity_id: string;
@@ -182,6 +184,42 @@ export class TenantIndex {
     }
     this.liveEvents++;
     this.unfolded.add(entity);
+    this.searchIndex?.add(event);
+  }
+
+  /** Built on the tenant's first search, then maintained by apply(). */
+  private searchIndex: SearchIndex | null = null;
+
+  search(o: CheckedSearch): SearchResult {
+    const fingerprint = (): string => queryFingerprint(o.fingerprintParts);
+    // A cursor pins the cut of the first page, so later writes cannot reshuffle the ranking.
+    let after: { cut: number; score: number; position: number } | undefined;
+    if (o.cursor !== undefined) {
+      const [cut, score, position] = String(decodeCursor(o.cursor, fingerprint(), 'options.cursor', 'string')).split(':').map(Number);
+      if (![cut, score, position].every(Number.isFinite)) throw new InvalidError('options.cursor', 'is not a cursor returned by this store');
+      after = { cut, score, position };
+    }
+    const cut = after?.cut ?? (o.as_of === undefined ? this.lastPosition : this.positionAsOf(o.as_of));
+    if (this.searchIndex === null) {
+      this.searchIndex = new SearchIndex();
+      for (const event of this.events) if (event.entity_id !== CONTROL_ENTITY) this.searchIndex.add(event);
+    }
+    const ranked = this.searchIndex.score(o.query, cut, (e) => {
+      if (o.entity_id !== undefined && e.entity_id !== o.entity_id) return false;
+      if (o.event_type !== undefined && e.event_type !== o.event_type) return false;
+      return o.include_deleted || !this.isDeletedAt(e, cut);
+    });
+    let start = 0;
+    if (after !== undefined) {
+      const last = { score: after.score, event: { position: after.position } as StoredEvent };
+      while (start < ranked.length && compareRanked(ranked[start], last) <= 0) start++;
+    }
+    const page = ranked.slice(start, start + o.limit);
+    const hasMore = start + o.limit < ranked.length;
+    const hits = page.map(({ event, score }) => ({ event: this.isDeletedAt(event, cut) ? markDeleted(event) : event, score }));
+    const lastHit = page.at(-1);
+    const next_cursor = hasMore && lastHit ? encodeCursor({ k: `${cut}:${lastHit.score}:${lastHit.event.position}`, q: fingerprint() }) : null;
+    return { hits, next_cursor, has_more: hasMore };
   }
 
   /** Folds the entity's events that `current` does not cover yet, keeping a snapshot every N. */

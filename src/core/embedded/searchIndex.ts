@@ -1,0 +1,125 @@
+// Full-text search over one tenant's payloads: an inverted index of the words in payload string
+// and number values, scored with BM25. Built on a tenant's first search and then kept up to date
+// as events are applied, so tenants that never search pay nothing.
+
+import type { JsonValue, StoredEvent } from '../types.js';
+
+/** Words of at least one letter or digit, lower-cased; very long tokens are noise, not words. */
+const WORD = /[\p{L}\p{N}]+/gu;
+const MAX_TOKEN_LENGTH = 64;
+
+/** BM25 parameters: the usual defaults. */
+const K1 = 1.2;
+const B = 0.75;
+
+export function tokenize(text: string): string[] {
+  const out: string[] = [];
+  for (const match of text.toLowerCase().matchAll(WORD)) if (match[0].length <= MAX_TOKEN_LENGTH) out.push(match[0]);
+  return out;
+}
+
+function collectWords(value: JsonValue, out: string[]): void {
+  if (typeof value === 'string') {
+    for (const token of tokenize(value)) out.push(token);
+  } else if (typeof value === 'number') {
+    out.push(String(value));
+  } else if (Array.isArray(value)) {
+    for (const item of value) collectWords(item, out);
+  } else if (value !== null && typeof value === 'object') {
+    for (const key in value) collectWords(value[key], out);
+  }
+}
+
+/** One term's postings: events (in position order) and how often the term occurs in each. */
+interface Postings {
+  events: StoredEvent[];
+  counts: number[];
+}
+
+export interface ScoredEvent {
+  event: StoredEvent;
+  score: number;
+}
+
+export class SearchIndex {
+  private readonly postings = new Map<string, Postings>();
+  private readonly lengths = new Map<StoredEvent, number>();
+  /** Positions of the indexed events, and the running total of their lengths, for stats as of a cut. */
+  private readonly positions: number[] = [];
+  private readonly lengthTotals: number[] = [];
+
+  /** Indexes one event (call in position order). */
+  add(event: StoredEvent): void {
+    const words: string[] = [];
+    collectWords(event.payload, words);
+    this.lengths.set(event, words.length);
+    this.positions.push(event.position);
+    this.lengthTotals.push((this.lengthTotals.at(-1) ?? 0) + words.length);
+    const counts = new Map<string, number>();
+    for (const word of words) counts.set(word, (counts.get(word) ?? 0) + 1);
+    for (const [word, count] of counts) {
+      let list = this.postings.get(word);
+      if (list === undefined) this.postings.set(word, (list = { events: [], counts: [] }));
+      list.events.push(event);
+      list.counts.push(count);
+    }
+  }
+
+  /**
+   * Scores every event recorded at or before `cutPosition` that contains at least one query word
+   * and passes `accept`. Document frequencies count only events up to the cut, so a ranking taken
+   * at a cut does not shift when later events arrive.
+   */
+  score(query: string, cutPosition: number, accept: (event: StoredEvent) => boolean): ScoredEvent[] {
+    const terms = [...new Set(tokenize(query))];
+    const documents = countPositionsAtOrBefore(this.positions, cutPosition);
+    const averageLength = documents === 0 ? 1 : Math.max(this.lengthTotals[documents - 1] / documents, 1);
+    const scores = new Map<StoredEvent, number>();
+    for (const term of terms) {
+      const list = this.postings.get(term);
+      if (list === undefined) continue;
+      const upTo = countAtOrBefore(list.events, cutPosition);
+      if (upTo === 0) continue;
+      const idf = Math.log(1 + (documents - upTo + 0.5) / (upTo + 0.5));
+      for (let i = 0; i < upTo; i++) {
+        const event = list.events[i];
+        if (!accept(event)) continue;
+        const tf = list.counts[i];
+        const length = this.lengths.get(event) ?? averageLength;
+        const part = (idf * tf * (K1 + 1)) / (tf + K1 * (1 - B + (B * length) / averageLength));
+        scores.set(event, (scores.get(event) ?? 0) + part);
+      }
+    }
+    const ranked: ScoredEvent[] = [];
+    for (const [event, score] of scores) ranked.push({ event, score });
+    ranked.sort(compareRanked);
+    return ranked;
+  }
+}
+
+/** Best first; equal scores newest first, so the order is total and stable across pages. */
+export function compareRanked(a: { event: StoredEvent; score: number }, b: { event: StoredEvent; score: number }): number {
+  return b.score - a.score || b.event.position - a.event.position;
+}
+
+function countPositionsAtOrBefore(positions: readonly number[], position: number): number {
+  let lo = 0;
+  let hi = positions.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (positions[mid] <= position) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function countAtOrBefore(events: readonly StoredEvent[], position: number): number {
+  let lo = 0;
+  let hi = events.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (events[mid].position <= position) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
