@@ -5,8 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { workerData, parentPort, type MessagePort } from 'node:worker_threads';
 import { readParquetPacked, writeSegmentFile, type PackedBatch } from './segments.js';
-import { readWalEvents } from './wal.js';
-import type { StoredEvent } from '../types.js';
+import { readWalRecords, type RawRecord } from './wal.js';
 
 /** What a roll produced. Positions are 0 when the logs held no events. */
 export interface RollStats {
@@ -66,7 +65,7 @@ async function runReader(port: MessagePort, paths: readonly string[]): Promise<v
  * the failing file.
  */
 export async function rollSegment(walPaths: readonly string[], segmentPath: string): Promise<RollStats> {
-  const events: StoredEvent[] = walPaths.length === 1 ? readWalEvents(walPaths[0]) : walPaths.flatMap((walPath) => readWalEvents(walPath));
+  const events: RawRecord[] = walPaths.length === 1 ? readWalRecords(walPaths[0]) : walPaths.flatMap((walPath) => readWalRecords(walPath));
   if (events.length === 0) return { rows: 0, bytes: 0, first_position: 0, last_position: 0 };
   let first = events[0].position;
   let last = first;

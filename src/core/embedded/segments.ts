@@ -22,6 +22,10 @@ import {
 } from 'parquet-wasm/node';
 import { deepFreeze } from '../fold.js';
 import type { JsonObject, StoredEvent } from '../types.js';
+import type { RawRecord } from './wal.js';
+
+/** What a segment can be written from: events, or log records whose payloads are still JSON text. */
+export type SegmentInput = StoredEvent | RawRecord;
 
 /** The documented column schema of a segment file, in file order. */
 export const SEGMENT_COLUMNS: ReadonlyArray<{ name: string; type: string; description: string }> = Object.freeze([
@@ -197,7 +201,7 @@ function parseInstant(iso: string, field: string, position: number): number {
 }
 
 /** Builds one Arrow record batch from events[from, to) (at most ROW_GROUP_ROWS). */
-function encodeBatch(events: readonly StoredEvent[], from: number, to: number): RecordBatch {
+function encodeBatch(events: readonly SegmentInput[], from: number, to: number): RecordBatch {
   const count = to - from;
   const positions = new Int64Builder(count);
   const versions = new Int64Builder(count);
@@ -231,9 +235,15 @@ function encodeBatch(events: readonly StoredEvent[], from: number, to: number): 
     entities.append(e.entity_id);
     types.append(e.event_type);
     ids.append(e.id);
-    payloads.append(JSON.stringify(e.payload));
-    if (e.metadata === null || e.metadata === undefined) metadata.appendNull();
-    else metadata.append(JSON.stringify(e.metadata));
+    if ('payloadJson' in e) {
+      payloads.append(e.payloadJson);
+      if (e.metadataJson === null) metadata.appendNull();
+      else metadata.append(e.metadataJson);
+    } else {
+      payloads.append(JSON.stringify(e.payload));
+      if (e.metadata === null || e.metadata === undefined) metadata.appendNull();
+      else metadata.append(JSON.stringify(e.metadata));
+    }
   }
   const children = [
     positions.finish(new Int64()),
@@ -253,7 +263,7 @@ function encodeBatch(events: readonly StoredEvent[], from: number, to: number): 
 }
 
 /** The events in position order: as given when already sorted (the normal case), else a sorted copy. */
-function inPositionOrder(events: readonly StoredEvent[]): readonly StoredEvent[] {
+function inPositionOrder(events: readonly SegmentInput[]): readonly SegmentInput[] {
   for (let i = 1; i < events.length; i++) {
     if (events[i].position <= events[i - 1].position) {
       const sorted = [...events].sort((a, b) => a.position - b.position);
@@ -270,7 +280,7 @@ function inPositionOrder(events: readonly StoredEvent[]): readonly StoredEvent[]
  * Encodes events as a Parquet segment (ZSTD, 128k-row groups) with the SEGMENT_COLUMNS schema.
  * Rows come out sorted by position whatever the input order; a duplicate position is an error.
  */
-export function encodeSegment(events: readonly StoredEvent[]): Uint8Array {
+export function encodeSegment(events: readonly SegmentInput[]): Uint8Array {
   const ordered = inPositionOrder(events);
   const batches: RecordBatch[] = [];
   for (let from = 0; from < ordered.length; from += ROW_GROUP_ROWS) {
@@ -779,7 +789,7 @@ export function decodeSegment(bytes: Uint8Array): StoredEvent[] {
  * Writes a segment atomically: to `path.tmp`, fsync, rename over `path`, fsync the directory, so
  * a crash leaves either no segment or a complete one (never a torn file under the real name).
  */
-export async function writeSegmentFile(path: string, events: readonly StoredEvent[]): Promise<{ bytes: number; rows: number }> {
+export async function writeSegmentFile(path: string, events: readonly SegmentInput[]): Promise<{ bytes: number; rows: number }> {
   const bytes = encodeSegment(events);
   const tmp = path + '.tmp';
   try {

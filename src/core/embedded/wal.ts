@@ -146,6 +146,50 @@ export function decodeBatch(body: Buffer, into: StoredEvent[] = []): StoredEvent
   return into;
 }
 
+/**
+ * An event as its log record holds it: payload and metadata still as JSON text. Rolling a log
+ * into a segment stores that text as is, so it never needs to parse and re-serialize payloads.
+ */
+export interface RawRecord {
+  id: string;
+  tenant_id: string;
+  entity_id: string;
+  event_type: string;
+  payloadJson: string;
+  metadataJson: string | null;
+  timestamp: string;
+  occurred_at: string;
+  version: number;
+  position: number;
+  hash: string;
+}
+
+/** Reads every record of a sealed log file without parsing payloads, in position order. */
+export function readWalRecords(path: string): RawRecord[] {
+  const scan = scanWal(readFileSync(path), path);
+  const records: RawRecord[] = [];
+  for (const body of scan.bodies) {
+    const lines = body.toString('utf8').split('\n');
+    if (lines.length % RECORD_LINES !== 0) throw new Error(`log frame holds ${lines.length} lines, not a multiple of ${RECORD_LINES}`);
+    for (let i = 0; i < lines.length; i += RECORD_LINES) {
+      records.push({
+        id: lines[i],
+        tenant_id: lines[i + 1],
+        entity_id: lines[i + 2],
+        event_type: lines[i + 3],
+        payloadJson: lines[i + 9],
+        metadataJson: lines[i + 8] === 'null' ? null : lines[i + 8],
+        timestamp: lines[i + 4],
+        occurred_at: lines[i + 5],
+        version: Number(lines[i + 6]),
+        position: Number(lines[i + 7]),
+        hash: lines[i + 10],
+      });
+    }
+  }
+  return records;
+}
+
 /** Reads every event of a sealed log file (one that is not being appended to), in position order. */
 export function readWalEvents(path: string): StoredEvent[] {
   const scan = scanWal(readFileSync(path), path);
