@@ -11,6 +11,8 @@ import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openEmbeddedCore, type StoredEvent } from '../src/index.js';
 
+/** Kill rounds per run: 5 in `npm test`; `npm run test:soak` raises it. */
+const ROUNDS = Number(process.env.ALLSOURCE_CRASH_ROUNDS ?? 5);
 const CHILD = join(import.meta.dirname, '..', 'dist', 'test', 'helpers', 'crashWriter.js');
 const dir = mkdtempSync(join(tmpdir(), 'allsource-crash-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -47,7 +49,7 @@ async function runAndKill(minAcks: number, extraMs: number): Promise<Set<string>
 describe('kill -9 during concurrent appends', () => {
   it('never loses, invents or duplicates an acknowledged event across repeated crashes', async () => {
     const everAcked = new Set<string>();
-    const rounds = 5;
+    const rounds = ROUNDS;
     for (let round = 0; round < rounds; round++) {
       const acked = await runAndKill(200 + round * 150, Math.floor(Math.random() * 150));
       for (const id of acked) everAcked.add(id);
@@ -84,5 +86,5 @@ describe('kill -9 during concurrent appends', () => {
       }
     }
     expect(everAcked.size).toBeGreaterThan(1000);
-  }, 120_000);
+  }, 30_000 + ROUNDS * 20_000);
 });
