@@ -104,7 +104,7 @@ const SEGMENT_DIR = 'segments';
 const WAL_PREALLOCATE_BYTES = 16 * 1024 * 1024;
 /** Events folded per background slice: about half a millisecond of work. */
 const FOLD_SLICE_EVENTS = 1000;
-/** On close, a log holding at least this much is rolled so the next open reads columns, not JSON. */
+/** On close, a log holding at least this much is rolled so the next open reads columns, not log records. */
 const CLOSE_ROLL_BYTES = 4 * 1024 * 1024;
 
 function walName(seq: number): string {
@@ -140,6 +140,8 @@ class EmbeddedCoreImpl implements EmbeddedCore {
   private nextPosition = 1;
   private lastRecordedMs = 0;
   private walSeq = 0;
+  /** The active log: opened synchronously at open or rotation, switched to a FileHandle by the first flush. */
+  private walFileSync: number | null = null;
   private walFile: FileHandle | null = null;
   /** Where the next frame goes. */
   private walBytes = 0;
@@ -278,9 +280,6 @@ class EmbeddedCoreImpl implements EmbeddedCore {
   }
 
   private foldScheduled = false;
-
-  /** The newest log is opened synchronously during recovery; appends switch to a FileHandle lazily. */
-  private walFileSync: number | null = null;
 
   private truncateTail(path: string, validEnd: number, tailBytes: number): void {
     const fd = openSync(path, 'r+');
@@ -578,14 +577,23 @@ class EmbeddedCoreImpl implements EmbeddedCore {
 
   private async walHandle(): Promise<FileHandle> {
     if (this.walFile === null) {
-      const path = join(this.dataDir, WAL_DIR, walName(this.walSeq));
-      if (this.walFileSync !== null) {
-        closeSync(this.walFileSync);
-        this.walFileSync = null;
-      }
-      this.walFile = await open(path, 'r+');
+      this.closeWalSync();
+      this.walFile = await open(join(this.dataDir, WAL_DIR, walName(this.walSeq)), 'r+');
     }
     return this.walFile;
+  }
+
+  private closeWalSync(): void {
+    if (this.walFileSync !== null) closeSync(this.walFileSync);
+    this.walFileSync = null;
+  }
+
+  /** Closes the active log's descriptors (the file itself stays). */
+  private async closeWal(): Promise<void> {
+    const file = this.walFile;
+    this.walFile = null;
+    await file?.close();
+    this.closeWalSync();
   }
 
   // --- segments --------------------------------------------------------------------------------
@@ -595,14 +603,7 @@ class EmbeddedCoreImpl implements EmbeddedCore {
     if (this.walFrames === 0) return;
     const sealed = this.walSeq;
     await this.trimWal();
-    if (this.walFile !== null) {
-      await this.walFile.close();
-      this.walFile = null;
-    }
-    if (this.walFileSync !== null) {
-      closeSync(this.walFileSync);
-      this.walFileSync = null;
-    }
+    await this.closeWal();
     this.startWal(sealed + 1);
     this.sealedSeqs.push(sealed);
     this.kickRoller();
@@ -821,10 +822,7 @@ class EmbeddedCoreImpl implements EmbeddedCore {
       await this.idle();
       if (this.failure === null) await this.trimWal();
     } finally {
-      await this.walFile?.close().catch(() => undefined);
-      this.walFile = null;
-      if (this.walFileSync !== null) closeSync(this.walFileSync);
-      this.walFileSync = null;
+      await this.closeWal().catch(() => undefined);
       await this.roller.close();
       this.lock?.release();
       this.lock = null;
