@@ -18,10 +18,10 @@ export function mergePatch(target: JsonObject | null, patch: JsonObject): JsonOb
     if (value === null) {
       delete result[key];
     } else if (isPlainObject(value)) {
-      const current = result[key];
-      result[key] = mergePatch(isPlainObject(current) ? current : null, value);
+      const current = Object.prototype.hasOwnProperty.call(result, key) ? result[key] : undefined;
+      setOwn(result, key, mergePatch(isPlainObject(current) ? current : null, value));
     } else {
-      result[key] = value;
+      setOwn(result, key, value);
     }
   }
   return Object.freeze(result);
@@ -41,6 +41,15 @@ export function deepFreeze<T>(value: T): T {
     }
   }
   return value;
+}
+
+/**
+ * Sets an own data property. Plain assignment of a key named `__proto__` (legal in JSON) would
+ * change the object's prototype instead of recording the key.
+ */
+function setOwn(target: JsonObject, key: string, value: JsonValue): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
 }
 
 /** An event type ending in `.deleted` marks its entity deleted. */
