@@ -9,6 +9,7 @@ import { resolveContext, type GlobalOptions } from '../src/cli/context.js';
 import { EXIT, debugEnabled, reportError } from '../src/cli/errors.js';
 import { createOutput } from '../src/cli/output.js';
 import { integerIn, collectWhere } from '../src/cli/parse.js';
+import { parseToolsets, type McpFlags } from '../src/cli/mcp.js';
 import type { QueryFlags } from '../src/cli/query.js';
 import { LIMITS } from '../src/core/types.js';
 
@@ -24,7 +25,7 @@ function packageVersion(): string {
 
 function buildProgram(): Command {
   const program = new Command('allsource')
-    .description('Memory for AI agents on an immutable, tenant-scoped event log. These commands inspect and feed a local store.')
+    .description('Memory for AI agents on an immutable, tenant-scoped event log. With no command, serves MCP over stdio (`allsource mcp`); the other commands inspect and feed a local store.')
     .version(packageVersion(), '-V, --version', 'print the version')
     .option('--data <dir>', 'data directory (default: $ALLSOURCE_DATA, else ~/.allsource)')
     .option('--tenant <tenant>', 'tenant to read or write', 'default')
@@ -37,8 +38,36 @@ function buildProgram(): Command {
   const context = (cmd: Command) => resolveContext(cmd.optsWithGlobals<GlobalOptions>());
 
   // ── Subcommands ───────────────────────────────────────────────────────────────────────────
-  // Each registers its flags here and delegates to src/cli/<name>.ts. Later verbs (mcp, serve,
-  // core, call, tools) are added in this section the same way.
+  // Each registers its flags here and delegates to src/cli/<name>.ts. Later verbs (serve, core)
+  // are added in this section the same way.
+
+  program
+    .command('mcp')
+    .description('serve the MCP tools over stdio; the default when no command is given (`npx allsource` is the MCP server). stdout carries protocol frames only')
+    .option('--toolsets <groups>', 'comma-separated tool groups to serve: events, prime, graph (default: all)', parseToolsets)
+    .option('--read-only', 'hide every tool that writes to the log')
+    .action(async (opts: McpFlags, cmd: Command) => {
+      const { runMcp } = await import('../src/cli/mcp.js');
+      await runMcp(context(cmd), opts);
+    });
+
+  program
+    .command('tools')
+    .description('list the MCP tools: name, group, read/write, title')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const { runTools } = await import('../src/cli/tools.js');
+      await runTools(context(cmd), out);
+    });
+
+  program
+    .command('call')
+    .description("run one MCP tool against the data directory and print its structured result as JSON (e.g. call get_snapshot '{\"entity_id\":\"user-1\"}')")
+    .argument('<tool>', 'tool name (see `allsource tools`)')
+    .argument('[args]', "the arguments as a JSON object; '-' reads them from stdin (default {})")
+    .action(async (tool: string, args: string | undefined, _opts: unknown, cmd: Command) => {
+      const { runCall } = await import('../src/cli/call.js');
+      await runCall(context(cmd), tool, args, out);
+    });
 
   program
     .command('ingest')
@@ -98,6 +127,30 @@ function buildProgram(): Command {
   return program;
 }
 
+/**
+ * `allsource [options]` with no command runs `mcp`, so a client config can say just
+ * `npx allsource`. Commander's own default command would also swallow a mistyped command
+ * (`allsource frobnicate` would start a server), so the default applies only when the arguments
+ * hold no operand at all; the options' own values are recognized from the grammar.
+ */
+function withDefaultCommand(program: Command, argv: string[]): string[] {
+  const [node, script, ...args] = argv;
+  const mcp = program.commands.find((c) => c.name() === 'mcp');
+  const takesValue = new Set<string>();
+  for (const option of [...program.options, ...(mcp?.options ?? [])]) {
+    if (!option.required && !option.optional) continue;
+    if (option.long) takesValue.add(option.long);
+    if (option.short) takesValue.add(option.short);
+  }
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === '-h' || arg === '--help' || arg === '-V' || arg === '--version') return argv;
+    if (!arg.startsWith('-')) return argv; // a command, or a mistyped one: commander decides
+    if (takesValue.has(arg)) i++;
+  }
+  return [node, script, 'mcp', ...args];
+}
+
 async function main(argv: string[]): Promise<void> {
   const debug = debugEnabled();
   // Last resort: whatever escapes still gets the one-line report and never a default stack dump.
@@ -106,7 +159,8 @@ async function main(argv: string[]): Promise<void> {
   process.on('uncaughtException', fatal);
   process.on('unhandledRejection', fatal);
   try {
-    await buildProgram().parseAsync(argv);
+    const program = buildProgram();
+    await program.parseAsync(withDefaultCommand(program, argv));
   } catch (err) {
     if (err instanceof CommanderError) {
       // Commander has already printed the message (or the help / version text).

@@ -1,0 +1,60 @@
+// `allsource call <tool> '<json args>'`: runs one MCP tool against the local data directory,
+// through the real server and a real MCP client over an in-memory transport, so what it prints
+// is exactly what an agent would get: the structuredContent as JSON, or the error text.
+
+import { text as readStream } from 'node:stream/consumers';
+import { errorFromWire, InvalidError, NotFoundError } from '../core/errors.js';
+import { LIMITS } from '../core/types.js';
+import { withStore, type CliContext } from './context.js';
+import type { Output } from './output.js';
+
+/** Parses the JSON arguments (`-` reads them from stdin); they must be a JSON object. */
+async function readArguments(text: string | undefined): Promise<Record<string, unknown>> {
+  if (text === undefined) return {};
+  const source = text === '-' ? await readStream(process.stdin) : text;
+  let value: unknown;
+  try {
+    value = JSON.parse(source);
+  } catch (err) {
+    throw new InvalidError('args', `is not valid JSON (${(err as Error).message})`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidError('args', 'must be a JSON object, e.g. \'{"entity_id": "user-1"}\'');
+  return value as Record<string, unknown>;
+}
+
+/** Runs `allsource call`: prints structuredContent as JSON; an isError result throws (exit 1, text on stderr). */
+export async function runCall(ctx: CliContext, toolName: string, argsText: string | undefined, out: Output): Promise<void> {
+  const args = await readArguments(argsText);
+  const [{ ALL_TOOLS }, { createAllsourceServer }, { Client }, { InMemoryTransport }] = await Promise.all([
+    import('../../tools/index.js'),
+    import('../../tools/registry.js'),
+    import('@modelcontextprotocol/sdk/client/index.js'),
+    import('@modelcontextprotocol/sdk/inMemory.js'),
+  ]);
+  const tool = ALL_TOOLS.find((t) => t.name === toolName);
+  if (tool === undefined) throw new NotFoundError(`tool ${JSON.stringify(toolName)} does not exist; \`allsource tools\` lists them`, { field: 'tool' });
+
+  const result = await withStore(ctx, { create: tool.writes }, async (store) => {
+    const server = createAllsourceServer({ store, tenant: ctx.tenant, mode: 'local', dataDir: ctx.dataDir });
+    const client = new Client({ name: 'allsource-cli', version: '0' });
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+    await server.connect(serverSide);
+    await client.connect(clientSide);
+    try {
+      // A watch may wait up to a minute; the client must not give up before the tool does.
+      return await client.callTool({ name: toolName, arguments: args }, undefined, { timeout: LIMITS.maxWatchTimeoutMs + 30_000 });
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
+  if (result.isError) {
+    const content = Array.isArray(result.content) ? result.content : [];
+    const text = content.map((c: { type: string; text?: string }) => (c.type === 'text' ? (c.text ?? '') : '')).join(' ');
+    // The text is `<code>: <message>`; rebuilt as a typed error, the CLI reports it like any other.
+    const match = /^([a-z_]+): (.*)$/s.exec(text);
+    throw errorFromWire(match ? { code: match[1], message: match[2] } : { code: 'internal', message: text });
+  }
+  await out.json(result.structuredContent ?? {});
+}

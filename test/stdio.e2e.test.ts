@@ -1,0 +1,220 @@
+// The stdio server end to end: the built binary (`node dist/bin/allsource.js mcp`; npm test
+// builds first) spawned as a child, driven by the SDK's StdioClientTransport exactly as Claude
+// Desktop would. State written in one run is read back in the next; the child exits 0 when its
+// stdin ends; and nothing but JSON-RPC frames ever reaches its stdout.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const BIN = fileURLToPath(new URL('../dist/bin/allsource.js', import.meta.url));
+const root = mkdtempSync(join(tmpdir(), 'allsource-stdio-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** The child's environment: no inherited ALLSOURCE_* settings, HOME inside the temp dir. */
+const childEnv = (): Record<string, string> => {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) if (value !== undefined && !key.startsWith('ALLSOURCE_')) env[key] = value;
+  env.HOME = root;
+  return env;
+};
+
+async function startClient(args: string[]): Promise<{ client: Client; transport: StdioClientTransport; stderr: () => string }> {
+  const transport = new StdioClientTransport({ command: process.execPath, args: [BIN, ...args], env: childEnv(), stderr: 'pipe' });
+  let stderr = '';
+  transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const client = new Client({ name: 'stdio-e2e', version: '1.0.0' });
+  await client.connect(transport);
+  return { client, transport, stderr: () => stderr };
+}
+
+function structured<T>(result: unknown): T {
+  const r = result as CallToolResult;
+  expect(r.isError, JSON.stringify(r.content)).toBeFalsy();
+  return r.structuredContent as T;
+}
+
+describe('stdio MCP server', () => {
+  it('serves the tools, persists across a restart, and reads the same state back', async () => {
+    const dataDir = join(root, 'restart');
+    const first = await startClient(['mcp', '--data', dataDir]);
+    try {
+      const { tools } = await first.client.listTools();
+      expect(tools).toHaveLength(18);
+      structured(await first.client.callTool({ name: 'ingest_event', arguments: { entity_id: 'user-1', event_type: 'user.created', payload: { name: 'Ada', plan: 'free' } } }));
+      structured(await first.client.callTool({ name: 'ingest_event', arguments: { entity_id: 'user-1', event_type: 'user.upgraded', payload: { plan: 'pro' }, event_id: 'up-1' } }));
+      const bad = (await first.client.callTool({ name: 'ingest_event', arguments: { entity_id: 'user-1' } })) as CallToolResult;
+      expect(bad.isError).toBe(true);
+      expect((bad.content[0] as { text: string }).text).toMatch(/^invalid: event_type: is required/);
+    } finally {
+      // Ends the child's stdin: the server closes the store and exits.
+      await first.client.close();
+    }
+    expect(first.stderr()).toContain('MCP server on stdio');
+
+    const second = await startClient(['--data', dataDir]); // no subcommand: mcp is the default
+    try {
+      const state = structured<{ state: unknown; version: number }>(await second.client.callTool({ name: 'get_snapshot', arguments: { entity_id: 'user-1' } }));
+      expect(state).toMatchObject({ state: { name: 'Ada', plan: 'pro' }, version: 2 });
+      const { event } = structured<{ event: { id: string } }>(await second.client.callTool({ name: 'get_event', arguments: { event_id: 'up-1' } }));
+      expect(event.id).toBe('up-1');
+      const verify = structured<{ ok: boolean; checked: number }>(await second.client.callTool({ name: 'verify_integrity', arguments: {} }));
+      expect(verify).toMatchObject({ ok: true, checked: 2 });
+    } finally {
+      await second.client.close();
+    }
+  });
+
+  it('--read-only and --toolsets shape the tool list', async () => {
+    const { client } = await startClient(['mcp', '--data', join(root, 'flags'), '--read-only', '--toolsets', 'events']);
+    try {
+      const names = (await client.listTools()).tools.map((t) => t.name);
+      expect(names).toHaveLength(13);
+      expect(names).not.toContain('ingest_event');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('writes only JSON-RPC frames on stdout, and exits 0 when stdin ends', async () => {
+    const server = rawServer(join(root, 'frames'));
+    await server.initialize();
+    server.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'ingest_event', arguments: { entity_id: 'e', event_type: 't.made', payload: { a: 1 } } } });
+    server.send({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'get_stats', arguments: { junk: true } } });
+    await server.waitFor(2);
+    await server.waitFor(3);
+    const started = Date.now();
+    server.child.stdin.end();
+    expect(await server.exited).toBe(0);
+    expect(Date.now() - started).toBeLessThan(2000); // the SDK client escalates to SIGTERM after 2 s
+
+    const lines = server.stdout().split('\n').filter((line) => line.length > 0);
+    expect(lines.length).toBe(3);
+    for (const line of lines) expect(JSON.parse(line)).toMatchObject({ jsonrpc: '2.0' });
+    const byId = new Map(lines.map((line) => JSON.parse(line) as { id: number; result: CallToolResult }).map((m) => [m.id, m.result]));
+    expect(byId.get(2)!.isError).toBeFalsy();
+    expect(byId.get(3)!.isError).toBe(true);
+    expect((byId.get(3)!.content[0] as { text: string }).text).toMatch(/^invalid: unknown argument "junk"/);
+    expect(server.stderr()).not.toMatch(/^\s+at /m);
+  });
+
+  it('exits 0 on SIGTERM and keeps what was acknowledged', async () => {
+    const dataDir = join(root, 'sigterm');
+    const server = rawServer(dataDir);
+    await server.initialize();
+    server.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'ingest_event', arguments: { entity_id: 'k', event_type: 'k.made', payload: { kept: true } } } });
+    await server.waitFor(2);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+
+    const again = await startClient(['mcp', '--data', dataDir]);
+    try {
+      const state = structured<{ state: unknown }>(await again.client.callTool({ name: 'get_snapshot', arguments: { entity_id: 'k' } }));
+      expect(state.state).toEqual({ kept: true });
+    } finally {
+      await again.client.close();
+    }
+  });
+
+  it('a second server on the same directory fails with unavailable on stderr, not on stdout', async () => {
+    const dataDir = join(root, 'locked');
+    const { client } = await startClient(['mcp', '--data', dataDir]);
+    try {
+      const child = spawn(process.execPath, [BIN, 'mcp', '--data', dataDir], { env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+      expect(code).toBe(1);
+      expect(stdout).toBe('');
+      expect(stderr).toMatch(/^error: unavailable: data directory .* is in use/m);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('CLI: tools and call', () => {
+  /** Runs the CLI to completion. */
+  const run = (args: string[], input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, ...args], { env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+      child.stdin.end(input);
+    });
+
+  it('tools lists the registry', async () => {
+    const json = await run(['tools', '--json']);
+    expect(json.code).toBe(0);
+    const rows = JSON.parse(json.stdout) as Array<{ name: string; group: string; access: string; title: string }>;
+    expect(rows).toHaveLength(18);
+    expect(rows[0]).toMatchObject({ name: 'ingest_event', group: 'events', access: 'write', title: 'Record an event' });
+    const text = await run(['tools']);
+    expect(text.stdout).toMatch(/^name\s+group\s+access\s+title$/m);
+    expect(text.stdout).toMatch(/^verify_integrity\s+events\s+read\s+Verify log integrity$/m);
+  });
+
+  it('call runs one tool and prints its structuredContent; errors go to stderr with exit 1', async () => {
+    const data = join(root, 'call');
+    const ingest = await run(['call', 'ingest_event', '{"entity_id":"user-1","event_type":"user.created","payload":{"name":"Ada"}}', '--data', data]);
+    expect(ingest.code).toBe(0);
+    expect(JSON.parse(ingest.stdout)).toMatchObject({ entity_id: 'user-1', version: 1, duplicate: false });
+    const fromStdin = await run(['call', 'get_snapshot', '-', '--data', data], '{"entity_id":"user-1"}');
+    expect(JSON.parse(fromStdin.stdout)).toMatchObject({ state: { name: 'Ada' }, version: 1 });
+
+    const bad = await run(['call', 'get_snapshot', '{"entity":"user-1"}', '--data', data]);
+    expect(bad).toMatchObject({ code: 1, stdout: '' });
+    expect(bad.stderr).toMatch(/^error: invalid: entity_id: is required/);
+    const missing = await run(['call', 'get_snapshot', '{"entity_id":"ghost"}', '--data', data]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^error: not_found: /);
+    const unknown = await run(['call', 'no_such_tool', '{}', '--data', data]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/^error: not_found: tool "no_such_tool" does not exist/);
+    const notJson = await run(['call', 'get_stats', '{oops', '--data', data]);
+    expect(notJson.code).toBe(1);
+    expect(notJson.stderr).toMatch(/^error: invalid: args: is not valid JSON/);
+    // A read on a directory that does not exist does not create it.
+    const noDir = await run(['call', 'get_stats', '{}', '--data', join(root, 'never')]);
+    expect(noDir.code).toBe(1);
+    expect(noDir.stderr).toMatch(/^error: not_found: data directory/);
+  });
+});
+
+/** The server as a raw child process, spoken to in newline-delimited JSON-RPC, to see its exact stdout and exit code. */
+function rawServer(dataDir: string) {
+  const child = spawn(process.execPath, [BIN, 'mcp', '--data', dataDir], { env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const send = (message: object): void => {
+    child.stdin.write(`${JSON.stringify(message)}\n`);
+  };
+  const waitFor = async (id: number): Promise<void> => {
+    const deadline = Date.now() + 15_000;
+    while (!stdout.split('\n').some((line) => line.includes(`"id":${id}`))) {
+      if (Date.now() > deadline) throw new Error(`no response ${id}; stdout: ${stdout}; stderr: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const initialize = async (): Promise<void> => {
+    send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+    await waitFor(1);
+    send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  };
+  return { child, exited, send, waitFor, initialize, stdout: () => stdout, stderr: () => stderr };
+}

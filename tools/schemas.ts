@@ -1,0 +1,131 @@
+// Zod pieces shared by the tool definitions: argument fields that recur (ids, instants, paging)
+// and the shapes of results (an event, a page). Descriptions here are read by the calling model,
+// so they say what a value means, its unit or format, its default, and give an example.
+
+import { z } from 'zod';
+import { isPlainObject } from '../src/core/fold.js';
+import { LIMITS } from '../src/core/types.js';
+
+// ── Arguments ─────────────────────────────────────────────────────────────────────────────────
+
+const ID_MAX = LIMITS.maxIdLength;
+/** Instants are validated by the store (it names the field); this only bounds the length. */
+const INSTANT_MAX = 64;
+
+export const entityIdArg = (what: string) =>
+  z.string().min(1).max(ID_MAX).describe(`${what}. Any stable string up to ${ID_MAX} characters, e.g. "user-42" or "order:2024-0071". May not start with "$".`);
+
+export const eventTypeArg = (what: string) =>
+  z.string().min(1).max(ID_MAX).describe(`${what}. Dotted "noun.verb" by convention, e.g. "user.created"; a type ending in ".deleted" marks the entity deleted.`);
+
+export const eventIdArg = (what: string) =>
+  z.string().min(1).max(ID_MAX).describe(`${what}, e.g. "evt-2024-05-01-001" or a UUID returned by ingest_event.`);
+
+export const instantArg = (what: string) =>
+  z.string().min(1).max(INSTANT_MAX).describe(`${what}. ISO-8601, e.g. "2024-05-01T12:00:00Z" (a date alone, "2024-05-01", means its midnight UTC; no zone means UTC).`);
+
+export const asOfArg = () =>
+  instantArg('Time travel: answer as the memory was at this instant, counting only events recorded at or before it. Omit for now');
+
+export const limitArg = (what = 'items', max: number = LIMITS.maxPageSize, def: number = LIMITS.defaultPageSize) =>
+  z.number().int().min(1).max(max).optional().describe(`Page size: at most this many ${what} (1-${max}, default ${def}).`);
+
+export const cursorArg = () =>
+  z.string().min(1).max(4096).optional().describe('Paging: the next_cursor of the previous page, passed back unchanged with the same other arguments. Omit for the first page.');
+
+export const prefixArg = (what: string) =>
+  z.string().min(1).max(ID_MAX).optional().describe(`Only ${what} starting with this prefix, e.g. "user-".`);
+
+/**
+ * A free-form JSON object argument (a payload, metadata, a filter). Checked, not rebuilt: a zod
+ * record copies keys into a new object and silently drops one named "__proto__", so what was
+ * sent would not be what is recorded. The store validates the JSON itself and names the path.
+ */
+export const jsonObject = (): z.ZodType<Record<string, unknown>> =>
+  z
+    .unknown()
+    .refine(isPlainObject, { message: 'expected a JSON object, e.g. {"name": "Ada"}' })
+    .meta({ type: 'object' }) as unknown as z.ZodType<Record<string, unknown>>;
+
+export const jsonObjectArg = (what: string) => jsonObject().describe(what);
+
+export const includeDeletedArg = () =>
+  z.boolean().optional().describe('Also return events removed with delete_events (each marked deleted: true). Default false.');
+
+export const reasonArg = (what: string) =>
+  z.string().min(1).max(LIMITS.maxReasonLength).describe(`${what} (required, up to ${LIMITS.maxReasonLength} characters); recorded in the log, e.g. "user asked to forget their address".`);
+
+export const dryRunArg = (what: string) => z.boolean().optional().describe(`${what} Default false.`);
+
+/** The query filters shared by query_events and export_events. */
+export const queryFilterShape = {
+  entity_id: entityIdArg('Only events of this entity').optional(),
+  entity_prefix: prefixArg('entities whose id is'),
+  event_type: eventTypeArg('Only events of this type').optional(),
+  event_type_prefix: z.string().min(1).max(ID_MAX).optional().describe('Only event types starting with this prefix, e.g. "order." for order.placed, order.paid, ...'),
+  payload_equals: jsonObject()
+    .optional()
+    .describe('Only events whose payload has these values, by dot path; all must match. E.g. {"plan": "pro", "address.city": "Paris"}.'),
+  since: instantArg('Only events recorded at or after this instant').optional(),
+  until: instantArg('Only events recorded at or before this instant').optional(),
+  occurred_since: instantArg('Only events that happened (occurred_at) at or after this instant').optional(),
+  occurred_until: instantArg('Only events that happened (occurred_at) at or before this instant').optional(),
+  as_of: asOfArg().optional(),
+  order: z.enum(['asc', 'desc']).optional().describe('"asc" (default): oldest first, by log position; "desc": newest first.'),
+  include_deleted: includeDeletedArg(),
+};
+
+// ── Results ───────────────────────────────────────────────────────────────────────────────────
+
+const jsonObjectResult = z.record(z.string(), z.unknown());
+
+export const eventResult = z
+  .object({
+    id: z.string().describe('Event id (unique in the tenant).'),
+    tenant_id: z.string(),
+    entity_id: z.string(),
+    event_type: z.string(),
+    payload: jsonObjectResult,
+    metadata: jsonObjectResult.nullable(),
+    timestamp: z.string().describe('When the store recorded it (ISO-8601 UTC).'),
+    occurred_at: z.string().describe('When it happened in the world (ISO-8601 UTC).'),
+    version: z.number().int().describe("The entity's version after this event (1-based)."),
+    position: z.number().int().describe('Global log position; watch_events continues after it.'),
+    hash: z.string().describe('sha256 hash-chain link (hex).'),
+    deleted: z.literal(true).optional().describe('Present when the event was removed with delete_events (only with include_deleted).'),
+  })
+  .describe('One recorded event.');
+
+export const appendedResult = z.object({
+  id: z.string(),
+  entity_id: z.string(),
+  event_type: z.string(),
+  version: z.number().int(),
+  position: z.number().int(),
+  timestamp: z.string(),
+  occurred_at: z.string(),
+  duplicate: z.boolean().describe('True when this event_id had already been recorded with the same content: nothing new was written.'),
+});
+
+export const pageShape = {
+  next_cursor: z.string().nullable().describe('Pass as cursor to get the next page; null on the last page.'),
+  has_more: z.boolean(),
+};
+
+export const entityStateShape = {
+  entity_id: z.string(),
+  state: jsonObjectResult.nullable().describe('The merge-patch of all payloads in version order; null when the entity is deleted.'),
+  version: z.number().int().describe('Version of the last event folded.'),
+  event_count: z.number().int(),
+  last_updated: z.string().describe('Recorded time of the last event folded (ISO-8601 UTC).'),
+  deleted: z.boolean().describe('True when the last event folded has a type ending in ".deleted".'),
+  as_of: z.string().nullable().describe('The instant asked for, or null for now.'),
+};
+
+export const tombstoneShape = {
+  count: z.number().int().describe('How many events changed.'),
+  event_ids: z.array(z.string()).describe('Their ids (at most 1000; see event_ids_truncated).'),
+  event_ids_truncated: z.boolean(),
+  position: z.number().int().nullable().describe('Log position of the recorded control event; null on a dry run or when nothing matched.'),
+  dry_run: z.boolean(),
+};

@@ -1,0 +1,85 @@
+// The local transport: `npx allsource` speaks MCP over stdin/stdout to one client (Claude
+// Desktop, an IDE) on an EmbeddedCore in a data directory. Thin: open the store, build the
+// server, connect, and on SIGINT, SIGTERM or the end of stdin close both and exit 0.
+// stdout carries protocol frames only; every diagnostic goes to stderr.
+
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { openEmbeddedCore } from '../src/core/embedded/index.js';
+import { createAllsourceServer, type ToolGroup } from '../tools/registry.js';
+
+export interface StdioServerOptions {
+  dataDir: string;
+  tenant: string;
+  /** Tool groups to serve (default: all). */
+  toolsets?: readonly ToolGroup[];
+  /** Hide the tools that write to the log. */
+  readOnly?: boolean;
+}
+
+/** Largest message the server reads, in bytes. */
+const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+const log = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+/**
+ * Serves MCP on this process's stdio until the client goes away or a signal arrives. Resolves
+ * once connected; the process then lives on stdin and exits 0 after a clean shutdown.
+ */
+export async function runStdioServer(options: StdioServerOptions): Promise<void> {
+  // A stray console.log from any dependency would corrupt the protocol stream: send it to stderr.
+  console.log = console.error;
+  console.info = console.error;
+  console.debug = console.error;
+
+  const store = await openEmbeddedCore({ dataDir: options.dataDir, log });
+  const server = createAllsourceServer({
+    store,
+    tenant: options.tenant,
+    toolsets: options.toolsets,
+    readOnly: options.readOnly,
+    mode: 'local',
+    dataDir: options.dataDir,
+    log,
+  });
+  // Room for an inline import_events of 16 Mi characters (the SDK's default cap is 10 MiB).
+  const transport = new StdioServerTransport(process.stdin, process.stdout, { maxBufferSize: MAX_MESSAGE_BYTES });
+
+  let shuttingDown = false;
+  const shutdown = async (why: string): Promise<void> => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    let code = 0;
+    try {
+      await server.close();
+    } catch (err) {
+      log(`allsource: closing the MCP connection (${why}): ${(err as Error).message}`);
+    }
+    try {
+      // Waits for in-flight writes to reach the disk, then releases the directory lock.
+      await store.close();
+    } catch (err) {
+      log(`allsource: closing the store (${why}): ${(err as Error).message}`);
+      code = 1;
+    }
+    process.exit(code);
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    // A second signal while closing means "now": the store's log is safe to cut at any point.
+    if (shuttingDown) process.exit(130);
+    void shutdown(signal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.stdin.on('end', () => void shutdown('stdin closed'));
+  process.stdin.on('close', () => void shutdown('stdin closed'));
+  // The transport also closes itself, e.g. on a message over its size cap; the process must not linger.
+  transport.onclose = () => void shutdown('transport closed');
+
+  await server.connect(transport);
+  log(`allsource: MCP server on stdio, data ${options.dataDir}, tenant ${options.tenant}`);
+  if (process.stdin.isTTY) {
+    log('allsource: this is an MCP server speaking JSON-RPC on stdin/stdout, meant to be started by an MCP client; `allsource --help` lists the commands. Ctrl-C to quit.');
+  }
+}
