@@ -8,11 +8,12 @@
 //   --peer P          allsource | sqlite | both (default both)
 //   --seconds S       duration of the 32-writer scenario, per peer (default 3)
 //   --iterations N    latency samples per read scenario (default 10,000; capped at 4 s each)
-//   --json            print JSON instead of the markdown table
+//   --json            print JSON instead of the markdown table (skips the MCP bench)
+//   --skip-mcp        only the store bench, not the MCP bench (bench/mcp.ts) that follows it
 //
 // Progress goes to stderr; stdout carries only the report.
 
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { cpus, totalmem, tmpdir, platform, arch } from 'node:os';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -44,6 +45,8 @@ interface Options {
   seconds: number;
   iterations: number;
   json: boolean;
+  /** Also run the MCP benchmark (bench/mcp.ts) after the store table. */
+  mcp: boolean;
 }
 
 /** What one peer measured: metric name -> value, or an error message. */
@@ -68,11 +71,12 @@ function parseOptions(): Options {
       seconds: { type: 'string', default: '3' },
       iterations: { type: 'string', default: '10000' },
       json: { type: 'boolean', default: false },
+      'skip-mcp': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
-    process.stdout.write('usage: npm run bench -- [--events N] [--only ingest,concurrent,query,state,reopen,bytes] [--peer allsource|sqlite|both] [--seconds S] [--iterations N] [--json]\n');
+    process.stdout.write('usage: npm run bench -- [--events N] [--only ingest,concurrent,query,state,reopen,bytes] [--peer allsource|sqlite|both] [--seconds S] [--iterations N] [--json] [--skip-mcp]\n');
     process.exit(0);
   }
   const int = (name: string, text: string): number => {
@@ -94,6 +98,7 @@ function parseOptions(): Options {
     seconds: int('seconds', values.seconds),
     iterations: Math.round(int('iterations', values.iterations)),
     json: values.json,
+    mcp: !values['skip-mcp'] && !values.json,
   };
 }
 
@@ -483,6 +488,12 @@ async function main(): Promise<void> {
     `- total: ${notes.total_seconds} s`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+  if (options.mcp) {
+    // The MCP benchmark runs in its own process: it drives two stdio servers of its own.
+    process.stdout.write('\n');
+    const mcp = spawnSync(process.execPath, [fileURLToPath(new URL('./mcp.js', import.meta.url))], { stdio: 'inherit' });
+    if (mcp.status !== 0) process.exitCode = 1;
+  }
 }
 
 main().catch((error: unknown) => {
