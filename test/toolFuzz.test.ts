@@ -14,22 +14,14 @@ import { z } from 'zod';
 import { openEmbeddedCore, type EmbeddedCore } from '../src/index.js';
 import { ALL_TOOLS } from '../tools/index.js';
 import { createAllsourceServer } from '../tools/registry.js';
+import { mulberry32 } from '../bench/workload.js';
 
 const SEED = Number(process.env.ALLSOURCE_FUZZ_SEED ?? 20_241_123);
 const CALLS_PER_TOOL = 300;
 const ERROR_TEXT = /^(invalid|not_found|conflict|unauthorized|payment_required|quota_exceeded|unavailable|internal): \S/;
 
-/** mulberry32: small, fast, good enough to pick junk, and reproducible from a seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The benchmark's seeded PRNG: small, fast, good enough to pick junk, and reproducible. */
+const prng = mulberry32;
 
 const random = prng(SEED);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
