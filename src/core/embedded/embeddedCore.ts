@@ -815,7 +815,8 @@ class EmbeddedCoreImpl implements EmbeddedCore {
 
   private async doClose(): Promise<void> {
     this.closed = true;
-    for (const index of this.indexes.values()) index.wakeAll();
+    // Long-polling watchers answer now (timed out) instead of holding close up.
+    for (const index of this.indexes.values()) index.notify();
     try {
       while (this.flushing !== null) await this.flushing;
       if (this.failure === null && this.walBytes >= CLOSE_ROLL_BYTES) await this.sealActiveWal();

@@ -286,7 +286,7 @@ export class TenantIndex {
   }
 
   /** Resolves on the next notify() or after `ms`, whichever is first. */
-  waitForEvents(ms: number, signal?: { cancelled: boolean }): Promise<void> {
+  waitForEvents(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
@@ -295,13 +295,7 @@ export class TenantIndex {
       };
       const timer = setTimeout(done, ms);
       this.waiters.add(done);
-      if (signal?.cancelled) done();
     });
-  }
-
-  /** Wakes every waiter (used on close). */
-  wakeAll(): void {
-    this.notify();
   }
 
   // --- time cuts -------------------------------------------------------------------------------
