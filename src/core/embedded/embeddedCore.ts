@@ -549,7 +549,15 @@ class EmbeddedCoreImpl implements EmbeddedCore {
       }
       for (const index of touched) index.notify();
       this.scheduleFolds();
-      if (this.walBytes >= this.walRollBytes) await this.sealActiveWal();
+      if (this.walBytes >= this.walRollBytes) {
+        try {
+          await this.sealActiveWal();
+        } catch (err) {
+          // No new log file means nowhere to write: fail loudly rather than leave queued appends waiting.
+          this.fail(err as Error, []);
+          return;
+        }
+      }
     }
   }
 
