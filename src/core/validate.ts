@@ -6,6 +6,7 @@ import { deepFreeze, isPlainObject } from './fold.js';
 import { parseInstant, formatInstant } from './time.js';
 import {
   LIMITS,
+  type AsOfOptions,
   type JsonObject,
   type JsonValue,
   type ListOptions,
@@ -303,6 +304,13 @@ export function checkSearchOptions(raw: SearchOptions | undefined): CheckedSearc
   };
   checked.fingerprintParts = ['search', o.query, checked.entity_id, checked.event_type, checked.as_of, checked.include_deleted];
   return checked;
+}
+
+const AS_OF_FIELDS = new Set(['as_of']);
+
+/** The options of a point-in-time read such as state(): `{ as_of }`, as ms (undefined = now). */
+export function checkAsOfOptions(raw: AsOfOptions | undefined): number | undefined {
+  return optionalInstant((checkKnownKeys(raw, AS_OF_FIELDS, 'options') as AsOfOptions).as_of, 'options.as_of');
 }
 
 const LIST_FIELDS = new Set(['prefix', 'cursor', 'limit']);

@@ -10,7 +10,7 @@ import { ConflictError, InvalidError, NotFoundError, UnavailableError } from '..
 import { deepFreeze, jsonEqual } from '../fold.js';
 import { canonicalEvent, chainHash } from '../hash.js';
 import { UuidV7Generator } from '../ids.js';
-import { formatInstant, parseInstant } from '../time.js';
+import { formatInstant } from '../time.js';
 import {
   CONTROL_ENTITY,
   LIMITS,
@@ -40,6 +40,7 @@ import {
   type WatchResult,
 } from '../types.js';
 import {
+  checkAsOfOptions,
   checkFilter,
   checkId,
   checkListOptions,
@@ -56,7 +57,7 @@ import { EMBEDDED_DEFAULTS, type Durability, type EmbeddedCoreOptions } from './
 import { SegmentRoller } from './segmentRoller.js';
 import { loadSegments } from './segmentLoader.js';
 import { TenantIndex, type ControlPayload } from './tenantIndex.js';
-import { decodeBatch, encodeTextFrame, FRAME_HEADER_BYTES, scanWal, WAL_MAGIC, WalCorruptionError } from './wal.js';
+import { decodeBatch, encodeTextFrame, recordText, FRAME_HEADER_BYTES, scanWal, WAL_MAGIC, WalCorruptionError } from './wal.js';
 
 export interface EmbeddedCore extends EventStore {
   readonly dataDir: string;
@@ -459,7 +460,7 @@ class EmbeddedCoreImpl implements EmbeddedCore {
       const canonical = canonicalEvent(event, p.payloadJson, p.metadataJson);
       event.hash = writer.head = chainHash(writer.head, canonical);
       stored[k] = Object.freeze(event);
-      records[k] = canonical + '\n' + event.hash;
+      records[k] = recordText(canonical, event.hash);
     }
 
     for (const [entityId, version] of batchVersions) writer.inflightVersions.set(entityId, version);
@@ -693,7 +694,7 @@ class EmbeddedCoreImpl implements EmbeddedCore {
     this.ensureUsable();
     checkTenant(tenant);
     checkId(entityId, 'entity_id');
-    const asOf = checkAsOf(options);
+    const asOf = checkAsOfOptions(options);
     const index = this.indexes.get(tenant);
     if (index === undefined) throw new NotFoundError(`entity ${JSON.stringify(entityId)} has no events`, { field: 'entity_id' });
     return index.state(entityId, asOf);
@@ -837,13 +838,6 @@ class EmbeddedCoreImpl implements EmbeddedCore {
       this.lock = null;
     }
   }
-}
-
-function checkAsOf(options: AsOfOptions | undefined): number | undefined {
-  if (options === undefined || options === null) return undefined;
-  if (typeof options !== 'object') throw new InvalidError('options', 'must be an object');
-  for (const key in options) if (key !== 'as_of') throw new InvalidError(`options.${key}`, 'is not a known option (known: as_of)');
-  return options.as_of === undefined ? undefined : parseInstant(options.as_of, 'options.as_of');
 }
 
 function appended(event: StoredEvent, duplicate: boolean): AppendedEvent {

@@ -109,9 +109,21 @@ export function scanWal(buf: Buffer, file: string): WalScan {
 
 const RECORD_LINES = CANONICAL_LINES + 1;
 
-/** The log record of one event: its canonical form and its hash. */
+/** The log record of an event whose canonical form is already built: that form, then its hash. */
+export function recordText(canonical: string, hash: string): string {
+  return canonical + '\n' + hash;
+}
+
+/** The log record of one event. */
 export function eventRecord(event: StoredEvent, payloadJson: string, metadataJson: string): string {
-  return canonicalEvent(event, payloadJson, metadataJson) + '\n' + event.hash;
+  return recordText(canonicalEvent(event, payloadJson, metadataJson), event.hash);
+}
+
+/** Calls `visit` with the lines of a frame body and the index where each record starts. */
+function forEachRecord(body: Buffer, visit: (lines: string[], at: number) => void): void {
+  const lines = body.toString('utf8').split('\n');
+  if (lines.length % RECORD_LINES !== 0) throw new Error(`log frame holds ${lines.length} lines, not a multiple of ${RECORD_LINES}`);
+  for (let at = 0; at < lines.length; at += RECORD_LINES) visit(lines, at);
 }
 
 /** Encodes a batch of events as one frame body (used by tests and tools; appends build records inline). */
@@ -121,9 +133,7 @@ export function encodeBatch(events: readonly StoredEvent[]): Buffer {
 
 /** Decodes one frame body into frozen events (occurred_at shares the timestamp string when equal). */
 export function decodeBatch(body: Buffer, into: StoredEvent[] = []): StoredEvent[] {
-  const lines = body.toString('utf8').split('\n');
-  if (lines.length % RECORD_LINES !== 0) throw new Error(`log frame holds ${lines.length} lines, not a multiple of ${RECORD_LINES}`);
-  for (let i = 0; i < lines.length; i += RECORD_LINES) {
+  forEachRecord(body, (lines, i) => {
     const timestamp = lines[i + 4];
     const occurred = lines[i + 5];
     const metadata = lines[i + 8];
@@ -142,7 +152,7 @@ export function decodeBatch(body: Buffer, into: StoredEvent[] = []): StoredEvent
         hash: lines[i + 10],
       }),
     );
-  }
+  });
   return into;
 }
 
@@ -169,9 +179,7 @@ export function readWalRecords(path: string): RawRecord[] {
   const scan = scanWal(readFileSync(path), path);
   const records: RawRecord[] = [];
   for (const body of scan.bodies) {
-    const lines = body.toString('utf8').split('\n');
-    if (lines.length % RECORD_LINES !== 0) throw new Error(`log frame holds ${lines.length} lines, not a multiple of ${RECORD_LINES}`);
-    for (let i = 0; i < lines.length; i += RECORD_LINES) {
+    forEachRecord(body, (lines, i) => {
       records.push({
         id: lines[i],
         tenant_id: lines[i + 1],
@@ -185,7 +193,7 @@ export function readWalRecords(path: string): RawRecord[] {
         position: Number(lines[i + 7]),
         hash: lines[i + 10],
       });
-    }
+    });
   }
   return records;
 }
