@@ -8,6 +8,7 @@ import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/
 import { z } from 'zod';
 import { InvalidError, isAllSourceError, type ErrorCode } from '../src/core/errors.js';
 import type { EventStore } from '../src/core/types.js';
+import type { PrimeService } from '../src/prime/types.js';
 import { TOOL_GROUPS, type ToolGroup } from './groups.js';
 import { ALL_TOOLS } from './index.js';
 import { packageVersion } from './version.js';
@@ -20,6 +21,8 @@ export type ServerMode = 'local' | 'hosted';
 /** What a handler may use. The store is the only way to data; there is no other I/O channel. */
 export interface ToolContext {
   store: EventStore;
+  /** Prime (graph, vectors, recall) over the same store; absent only for servers built without it. */
+  prime?: PrimeService;
   tenant: string;
   /** Clock in ms since the epoch (injected so tests can pin it). */
   now: () => number;
@@ -208,6 +211,8 @@ function oneLine(text: string): string {
 /** Options of createAllsourceServer. */
 export interface AllsourceServerOptions {
   store: EventStore;
+  /** Prime over `store` (shared across servers: it holds the per-tenant warm cache). */
+  prime?: PrimeService;
   tenant: string;
   mode: ServerMode;
   /** The tool groups to serve (default: all). */
@@ -246,6 +251,7 @@ export function createAllsourceServer(options: AllsourceServerOptions): McpServe
   const version = options.version ?? packageVersion();
   const ctx: ToolContext = {
     store: options.store,
+    prime: options.prime,
     tenant: options.tenant,
     now,
     mode: options.mode,
