@@ -84,6 +84,15 @@ function buildProgram(): Command {
     });
 
   program
+    .command('import-memory')
+    .description("import the reference MCP memory server's memory.jsonl (entities and relations) into Prime; skips entities whose name exists and duplicate relations, and imports nothing if any line is malformed")
+    .argument('<file>', 'the memory.jsonl file (MEMORY_FILE_PATH of @modelcontextprotocol/server-memory)')
+    .action(async (file: string, _opts: unknown, cmd: Command) => {
+      const { runImportMemory } = await import('../src/cli/importMemory.js');
+      await runImportMemory(context(cmd), file, out);
+    });
+
+  program
     .command('query')
     .description('list events matching filters (one page, or every page with --all)')
     .option('--entity <id>', 'exact entity id')

@@ -46,7 +46,8 @@ describe('stdio MCP server', () => {
     const first = await startClient(['mcp', '--data', dataDir]);
     try {
       const { tools } = await first.client.listTools();
-      expect(tools).toHaveLength(18);
+      expect(tools).toHaveLength(43);
+      structured(await first.client.callTool({ name: 'create_entities', arguments: { entities: [{ name: 'Ada', entityType: 'person', observations: ['writes the first program'] }] } }));
       structured(await first.client.callTool({ name: 'ingest_event', arguments: { entity_id: 'user-1', event_type: 'user.created', payload: { name: 'Ada', plan: 'free' } } }));
       structured(await first.client.callTool({ name: 'ingest_event', arguments: { entity_id: 'user-1', event_type: 'user.upgraded', payload: { plan: 'pro' }, event_id: 'up-1' } }));
       const bad = (await first.client.callTool({ name: 'ingest_event', arguments: { entity_id: 'user-1' } })) as CallToolResult;
@@ -65,7 +66,12 @@ describe('stdio MCP server', () => {
       const { event } = structured<{ event: { id: string } }>(await second.client.callTool({ name: 'get_event', arguments: { event_id: 'up-1' } }));
       expect(event.id).toBe('up-1');
       const verify = structured<{ ok: boolean; checked: number }>(await second.client.callTool({ name: 'verify_integrity', arguments: {} }));
-      expect(verify).toMatchObject({ ok: true, checked: 2 });
+      expect(verify).toMatchObject({ ok: true, checked: 3 });
+      // Prime is a fold of the log: a fresh process recalls what the first one stored.
+      const recall = structured<{ results: Array<{ node: { properties: { name: string } }; retrieval: string[] }> }>(
+        await second.client.callTool({ name: 'prime_recall', arguments: { text: 'who wrote the first program?' } }),
+      );
+      expect(recall.results[0].node.properties.name).toBe('Ada');
     } finally {
       await second.client.close();
     }
@@ -159,7 +165,7 @@ describe('CLI: tools and call', () => {
     const json = await run(['tools', '--json']);
     expect(json.code).toBe(0);
     const rows = JSON.parse(json.stdout) as Array<{ name: string; group: string; access: string; title: string }>;
-    expect(rows).toHaveLength(18);
+    expect(rows).toHaveLength(43);
     expect(rows[0]).toMatchObject({ name: 'ingest_event', group: 'events', access: 'write', title: 'Record an event' });
     const text = await run(['tools']);
     expect(text.stdout).toMatch(/^name\s+group\s+access\s+title$/m);

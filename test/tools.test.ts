@@ -41,7 +41,46 @@ const TOOL_NAMES = [
   'import_events',
   'verify_integrity',
 ];
-const WRITE_TOOLS = ['ingest_event', 'ingest_events', 'delete_events', 'restore_events', 'import_events'];
+const PRIME_TOOL_NAMES = [
+  'prime_add_node',
+  'prime_update_node',
+  'prime_get_node',
+  'prime_forget',
+  'prime_add_edge',
+  'prime_remove_edge',
+  'prime_neighbors',
+  'prime_search',
+  'prime_shortest_path',
+  'prime_subgraph',
+  'prime_history',
+  'prime_embed',
+  'prime_similar',
+  'prime_recall',
+  'prime_context',
+  'prime_stats',
+];
+const GRAPH_TOOL_NAMES = ['create_entities', 'create_relations', 'add_observations', 'delete_entities', 'delete_observations', 'delete_relations', 'read_graph', 'search_nodes', 'open_nodes'];
+/** Every tool, in tools/list order: events, then prime, then graph (43). */
+const ALL_TOOL_NAMES = [...TOOL_NAMES, ...PRIME_TOOL_NAMES, ...GRAPH_TOOL_NAMES];
+const WRITE_TOOLS = [
+  'ingest_event',
+  'ingest_events',
+  'delete_events',
+  'restore_events',
+  'import_events',
+  'prime_add_node',
+  'prime_update_node',
+  'prime_forget',
+  'prime_add_edge',
+  'prime_remove_edge',
+  'prime_embed',
+  'create_entities',
+  'create_relations',
+  'add_observations',
+  'delete_entities',
+  'delete_observations',
+  'delete_relations',
+];
 
 /** The declared output schema of each tool, strict: structuredContent must hold exactly these fields. */
 const OUTPUT_SCHEMAS = new Map(ALL_TOOLS.map((t) => [t.name, z.strictObject(t.outputSchema)]));
@@ -173,8 +212,10 @@ describe('tool listing', () => {
 
   it('lists exactly the registered tools, each with schemas, annotations and described arguments', async () => {
     const { tools } = await h.client.listTools();
-    expect(tools.map((t) => t.name)).toEqual(TOOL_NAMES);
+    expect(tools.map((t) => t.name)).toEqual(ALL_TOOL_NAMES);
+    expect(tools).toHaveLength(43);
     expect(EVENT_TOOLS.map((t) => t.name)).toEqual(TOOL_NAMES);
+    expect(ALL_TOOLS.filter((t) => t.writes).map((t) => t.name)).toEqual(WRITE_TOOLS);
     for (const tool of tools) {
       expect(tool.title, tool.name).toBeTruthy();
       expect(tool.description!.length, tool.name).toBeGreaterThan(40);
@@ -215,12 +256,18 @@ describe('tool listing', () => {
 
 describe('toolsets and read-only', () => {
   it('serves only the chosen groups', async () => {
-    // Prime's groups have no tools yet: a server of nothing is refused with a reason.
+    // A selection that holds no tools (here: only the event tools to choose from) is refused with a reason.
     const store = await openEmbeddedCore({ dataDir: join(root, `data-${++dirCount}`), durability: 'none', log: () => {} });
     try {
-      expect(() => createAllsourceServer({ store, tenant: 'acme', mode: 'local', toolsets: ['prime', 'graph'] })).toThrow(/toolsets: prime, graph hold no tools/);
+      expect(() => createAllsourceServer({ store, tenant: 'acme', mode: 'local', tools: EVENT_TOOLS, toolsets: ['prime', 'graph'] })).toThrow(/toolsets: prime, graph hold no tools/);
     } finally {
       await store.close();
+    }
+    const prime = await connect({ toolsets: ['prime', 'graph'] });
+    try {
+      expect((await prime.client.listTools()).tools.map((t) => t.name)).toEqual([...PRIME_TOOL_NAMES, ...GRAPH_TOOL_NAMES]);
+    } finally {
+      await prime.close();
     }
     const events = await connect({ toolsets: ['events'] });
     try {
@@ -234,8 +281,8 @@ describe('toolsets and read-only', () => {
     const h = await connect({ readOnly: true });
     try {
       const names = (await h.client.listTools()).tools.map((t) => t.name);
-      expect(names).toEqual(TOOL_NAMES.filter((n) => !WRITE_TOOLS.includes(n)));
-      expect(names).toHaveLength(13);
+      expect(names).toEqual(ALL_TOOL_NAMES.filter((n) => !WRITE_TOOLS.includes(n)));
+      expect(names).toHaveLength(26);
       const result = await h.call('ingest_event', { entity_id: 'a', event_type: 'b', payload: {} });
       expect(result.isError).toBe(true);
       expect((await h.store.stats('acme')).events).toBe(0);

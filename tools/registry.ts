@@ -8,6 +8,7 @@ import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/
 import { z } from 'zod';
 import { InvalidError, isAllSourceError, type ErrorCode } from '../src/core/errors.js';
 import type { EventStore } from '../src/core/types.js';
+import { createPrimeService } from '../src/prime/service.js';
 import type { PrimeService } from '../src/prime/types.js';
 import { TOOL_GROUPS, type ToolGroup } from './groups.js';
 import { ALL_TOOLS } from './index.js';
@@ -211,7 +212,10 @@ function oneLine(text: string): string {
 /** Options of createAllsourceServer. */
 export interface AllsourceServerOptions {
   store: EventStore;
-  /** Prime over `store` (shared across servers: it holds the per-tenant warm cache). */
+  /**
+   * Prime over `store`, shared across servers (it holds the per-tenant warm cache). Default: a new
+   * one with the offline embedder, owned by the caller of createAllsourceServer like the store.
+   */
   prime?: PrimeService;
   tenant: string;
   mode: ServerMode;
@@ -251,7 +255,7 @@ export function createAllsourceServer(options: AllsourceServerOptions): McpServe
   const version = options.version ?? packageVersion();
   const ctx: ToolContext = {
     store: options.store,
-    prime: options.prime,
+    prime: options.prime ?? createPrimeService({ store: options.store, now, log: options.log }),
     tenant: options.tenant,
     now,
     mode: options.mode,

@@ -5,6 +5,8 @@
 import { z } from 'zod';
 import { isPlainObject } from '../src/core/fold.js';
 import { LIMITS } from '../src/core/types.js';
+import { MAX_VECTOR_DIMS } from '../src/embed/codec.js';
+import { MAX_PRIME_ID_LENGTH } from '../src/prime/events.js';
 
 // ── Arguments ─────────────────────────────────────────────────────────────────────────────────
 
@@ -129,3 +131,115 @@ export const tombstoneShape = {
   position: z.number().int().nullable().describe('Log position of the recorded control event; null on a dry run or when nothing matched.'),
   dry_run: z.boolean(),
 };
+
+// ── Prime: arguments ──────────────────────────────────────────────────────────────────────────
+
+/** Longest node, edge or vector id (the store entity id also holds a `prime:vector:` prefix). */
+const PRIME_ID_MAX = MAX_PRIME_ID_LENGTH;
+
+export const nodeIdArg = (what: string) =>
+  z.string().min(1).max(PRIME_ID_MAX).describe(`${what}: a node id as prime_add_node, prime_search or prime_recall return it, e.g. "0192f0c4-7b1e-7cc3-9a55-3f1d2c8e4b10".`);
+
+export const edgeIdArg = (what: string) =>
+  z.string().min(1).max(PRIME_ID_MAX).describe(`${what}: an edge id as prime_add_edge or prime_neighbors return it.`);
+
+/** Longest node type or relation name. */
+export const PRIME_NAME_MAX = 200;
+
+export const nodeTypeArg = (what: string) =>
+  z.string().min(1).max(PRIME_NAME_MAX).describe(`${what}, e.g. "person", "project", "preference". Free-form; pick one word per kind of thing and reuse it.`);
+
+export const relationArg = (what: string) =>
+  z.string().min(1).max(PRIME_NAME_MAX).describe(`${what}, e.g. "works_on", "knows", "prefers". Free-form, in active voice (source works_on target).`);
+
+export const vectorArg = (what: string) =>
+  z.array(z.number()).min(1).max(MAX_VECTOR_DIMS).describe(`${what}: a list of numbers (up to ${MAX_VECTOR_DIMS}) with the dimensions of the embedder in use (prime_stats shows them).`);
+
+// ── Prime: results ────────────────────────────────────────────────────────────────────────────
+
+export const primeNodeShape = {
+  id: z.string().describe('Node id.'),
+  type: z.string().describe('Node type, e.g. "person".'),
+  properties: jsonObjectResult.describe('The node\'s properties: the merge of everything written to it.'),
+  created_at: z.string().describe('When the node was created (ISO-8601 UTC).'),
+  updated_at: z.string().describe('When it last changed (ISO-8601 UTC).'),
+  version: z.number().int().describe('How many events have shaped it (1 after creation).'),
+};
+export const primeNodeResult = z.object(primeNodeShape).describe('A node of the knowledge graph.');
+
+export const primeEdgeResult = z
+  .object({
+    id: z.string().describe('Edge id.'),
+    source: z.string().describe('Node id the edge leaves.'),
+    target: z.string().describe('Node id the edge enters.'),
+    relation: z.string(),
+    properties: jsonObjectResult,
+    weight: z.number(),
+    created_at: z.string().describe('When the edge was created (ISO-8601 UTC).'),
+  })
+  .describe('A directed, typed edge between two nodes.');
+
+export const embedderInfoResult = z
+  .object({
+    name: z.string().describe('Embedder name recorded with every vector, e.g. "hash-ngram-v1".'),
+    kind: z.enum(['lexical', 'semantic']).describe('"lexical": offline vectors from words and characters; "semantic": a language model\'s.'),
+    dims: z.number().int(),
+    source: z.string().describe('"offline", or the endpoint origin.'),
+  })
+  .describe('The embedder in use.');
+
+export const vectorIndexResult = z
+  .object({
+    mode: z.enum(['exact', 'hnsw', 'building']).describe('"exact": brute-force scan; "hnsw": approximate index; "building": exact while the index builds.'),
+    hnsw_available: z.boolean(),
+    vectors: z.number().int(),
+    dims: z.number().int(),
+    note: z.string().describe('Why the mode is what it is.'),
+  })
+  .describe('How vectors are searched.');
+
+export const scorePartsResult = z
+  .object({
+    semantic: z.number(),
+    lexical: z.number(),
+    graph: z.number(),
+    recency: z.number(),
+    importance: z.number(),
+  })
+  .describe('The contributions that add up to score (0 where that path did not find the node).');
+
+export const retrievalResult = z.enum(['semantic', 'lexical', 'graph', 'recency']);
+
+export const recallHitResult = z.object({
+  node: primeNodeResult,
+  score: z.number().describe('Combined relevance; higher is better.'),
+  score_parts: scorePartsResult,
+  retrieval: z.array(retrievalResult).describe('Every path that found it, strongest first.'),
+  via: z
+    .object({ node_id: z.string(), relation: z.string() })
+    .nullable()
+    .describe('For a node found through the graph alone: the seed node it was reached from and over which relation; else null.'),
+});
+
+export const primeCountersShape = {
+  nodes: z.number().int().describe('Live nodes.'),
+  edges: z.number().int().describe('Live edges.'),
+  events: z.number().int().describe('Prime events in the log (every change ever made, up to as_of).'),
+  vectors: z.number().int().describe('Stored vectors.'),
+  node_types: z.record(z.string(), z.number().int()).describe('Live nodes per type.'),
+  relations: z.record(z.string(), z.number().int()).describe('Live edges per relation.'),
+};
+
+// ── Knowledge graph (reference memory server compatible) ─────────────────────────────────────
+
+export const graphEntityResult = z.object({
+  name: z.string().describe('The name of the entity'),
+  entityType: z.string().describe('The type of the entity'),
+  observations: z.array(z.string()).describe('An array of observation contents associated with the entity'),
+});
+
+export const graphRelationResult = z.object({
+  from: z.string().describe('The name of the entity where the relation starts'),
+  to: z.string().describe('The name of the entity where the relation ends'),
+  relationType: z.string().describe('The type of the relation'),
+});

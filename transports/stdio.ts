@@ -5,6 +5,8 @@
 
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { openEmbeddedCore } from '../src/core/embedded/index.js';
+import { createEmbedderFromEnv } from '../src/embed/index.js';
+import { createPrimeService } from '../src/prime/service.js';
 import { createAllsourceServer, type ToolGroup } from '../tools/registry.js';
 
 export interface StdioServerOptions {
@@ -33,9 +35,13 @@ export async function runStdioServer(options: StdioServerOptions): Promise<void>
   console.info = console.error;
   console.debug = console.error;
 
+  // Read the embedder settings first: a bad ALLSOURCE_EMBED_* is a startup error, not a later surprise.
+  const embedder = createEmbedderFromEnv();
   const store = await openEmbeddedCore({ dataDir: options.dataDir, log });
+  const prime = createPrimeService({ store, embedder, dataDir: options.dataDir, log });
   const server = createAllsourceServer({
     store,
+    prime,
     tenant: options.tenant,
     toolsets: options.toolsets,
     readOnly: options.readOnly,
@@ -55,6 +61,12 @@ export async function runStdioServer(options: StdioServerOptions): Promise<void>
       await server.close();
     } catch (err) {
       log(`allsource: closing the MCP connection (${why}): ${(err as Error).message}`);
+    }
+    try {
+      // Stops index builds and saves derived vector indexes (rebuildable, so a failure only costs time).
+      await prime.close();
+    } catch (err) {
+      log(`allsource: closing Prime (${why}): ${(err as Error).message}`);
     }
     try {
       // Waits for in-flight writes to reach the disk, then releases the directory lock.

@@ -1,0 +1,422 @@
+// One tenant's Prime projections folded from its `prime.*` events: the graph (graphology), the
+// vector spaces, the lexical (BM25) index over node text, and exact counters. `apply` is the
+// evolve step: it takes events in log order, does no I/O and reads no clock, and tolerates any
+// event a user could have written by hand (a malformed one is counted and otherwise ignored).
+// The live view and every as-of view are built by this same fold, so they cannot disagree.
+
+import { MultiDirectedGraph } from 'graphology';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { mergePatch, isPlainObject } from '../core/fold.js';
+import type { JsonObject, JsonValue, StoredEvent } from '../core/types.js';
+import { decodeVector } from '../embed/codec.js';
+import type { Embedder } from '../embed/types.js';
+import { nodeText, PRIME_EVENTS } from './events.js';
+import { LexicalIndex } from './lexical.js';
+import type { PrimeCounters, PrimeEdge, PrimeNode, PrimeView } from './types.js';
+import { VectorIndex, type VectorHit } from './vectorIndex.js';
+
+interface NodeAttributes {
+  node: PrimeNode;
+  /** Creation order, for stable iteration and name lookups. */
+  seq: number;
+  createdMs: number;
+  updatedMs: number;
+  textLength: number;
+}
+
+interface EdgeAttributes {
+  edge: PrimeEdge;
+}
+
+/** A stored vector's bookkeeping (the numbers live in its space's VectorIndex). */
+interface VectorEntry {
+  space: string;
+  /** The node it describes, if any. */
+  nodeId: string | null;
+  metadata: JsonObject;
+  /** Stored by a `prime.vector.stored` event (rather than derived from node text); wins over derived. */
+  explicit: boolean;
+}
+
+export interface ProjectionOptions {
+  tenant: string;
+  /** The instant the fold is cut at (null: the live projection). */
+  asOf: string | null;
+  embedder: Embedder;
+  /** Build HNSW indexes for large vector spaces (the live projection); as-of views scan exactly. */
+  hnsw: boolean;
+  hnswThreshold?: number;
+  /** Where this tenant's derived vector indexes are persisted (local mode). */
+  persistDir?: string;
+  log?: (line: string) => void;
+}
+
+/** The vector space of caller-supplied vectors of one length. */
+export const customSpace = (dims: number): string => `custom-${dims}`;
+
+const EMPTY: JsonObject = Object.freeze({}) as JsonObject;
+
+export class PrimeProjection implements PrimeView {
+  readonly tenant: string;
+  readonly asOf: string | null;
+  /** Highest log position folded (prime or not: catch-up continues from here). */
+  position = 0;
+  /** Prime events folded, well-formed or not. */
+  eventCount = 0;
+  /** Prime events that could not be applied (malformed, or naming a missing node). */
+  ignoredEvents = 0;
+
+  private readonly graph = new MultiDirectedGraph<NodeAttributes, EdgeAttributes>();
+  private readonly lexicalIndex = new LexicalIndex();
+  private readonly spaces = new Map<string, VectorIndex>();
+  private readonly vectors = new Map<string, VectorEntry>();
+  private readonly vectorsByNode = new Map<string, Set<string>>();
+  private readonly names = new Map<string, string[]>();
+  private readonly forgotten = new Set<string>();
+  private readonly typeCounts = new Map<string, number>();
+  private readonly relationCounts = new Map<string, number>();
+  /** Every prime event folded, in log order (references to the store's frozen events). */
+  readonly log: StoredEvent[] = [];
+  private seq = 0;
+  private textChars = 0;
+
+  constructor(private readonly options: ProjectionOptions) {
+    this.tenant = options.tenant;
+    this.asOf = options.asOf;
+  }
+
+  get embedder(): Embedder {
+    return this.options.embedder;
+  }
+
+  // ── evolve ──────────────────────────────────────────────────────────────────────────────────
+
+  /** Folds one event (call in log order; events at or below `position` are skipped, so replays are harmless). */
+  apply(event: StoredEvent): void {
+    if (event.position <= this.position) return;
+    this.position = event.position;
+    if (!event.event_type.startsWith('prime.')) return;
+    this.eventCount++;
+    this.log.push(event);
+    if (!this.applyPrime(event)) this.ignoredEvents++;
+  }
+
+  /** Moves the cut forward over events that were not prime (so catch-up need not revisit them). */
+  advanceTo(position: number): void {
+    if (position > this.position) this.position = position;
+  }
+
+  private applyPrime(e: StoredEvent): boolean {
+    const p = e.payload;
+    switch (e.event_type) {
+      case PRIME_EVENTS.nodeCreated:
+        return this.createNode(e, p);
+      case PRIME_EVENTS.nodeUpdated:
+        return this.updateNode(e, p);
+      case PRIME_EVENTS.nodeDeleted:
+        return this.deleteNode(str(p.node_id));
+      case PRIME_EVENTS.edgeCreated:
+        return this.createEdge(e, p);
+      case PRIME_EVENTS.edgeDeleted: {
+        const id = str(p.edge_id);
+        if (id === undefined || !this.graph.hasEdge(id)) return false;
+        this.dropEdge(id);
+        return true;
+      }
+      case PRIME_EVENTS.vectorStored:
+        return this.storeVector(p);
+      case PRIME_EVENTS.vectorDeleted: {
+        const id = str(p.vector_id);
+        return id !== undefined && this.removeVector(id);
+      }
+      default:
+        return false;
+    }
+  }
+
+  private createNode(e: StoredEvent, p: JsonObject): boolean {
+    const id = str(p.node_id);
+    const type = str(p.type);
+    if (id === undefined || type === undefined || this.graph.hasNode(id) || this.forgotten.has(id)) return false;
+    const properties = isPlainObject(p.properties) ? p.properties : EMPTY;
+    const ms = Date.parse(e.timestamp);
+    const node: PrimeNode = Object.freeze({ id, type, properties, created_at: e.timestamp, updated_at: e.timestamp, version: e.version });
+    this.graph.addNode(id, { node, seq: this.seq++, createdMs: ms, updatedMs: ms, textLength: 0 });
+    bump(this.typeCounts, type, 1);
+    this.indexName(id, undefined, properties);
+    this.indexText(id, properties, p.embedding);
+    return true;
+  }
+
+  private updateNode(e: StoredEvent, p: JsonObject): boolean {
+    const id = str(p.node_id);
+    if (id === undefined || !this.graph.hasNode(id) || !isPlainObject(p.properties)) return false;
+    const attrs = this.graph.getNodeAttributes(id);
+    const before = attrs.node;
+    const properties = mergePatch(before.properties, p.properties);
+    attrs.node = Object.freeze({ ...before, properties, updated_at: e.timestamp, version: e.version });
+    attrs.updatedMs = Date.parse(e.timestamp);
+    this.indexName(id, before.properties, properties);
+    this.indexText(id, properties, p.embedding);
+    return true;
+  }
+
+  private deleteNode(id: string | undefined): boolean {
+    if (id === undefined || !this.graph.hasNode(id)) return false;
+    const attrs = this.graph.getNodeAttributes(id);
+    for (const edgeId of this.graph.edges(id)) this.dropEdge(edgeId);
+    this.graph.dropNode(id);
+    this.forgotten.add(id);
+    bump(this.typeCounts, attrs.node.type, -1);
+    this.indexName(id, attrs.node.properties, undefined);
+    this.lexicalIndex.remove(id);
+    this.textChars -= attrs.textLength;
+    for (const vectorId of [...(this.vectorsByNode.get(id) ?? [])]) this.removeVector(vectorId);
+    return true;
+  }
+
+  private createEdge(e: StoredEvent, p: JsonObject): boolean {
+    const id = str(p.edge_id);
+    const source = str(p.source);
+    const target = str(p.target);
+    const relation = str(p.relation);
+    if (id === undefined || source === undefined || target === undefined || relation === undefined) return false;
+    if (this.graph.hasEdge(id) || !this.graph.hasNode(source) || !this.graph.hasNode(target)) return false;
+    const weight = typeof p.weight === 'number' && Number.isFinite(p.weight) ? p.weight : 1;
+    const properties = isPlainObject(p.properties) ? p.properties : EMPTY;
+    const edge: PrimeEdge = Object.freeze({ id, source, target, relation, properties, weight, created_at: e.timestamp });
+    this.graph.addDirectedEdgeWithKey(id, source, target, { edge });
+    bump(this.relationCounts, relation, 1);
+    return true;
+  }
+
+  private dropEdge(id: string): void {
+    bump(this.relationCounts, this.graph.getEdgeAttributes(id).edge.relation, -1);
+    this.graph.dropEdge(id);
+  }
+
+  /** Keeps `names` (name → node ids in creation order) in step with a node's `name` property. */
+  private indexName(id: string, before: JsonObject | undefined, after: JsonObject | undefined): void {
+    const oldName = before === undefined ? undefined : str(before.name);
+    const newName = after === undefined ? undefined : str(after.name);
+    if (oldName === newName) return;
+    if (oldName !== undefined) {
+      const ids = this.names.get(oldName)?.filter((x) => x !== id) ?? [];
+      if (ids.length === 0) this.names.delete(oldName);
+      else this.names.set(oldName, ids);
+    }
+    if (newName !== undefined) {
+      const ids = this.names.get(newName) ?? [];
+      const seq = this.graph.getNodeAttribute(id, 'seq');
+      let at = ids.length;
+      while (at > 0 && this.graph.getNodeAttribute(ids[at - 1], 'seq') > seq) at--;
+      ids.splice(at, 0, id);
+      this.names.set(newName, ids);
+    }
+  }
+
+  /** Re-indexes a node's text: lexical always; its derived vector from the embedder or the event's stored embedding. */
+  private indexText(id: string, properties: JsonObject, embedding: JsonValue | undefined): void {
+    const attrs = this.graph.getNodeAttributes(id);
+    const text = nodeText(properties);
+    this.textChars += text.length - attrs.textLength;
+    attrs.textLength = text.length;
+    if (text.length === 0) this.lexicalIndex.remove(id);
+    else this.lexicalIndex.add(id, text);
+    if (this.vectors.get(id)?.explicit) return;
+    const embedder = this.options.embedder;
+    let vector: Float32Array | undefined;
+    if (text.length > 0 && embedder.deterministic && embedder.embedSync) vector = embedder.embedSync(text);
+    else if (isPlainObject(embedding) && embedding.embedder === embedder.name && typeof embedding.data === 'string' && typeof embedding.dims === 'number') {
+      vector = safeDecode(embedding.data, embedding.dims);
+    }
+    if (vector === undefined) this.removeVector(id);
+    else this.putVector(id, embedder.name, vector, { nodeId: id, metadata: EMPTY, explicit: false });
+  }
+
+  private storeVector(p: JsonObject): boolean {
+    const id = str(p.vector_id);
+    const space = str(p.embedder);
+    if (id === undefined || space === undefined || typeof p.data !== 'string' || typeof p.dims !== 'number') return false;
+    const vector = safeDecode(p.data, p.dims);
+    if (vector === undefined) return false;
+    const nodeId = str(p.node_id) ?? null;
+    this.putVector(id, space, vector, { nodeId, metadata: isPlainObject(p.metadata) ? p.metadata : EMPTY, explicit: true });
+    return true;
+  }
+
+  private putVector(id: string, space: string, vector: Float32Array, entry: Omit<VectorEntry, 'space'>): void {
+    const previous = this.vectors.get(id);
+    if (previous !== undefined && previous.space !== space) this.removeVector(id);
+    let index = this.spaces.get(space);
+    if (index !== undefined && index.dims !== vector.length) {
+      // A space is one embedder at one length; a vector of another length cannot be compared with the rest.
+      return;
+    }
+    if (index === undefined) {
+      index = new VectorIndex({
+        dims: vector.length,
+        hnsw: this.options.hnsw,
+        hnswThreshold: this.options.hnswThreshold,
+        persistDir: this.options.persistDir === undefined ? undefined : join(this.options.persistDir, spaceDirName(space)),
+        log: this.options.log,
+      });
+      this.spaces.set(space, index);
+    }
+    index.upsert(id, vector);
+    if (previous?.nodeId && previous.nodeId !== entry.nodeId) this.vectorsByNode.get(previous.nodeId)?.delete(id);
+    this.vectors.set(id, { space, ...entry });
+    if (entry.nodeId !== null) {
+      let set = this.vectorsByNode.get(entry.nodeId);
+      if (set === undefined) this.vectorsByNode.set(entry.nodeId, (set = new Set()));
+      set.add(id);
+    }
+  }
+
+  private removeVector(id: string): boolean {
+    const entry = this.vectors.get(id);
+    if (entry === undefined) return false;
+    this.spaces.get(entry.space)?.remove(id);
+    this.vectors.delete(id);
+    if (entry.nodeId !== null) this.vectorsByNode.get(entry.nodeId)?.delete(id);
+    return true;
+  }
+
+  // ── PrimeView ───────────────────────────────────────────────────────────────────────────────
+
+  node(id: string): PrimeNode | undefined {
+    return this.graph.hasNode(id) ? this.graph.getNodeAttribute(id, 'node') : undefined;
+  }
+
+  *nodes(): Iterable<PrimeNode> {
+    for (const { attributes } of this.graph.nodeEntries()) yield attributes.node;
+  }
+
+  nodeIds(): Iterable<string> {
+    return this.graph.nodes();
+  }
+
+  nodeByName(name: string): PrimeNode | undefined {
+    const ids = this.names.get(name);
+    return ids === undefined ? undefined : this.node(ids[0]);
+  }
+
+  edge(id: string): PrimeEdge | undefined {
+    return this.graph.hasEdge(id) ? this.graph.getEdgeAttribute(id, 'edge') : undefined;
+  }
+
+  *edges(): Iterable<PrimeEdge> {
+    for (const { attributes } of this.graph.edgeEntries()) yield attributes.edge;
+  }
+
+  edgesOf(nodeId: string, direction: 'out' | 'in' | 'both'): PrimeEdge[] {
+    if (!this.graph.hasNode(nodeId)) return [];
+    const keys = direction === 'out' ? this.graph.outEdges(nodeId) : direction === 'in' ? this.graph.inEdges(nodeId) : this.graph.edges(nodeId);
+    return keys.map((key) => this.graph.getEdgeAttribute(key, 'edge'));
+  }
+
+  counters(): PrimeCounters {
+    return {
+      nodes: this.graph.order,
+      edges: this.graph.size,
+      events: this.eventCount,
+      vectors: this.vectors.size,
+      node_types: Object.fromEntries([...this.typeCounts].filter(([, n]) => n > 0)),
+      relations: Object.fromEntries([...this.relationCounts].filter(([, n]) => n > 0)),
+    };
+  }
+
+  lexical(text: string, limit: number, accept?: (nodeId: string) => boolean): Array<{ id: string; score: number }> {
+    return this.lexicalIndex.search(text, limit, accept);
+  }
+
+  // ── What the service needs beyond the view ─────────────────────────────────────────────────
+
+  /** Facts recall weighs: type, times, importance (`properties.importance` in [0, 1]). */
+  nodeInfo(id: string): { type: string; createdMs: number; updatedMs: number; importance?: number } | undefined {
+    if (!this.graph.hasNode(id)) return undefined;
+    const a = this.graph.getNodeAttributes(id);
+    const importance = a.node.properties.importance;
+    return {
+      type: a.node.type,
+      createdMs: a.createdMs,
+      updatedMs: a.updatedMs,
+      importance: typeof importance === 'number' && Number.isFinite(importance) ? Math.min(1, Math.max(0, importance)) : undefined,
+    };
+  }
+
+  /** Neighbors for recall's graph expansion (both directions). */
+  neighborLinks(id: string): Array<{ id: string; relation: string; weight: number }> {
+    if (!this.graph.hasNode(id)) return [];
+    const out: Array<{ id: string; relation: string; weight: number }> = [];
+    this.graph.forEachEdge(id, (_key, { edge }) => {
+      out.push({ id: edge.source === id ? edge.target : edge.source, relation: edge.relation, weight: edge.weight });
+    });
+    return out;
+  }
+
+  /** The stored vector of `id` and its space, if any. */
+  vectorOf(id: string): { space: string; vector: Float32Array; nodeId: string | null; metadata: JsonObject } | undefined {
+    const entry = this.vectors.get(id);
+    const vector = entry === undefined ? undefined : this.spaces.get(entry.space)?.get(id);
+    return entry === undefined || vector === undefined ? undefined : { space: entry.space, vector, nodeId: entry.nodeId, metadata: entry.metadata };
+  }
+
+  vectorMeta(id: string): { nodeId: string | null; metadata: JsonObject } | undefined {
+    const entry = this.vectors.get(id);
+    return entry === undefined ? undefined : { nodeId: entry.nodeId, metadata: entry.metadata };
+  }
+
+  space(name: string): VectorIndex | undefined {
+    return this.spaces.get(name);
+  }
+
+  /** Nearest vectors of one space, best first. */
+  searchSpace(space: string, query: Float32Array, k: number, accept?: (id: string) => boolean): VectorHit[] {
+    return this.spaces.get(space)?.search(query, k, accept) ?? [];
+  }
+
+  /** The node a vector hit stands for (its own node, or the node of that id), if live. */
+  nodeOfVector(vectorId: string): string | undefined {
+    const nodeId = this.vectors.get(vectorId)?.nodeId ?? vectorId;
+    return this.graph.hasNode(nodeId) ? nodeId : undefined;
+  }
+
+  /** Rough bytes held, for the warm cache's memory bound. */
+  approxBytes(): number {
+    let vectorBytes = 0;
+    for (const index of this.spaces.values()) vectorBytes += index.size * (index.dims * 4 + 96);
+    return 4096 + this.graph.order * 600 + this.graph.size * 300 + this.textChars * 3 + vectorBytes + this.log.length * 16;
+  }
+
+  async whenIdle(): Promise<void> {
+    await Promise.all([...this.spaces.values()].map((index) => index.whenIdle()));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.spaces.values()].map((index) => index.close()));
+  }
+}
+
+function str(value: JsonValue | undefined): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+function bump(counts: Map<string, number>, key: string, by: number): void {
+  counts.set(key, (counts.get(key) ?? 0) + by);
+}
+
+function safeDecode(data: string, dims: number): Float32Array | undefined {
+  try {
+    return decodeVector(data, dims, 'data');
+  } catch {
+    return undefined;
+  }
+}
+
+/** A file-system-safe directory name for a vector space. */
+function spaceDirName(space: string): string {
+  const readable = space.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 48);
+  return `${readable}-${createHash('sha256').update(space).digest('hex').slice(0, 8)}`;
+}

@@ -1,0 +1,280 @@
+// Prime's recall ranking, as a pure function of a query and read-only sources: fuse the keyword
+// (BM25) and vector candidate lists by reciprocal rank, offer part of the best seeds' score to
+// their graph neighbours, add a mild recency and importance term, filter, and keep the top k.
+// Every contribution is reported in ScoreParts, and the parts add up to the score.
+
+import type { EmbedderKind } from '../embed/types.js';
+import type { Retrieval, ScoreParts } from './types.js';
+
+/** Where recall reads from; the Prime service backs these with its projections. */
+export interface RecallSources {
+  /** BM25 candidates, best first. */
+  lexical(text: string, limit: number): Array<{ id: string; score: number }>;
+  /** Cosine candidates, best first. */
+  semantic(vector: Float32Array, limit: number): Array<{ id: string; score: number }>;
+  /** Edges touching `id`, both directions, as (other end, relation, weight). */
+  neighbors(id: string): Array<{ id: string; relation: string; weight: number }>;
+  /** Undefined when `id` is not a live node (it is then skipped). */
+  info(id: string): { type: string; createdMs: number; updatedMs: number; importance?: number } | undefined;
+  /**
+   * Every live node id. Only needed for a query with neither text nor vector, which returns the
+   * most recent (and important) memories; without it such a query returns nothing.
+   */
+  ids?(): Iterable<string>;
+}
+
+export interface RecallQuery {
+  text?: string;
+  vector?: Float32Array;
+  topK: number;
+  /** Graph hops to expand from the best seeds; 0 = none. */
+  depth: number;
+  /** Keep only nodes of this type. */
+  nodeType?: string;
+  /** Keep only nodes last updated at or after this instant (ms since the epoch). */
+  sinceMs?: number;
+  /** Keep only nodes last updated at or before this instant. */
+  untilMs?: number;
+  /** The instant recency is measured from. */
+  nowMs: number;
+}
+
+/** The knobs, each with its default; none is specific to any data set. */
+export interface RecallTuning {
+  /** Candidates asked of each source; at least 3 × topK are always asked (default 100). */
+  candidates: number;
+  /**
+   * Reciprocal-rank constant: rank r in a list scores weight × (rrfK + 1) / (rrfK + r), so rank 1
+   * scores the full weight. Default 5, sharper than the customary 60: with a small k the first few
+   * ranks stay clearly apart, which graph spreading and the small recency term both rely on.
+   */
+  rrfK: number;
+  /** Full score of rank 1 in the keyword (BM25) list (default 0.8). */
+  lexicalWeight: number;
+  /**
+   * Full score of rank 1 in the vector list (default 0.2, for the offline hashing embedder, which
+   * is a fuzzier copy of the keyword view; use `tuningForEmbedder('semantic')` with a real model).
+   */
+  semanticWeight: number;
+  /** How many of the best fused candidates seed graph expansion (default 10). */
+  graphSeeds: number;
+  /** Share of a seed's score a neighbour receives per hop, times the edge weight clamped to [0, 1] (default 0.5). */
+  graphDecay: number;
+  /**
+   * Nodes with more edges than this are hubs (a session, a person everyone mentions): what flows
+   * into or out of one is scaled by hubDegree / degree, so being linked to everything counts for
+   * little (default 10).
+   */
+  hubDegree: number;
+  /** Most recent memories get up to this much (default 0.02: a tie-breaker, not a trump). */
+  recencyWeight: number;
+  /** Age at which the recency term halves (default 30 days). */
+  recencyHalfLifeMs: number;
+  /** properties.importance (0..1) is worth up to this much (default 0.05). */
+  importanceWeight: number;
+}
+
+export const DEFAULT_RECALL_TUNING: Readonly<RecallTuning> = Object.freeze({
+  candidates: 100,
+  rrfK: 5,
+  lexicalWeight: 0.8,
+  semanticWeight: 0.2,
+  graphSeeds: 10,
+  graphDecay: 0.5,
+  hubDegree: 10,
+  recencyWeight: 0.02,
+  recencyHalfLifeMs: 30 * 24 * 3600 * 1000,
+  importanceWeight: 0.05,
+});
+
+/**
+ * Defaults for the embedder in use: the offline (lexical) embedder leans on BM25; a language
+ * model's vectors see paraphrase that BM25 cannot, so they get an equal say.
+ */
+export function tuningForEmbedder(kind: EmbedderKind): RecallTuning {
+  return kind === 'semantic' ? { ...DEFAULT_RECALL_TUNING, lexicalWeight: 0.5, semanticWeight: 0.5 } : { ...DEFAULT_RECALL_TUNING };
+}
+
+export interface RankedRecall {
+  id: string;
+  score: number;
+  parts: ScoreParts;
+  /** Every path that found it, strongest first. */
+  retrieval: Retrieval[];
+  /** For nodes found only through the graph: the node it was reached from and the edge's relation. */
+  via?: { node_id: string; relation: string };
+}
+
+interface Candidate {
+  id: string;
+  parts: ScoreParts;
+  /** The edge behind the best graph offer, to name `via`. */
+  via?: { node_id: string; relation: string };
+}
+
+const emptyParts = (): ScoreParts => ({ semantic: 0, lexical: 0, graph: 0, recency: 0, importance: 0 });
+
+/**
+ * Ranks memories for a query. Filters (`nodeType`, `sinceMs`/`untilMs` on the node's updatedMs)
+ * apply to results, not to graph seeds, so a filtered-out node can still lead to a kept one.
+ */
+export function rankRecall(query: RecallQuery, sources: RecallSources, tuning: Partial<RecallTuning> = {}): RankedRecall[] {
+  const knobs: RecallTuning = { ...DEFAULT_RECALL_TUNING, ...tuning };
+  if (query.topK <= 0) return [];
+  const info = memoize(sources.info.bind(sources));
+  const accept = (id: string): boolean => {
+    const node = info(id);
+    if (node === undefined) return false;
+    if (query.nodeType !== undefined && node.type !== query.nodeType) return false;
+    if (query.sinceMs !== undefined && node.updatedMs < query.sinceMs) return false;
+    if (query.untilMs !== undefined && node.updatedMs > query.untilMs) return false;
+    return true;
+  };
+  const text = query.text?.trim() ? query.text : undefined;
+  if (text === undefined && query.vector === undefined) return rankByRecency(query, sources, knobs, info, accept);
+
+  const pool = Math.max(knobs.candidates, query.topK * 3);
+  const candidates = new Map<string, Candidate>();
+  const candidate = (id: string): Candidate => {
+    let found = candidates.get(id);
+    if (found === undefined) candidates.set(id, (found = { id, parts: emptyParts() }));
+    return found;
+  };
+  const fuse = (list: Array<{ id: string; score: number }>, part: 'lexical' | 'semantic', weight: number): void => {
+    let rank = 0;
+    let seen = 0;
+    let previousScore = NaN;
+    for (const { id, score } of list) {
+      if (info(id) === undefined) continue; // a stale index entry must not take a rank
+      seen++;
+      // Equal source scores share a rank, so a true tie stays a tie for recency to break.
+      if (score !== previousScore) rank = seen;
+      previousScore = score;
+      candidate(id).parts[part] = (weight * (knobs.rrfK + 1)) / (knobs.rrfK + rank);
+    }
+  };
+  if (text !== undefined) fuse(sources.lexical(text, pool), 'lexical', knobs.lexicalWeight);
+  if (query.vector !== undefined) fuse(sources.semantic(query.vector, pool), 'semantic', knobs.semanticWeight);
+
+  if (query.depth > 0 && knobs.graphDecay > 0) expandGraph(candidates, candidate, query.depth, sources, knobs, info);
+
+  const ranked: RankedRecall[] = [];
+  for (const entry of candidates.values()) {
+    if (!accept(entry.id)) continue;
+    const node = info(entry.id)!;
+    const parts = entry.parts;
+    parts.recency = recencyPart(node.updatedMs, query.nowMs, knobs);
+    parts.importance = importancePart(node.importance, knobs);
+    const found: Array<[Retrieval, number]> = [];
+    if (parts.semantic > 0) found.push(['semantic', parts.semantic]);
+    if (parts.lexical > 0) found.push(['lexical', parts.lexical]);
+    if (parts.graph > 0) found.push(['graph', parts.graph]);
+    found.sort((a, b) => b[1] - a[1]);
+    const hit: RankedRecall = { id: entry.id, score: sumParts(parts), parts, retrieval: found.map(([path]) => path) };
+    if (parts.semantic === 0 && parts.lexical === 0 && entry.via !== undefined) hit.via = entry.via;
+    ranked.push(hit);
+  }
+  return topByScore(ranked, query.topK);
+}
+
+/**
+ * Spreads score outward from the best fused candidates, breadth first: a node `h` hops from a
+ * seed is offered seedScore × Π(decay × edge weight × hub damping) and keeps the best offer from
+ * any seed. The best offer, not the sum: a node next to many mediocre matches (a session, a
+ * person) must not outrank the match itself. A node that is also a direct match gains the offer
+ * on top, so the reply to a matching question, or the context of a matching answer, rises.
+ */
+function expandGraph(
+  candidates: Map<string, Candidate>,
+  candidate: (id: string) => Candidate,
+  depth: number,
+  sources: RecallSources,
+  knobs: RecallTuning,
+  info: (id: string) => unknown,
+): void {
+  const seeds = [...candidates.values()]
+    .map((entry) => ({ id: entry.id, score: entry.parts.lexical + entry.parts.semantic }))
+    .sort((a, b) => b.score - a.score)
+    .slice(0, knobs.graphSeeds);
+  const neighbors = memoize(sources.neighbors.bind(sources));
+  const hubDamping = (id: string): number => Math.min(1, knobs.hubDegree / Math.max(1, neighbors(id).length));
+  for (const seed of seeds) {
+    const reached = new Set<string>([seed.id]);
+    let frontier: Array<{ id: string; share: number }> = [{ id: seed.id, share: seed.score }];
+    for (let hop = 1; hop <= depth && frontier.length > 0; hop++) {
+      const next: Array<{ id: string; share: number }> = [];
+      for (const from of frontier) {
+        const outward = from.share * knobs.graphDecay * hubDamping(from.id);
+        for (const edge of neighbors(from.id)) {
+          if (reached.has(edge.id) || info(edge.id) === undefined) continue;
+          reached.add(edge.id);
+          const share = outward * clamp01(edge.weight) * hubDamping(edge.id);
+          if (share <= 0) continue;
+          const target = candidate(edge.id);
+          if (share > target.parts.graph) {
+            target.parts.graph = share;
+            target.via = { node_id: from.id, relation: edge.relation };
+          }
+          next.push({ id: edge.id, share });
+        }
+      }
+      frontier = next;
+    }
+  }
+}
+
+/** No text, no vector: the most recent memories, ordered by recency plus importance. */
+function rankByRecency(
+  query: RecallQuery,
+  sources: RecallSources,
+  knobs: RecallTuning,
+  info: (id: string) => { updatedMs: number; importance?: number } | undefined,
+  accept: (id: string) => boolean,
+): RankedRecall[] {
+  if (sources.ids === undefined) return [];
+  const ranked: RankedRecall[] = [];
+  for (const id of sources.ids()) {
+    if (!accept(id)) continue;
+    const node = info(id)!;
+    const parts = emptyParts();
+    // A full weight of 1 here: recency is the whole signal, not a tie-breaker.
+    parts.recency = recencyPart(node.updatedMs, query.nowMs, { ...knobs, recencyWeight: 1 });
+    parts.importance = importancePart(node.importance, knobs);
+    ranked.push({ id, score: sumParts(parts), parts, retrieval: ['recency'] });
+  }
+  return topByScore(ranked, query.topK);
+}
+
+function recencyPart(updatedMs: number, nowMs: number, knobs: RecallTuning): number {
+  if (knobs.recencyWeight <= 0) return 0;
+  const age = Math.max(0, nowMs - updatedMs);
+  return knobs.recencyWeight * Math.pow(0.5, age / Math.max(1, knobs.recencyHalfLifeMs));
+}
+
+function importancePart(importance: number | undefined, knobs: RecallTuning): number {
+  return typeof importance === 'number' && Number.isFinite(importance) ? knobs.importanceWeight * clamp01(importance) : 0;
+}
+
+function sumParts(parts: ScoreParts): number {
+  return parts.semantic + parts.lexical + parts.graph + parts.recency + parts.importance;
+}
+
+/** Best first; ties by id so the order is total and repeatable. */
+function topByScore(ranked: RankedRecall[], topK: number): RankedRecall[] {
+  ranked.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return ranked.slice(0, topK);
+}
+
+function clamp01(value: number): number {
+  return Number.isFinite(value) ? Math.min(1, Math.max(0, value)) : 0;
+}
+
+function memoize<T>(lookup: (id: string) => T): (id: string) => T {
+  const cache = new Map<string, T>();
+  return (id) => {
+    if (cache.has(id)) return cache.get(id) as T;
+    const value = lookup(id);
+    cache.set(id, value);
+    return value;
+  };
+}

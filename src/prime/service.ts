@@ -1,0 +1,687 @@
+// Prime over an EventStore: writes append ordinary `prime.*` events; reads fold them into a
+// per-tenant projection kept in a warm LRU cache. A cold tenant hydrates from the store on its
+// next read. A write applies to a projection only if the tenant is already warm, and it does so
+// by catching up from the log (positions make the fold idempotent), never hydrate-then-apply, so
+// counters stay exact in the process that wrote and in any other. Tombstones in the log (rare)
+// make a warm projection rebuild from the store on its next read.
+
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { LRUCache } from 'lru-cache';
+import { InvalidError, NotFoundError } from '../core/errors.js';
+import { isPlainObject } from '../core/fold.js';
+import { UuidV7Generator } from '../core/ids.js';
+import { parseInstant, formatInstant } from '../core/time.js';
+import { CONTROL_ENTITY, LIMITS, type EventStore, type JsonObject, type NewEvent, type StoredEvent } from '../core/types.js';
+import { checkTenant } from '../core/validate.js';
+import { checkVector, encodeVector, normalize } from '../embed/codec.js';
+import { createHashEmbedder } from '../embed/hashEmbedder.js';
+import type { Embedder, EmbedderInfo } from '../embed/types.js';
+import { buildContextPack } from './contextPack.js';
+import { edgeCreated, edgeDeleted, MAX_PRIME_ID_LENGTH, nodeCreated, nodeDeleted, nodeText, nodeUpdated, PRIME_EVENT_PREFIX, PRIME_EVENTS, vectorStored, type EncodedVector } from './events.js';
+import { customSpace, PrimeProjection } from './projection.js';
+import { rankRecall, tuningForEmbedder, type RecallTuning } from './recall.js';
+import { neighbors, shortestPath, subgraph } from './traverse.js';
+import type { AsOfArg, Direction, NodeHistory, PrimeEdge, PrimeNode, PrimeService, PrimeStats, PrimeView, RecallHit, SimilarHit, VectorIndexStatus } from './types.js';
+
+export interface PrimeServiceOptions {
+  store: EventStore;
+  /** Default: the offline deterministic embedder. */
+  embedder?: Embedder;
+  now?: () => number;
+  /** Local data directory: derived vector indexes are persisted under `<dataDir>/prime`. */
+  dataDir?: string;
+  log?: (line: string) => void;
+  /** Vectors in a space before an HNSW index is built for it (default 5000). */
+  hnswThreshold?: number;
+  /** Most tenants kept warm (default 64). */
+  maxWarmTenants?: number;
+  /** Rough memory bound of all warm projections, in bytes (default 2 GiB). */
+  maxWarmBytes?: number;
+}
+
+export const PRIME_LIMITS = {
+  maxTypeLength: 200,
+  maxRelationLength: 200,
+  maxDepth: 5,
+  maxRecallDepth: 3,
+  maxTopK: 100,
+  defaultTopK: 10,
+  defaultNeighborLimit: 100,
+  defaultSearchLimit: 20,
+  defaultSubgraphLimit: 200,
+  minContextTokens: 64,
+  maxContextTokens: 100_000,
+  defaultContextTokens: 2000,
+  maxEmbedTextLength: 32_000,
+  maxStoredVectorText: 2000,
+} as const;
+
+/** Events per page when hydrating (the port's largest page). */
+const HYDRATE_PAGE = LIMITS.maxPageSize;
+
+/** One warm (or warming) tenant. Catch-ups and hydrations run one at a time per tenant. */
+class TenantSlot {
+  projection: PrimeProjection | undefined;
+  /** Control events (tombstones, restores) at or below this position are already reflected. */
+  controlPosition = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  run<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(task, task);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+}
+
+export function createPrimeService(options: PrimeServiceOptions): PrimeService & PrimeServiceExtras {
+  return new Prime(options);
+}
+
+/** Beyond the tool surface: what benchmarks and tests use. */
+export interface PrimeServiceExtras {
+  /** Resolves when every warm tenant's background index builds are done. */
+  whenIdle(): Promise<void>;
+  /** Whether a tenant is warm (in the cache). */
+  isWarm(tenant: string): boolean;
+}
+
+class Prime implements PrimeService, PrimeServiceExtras {
+  readonly embedderInfo: EmbedderInfo;
+  private readonly store: EventStore;
+  private readonly embedder: Embedder;
+  private readonly now: () => number;
+  private readonly log: (line: string) => void;
+  private readonly ids = new UuidV7Generator();
+  private readonly cache: LRUCache<string, TenantSlot>;
+  /** Fusion weights suited to the embedder: a lexical one gets less say than a semantic model. */
+  private readonly tuning: Partial<RecallTuning>;
+  private closed = false;
+
+  constructor(private readonly options: PrimeServiceOptions) {
+    this.store = options.store;
+    this.embedder = options.embedder ?? createHashEmbedder();
+    this.embedderInfo = this.embedder.describe();
+    this.tuning = tuningForEmbedder(this.embedder.kind);
+    this.now = options.now ?? Date.now;
+    this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    const maxSize = options.maxWarmBytes ?? 2 * 1024 ** 3;
+    this.cache = new LRUCache<string, TenantSlot>({
+      max: options.maxWarmTenants ?? 64,
+      maxSize,
+      // Capped at the bound so one huge tenant still stays warm (alone) instead of being refused.
+      sizeCalculation: (slot) => Math.min(maxSize, Math.max(1, slot.projection?.approxBytes() ?? 1)),
+      // An evicted tenant's projection is closed once its queued work is done; it re-hydrates on its next read.
+      dispose: (slot) => {
+        void slot.run(async () => {
+          const projection = slot.projection;
+          slot.projection = undefined;
+          await projection?.close();
+        });
+      },
+    });
+  }
+
+  newId(): string {
+    return this.ids.next(this.now());
+  }
+
+  isWarm(tenant: string): boolean {
+    return this.cache.peek(tenant)?.projection !== undefined;
+  }
+
+  // ── projections ──────────────────────────────────────────────────────────────────────────────
+
+  /** The tenant's live projection, hydrated or caught up with the log. */
+  private async live(tenant: string): Promise<{ projection: PrimeProjection; wasWarm: boolean }> {
+    checkTenant(tenant);
+    this.ensureOpen();
+    let slot = this.cache.get(tenant);
+    if (slot === undefined) {
+      slot = new TenantSlot();
+      this.cache.set(tenant, slot);
+    }
+    const wasWarm = slot.projection !== undefined;
+    const current = slot;
+    const projection = await current.run(async () => {
+      if (current.projection === undefined) await this.hydrate(tenant, current);
+      else await this.catchUp(tenant, current);
+      return current.projection as PrimeProjection;
+    });
+    // Re-set so the cache re-measures the tenant (it grows with writes); this may evict others.
+    if (this.cache.peek(tenant) === current) this.cache.set(tenant, current);
+    return { projection, wasWarm };
+  }
+
+  private newProjection(tenant: string, asOf: string | null): PrimeProjection {
+    return new PrimeProjection({
+      tenant,
+      asOf,
+      embedder: this.embedder,
+      hnsw: asOf === null,
+      hnswThreshold: this.options.hnswThreshold,
+      persistDir: asOf === null && this.options.dataDir !== undefined ? join(this.options.dataDir, 'prime', tenantDirName(tenant)) : undefined,
+      log: this.log,
+    });
+  }
+
+  private async hydrate(tenant: string, slot: TenantSlot): Promise<void> {
+    // Control events after this position (e.g. a tombstone landing mid-hydration) force a rebuild.
+    const startPosition = (await this.store.stats(tenant)).last_position;
+    const projection = this.newProjection(tenant, null);
+    await this.foldFromStore(tenant, projection);
+    projection.advanceTo(startPosition);
+    slot.projection = projection;
+    slot.controlPosition = startPosition;
+  }
+
+  private async foldFromStore(tenant: string, projection: PrimeProjection, asOf?: string): Promise<void> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.store.query(tenant, { event_type_prefix: PRIME_EVENT_PREFIX, limit: HYDRATE_PAGE, cursor, as_of: asOf });
+      for (const event of page.events) projection.apply(event);
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor !== undefined);
+  }
+
+  /** Applies what the log gained since the projection's position; rebuilds after a tombstone or restore. */
+  private async catchUp(tenant: string, slot: TenantSlot): Promise<void> {
+    const projection = slot.projection as PrimeProjection;
+    const control = await this.store.watch(tenant, { after: slot.controlPosition, timeout_ms: 0, entity_id: CONTROL_ENTITY, limit: 1 });
+    if (control.events.length > 0) {
+      slot.projection = undefined;
+      await projection.close();
+      await this.hydrate(tenant, slot);
+      return;
+    }
+    slot.controlPosition = control.last_position;
+    while (true) {
+      const page = await this.store.watch(tenant, { after: projection.position, timeout_ms: 0, limit: HYDRATE_PAGE });
+      for (const event of page.events) projection.apply(event);
+      projection.advanceTo(page.last_position);
+      if (page.events.length < HYDRATE_PAGE) break;
+    }
+  }
+
+  /** The live projection, or one folded from the log prefix recorded at or before `as_of`. */
+  private async projectionFor(tenant: string, asOf: string | undefined): Promise<PrimeProjection> {
+    if (asOf === undefined) return (await this.live(tenant)).projection;
+    checkTenant(tenant);
+    this.ensureOpen();
+    const cut = formatInstant(parseInstant(asOf, 'as_of'));
+    const projection = this.newProjection(tenant, cut);
+    await this.foldFromStore(tenant, projection, cut);
+    return projection;
+  }
+
+  async view(tenant: string, args: AsOfArg = {}): Promise<PrimeView> {
+    return this.projectionFor(tenant, args.as_of);
+  }
+
+  async appendEvents(tenant: string, events: NewEvent[]): Promise<void> {
+    checkTenant(tenant);
+    this.ensureOpen();
+    for (const [i, event] of events.entries()) {
+      if (typeof event?.event_type !== 'string' || !event.event_type.startsWith(PRIME_EVENT_PREFIX)) throw new InvalidError(`events[${i}].event_type`, `must start with '${PRIME_EVENT_PREFIX}'`);
+    }
+    const prepared = this.embedder.deterministic ? events : await this.withEmbeddings(tenant, events);
+    await this.store.append(tenant, prepared);
+    await this.afterWrite(tenant);
+  }
+
+  /** Write once, apply once: only a warm tenant is brought up to date (from the log, which has the write). */
+  private async afterWrite(tenant: string): Promise<void> {
+    const slot = this.cache.peek(tenant);
+    if (slot?.projection === undefined) return;
+    await slot.run(async () => {
+      if (slot.projection !== undefined) await this.catchUp(tenant, slot);
+    });
+  }
+
+  // ── writes ───────────────────────────────────────────────────────────────────────────────────
+
+  async addNode(tenant: string, args: { type: string; properties?: JsonObject; id?: string }): Promise<PrimeNode> {
+    const type = checkName(args.type, 'type', PRIME_LIMITS.maxTypeLength);
+    const properties = checkProperties(args.properties, 'properties');
+    const id = args.id === undefined ? this.newId() : checkPrimeId(args.id, 'id');
+    checkTenant(tenant);
+    const embedding = await this.embeddingFor(properties);
+    const appended = await this.appendOne(tenant, nodeCreated(id, type, properties, embedding), 'id');
+    return { id, type, properties, created_at: appended.timestamp, updated_at: appended.timestamp, version: appended.version };
+  }
+
+  async updateNode(tenant: string, args: { node_id: string; properties: JsonObject }): Promise<PrimeNode> {
+    const id = checkPrimeId(args.node_id, 'node_id');
+    const patch = checkProperties(args.properties, 'properties');
+    const { projection } = await this.live(tenant);
+    const before = this.requireNode(projection, id, 'node_id');
+    const merged = mergeProperties(before.properties, patch);
+    const embedding = await this.embeddingFor(merged);
+    const appended = await this.appendOne(tenant, nodeUpdated(id, patch, embedding), 'node_id');
+    return { ...before, properties: merged, updated_at: appended.timestamp, version: appended.version };
+  }
+
+  async forget(tenant: string, args: { node_id: string; reason?: string }): Promise<{ node_id: string; edges_removed: number; vectors_removed: number }> {
+    const id = checkPrimeId(args.node_id, 'node_id');
+    const { projection } = await this.live(tenant);
+    this.requireNode(projection, id, 'node_id');
+    const edges = projection.edgesOf(id, 'both').length;
+    const vectors = projection.vectorOf(id) === undefined ? 0 : 1;
+    await this.appendOne(tenant, nodeDeleted(id, args.reason), 'node_id');
+    return { node_id: id, edges_removed: edges, vectors_removed: vectors };
+  }
+
+  async addEdge(tenant: string, args: { source: string; target: string; relation: string; properties?: JsonObject; weight?: number }): Promise<PrimeEdge> {
+    const source = checkPrimeId(args.source, 'source');
+    const target = checkPrimeId(args.target, 'target');
+    const relation = checkName(args.relation, 'relation', PRIME_LIMITS.maxRelationLength);
+    const properties = checkProperties(args.properties, 'properties');
+    const weight = args.weight ?? 1;
+    if (typeof weight !== 'number' || !Number.isFinite(weight) || weight < 0) throw new InvalidError('weight', 'must be a finite number ≥ 0');
+    const { projection } = await this.live(tenant);
+    this.requireNode(projection, source, 'source');
+    this.requireNode(projection, target, 'target');
+    const edge = { id: this.newId(), source, target, relation, properties, weight };
+    const appended = await this.appendOne(tenant, edgeCreated(edge), 'source');
+    return { ...edge, created_at: appended.timestamp };
+  }
+
+  async removeEdge(tenant: string, args: { edge_id?: string; source?: string; target?: string; relation?: string }): Promise<{ removed: PrimeEdge[] }> {
+    const { projection } = await this.live(tenant);
+    let removed: PrimeEdge[];
+    if (args.edge_id !== undefined) {
+      if (args.source !== undefined || args.target !== undefined || args.relation !== undefined) throw new InvalidError('edge_id', 'give edge_id, or source and target (and optionally relation), not both');
+      const edge = projection.edge(checkPrimeId(args.edge_id, 'edge_id'));
+      if (edge === undefined) throw new NotFoundError(`edge_id: no live edge '${args.edge_id}'`, { field: 'edge_id' });
+      removed = [edge];
+    } else {
+      if (args.source === undefined) throw new InvalidError('source', 'is required when edge_id is not given');
+      if (args.target === undefined) throw new InvalidError('target', 'is required when edge_id is not given');
+      const source = checkPrimeId(args.source, 'source');
+      const target = checkPrimeId(args.target, 'target');
+      removed = projection.edgesOf(source, 'out').filter((e) => e.target === target && (args.relation === undefined || e.relation === args.relation));
+      if (removed.length === 0) throw new NotFoundError(`no live edge from '${source}' to '${target}'${args.relation === undefined ? '' : ` with relation '${args.relation}'`}`, { field: 'source' });
+    }
+    await this.store.append(tenant, removed.map((e) => edgeDeleted(e.id)));
+    await this.afterWrite(tenant);
+    return { removed };
+  }
+
+  async embed(tenant: string, args: { id: string; text?: string; vector?: number[]; metadata?: JsonObject }): Promise<{ id: string; dims: number; embedder: string; node_id: string | null }> {
+    const id = checkPrimeId(args.id, 'id');
+    const metadata = checkProperties(args.metadata, 'metadata');
+    if ((args.text === undefined) === (args.vector === undefined)) throw new InvalidError('text', 'give exactly one of text or vector');
+    let space: string;
+    let vector: Float32Array;
+    if (args.text !== undefined) {
+      const text = checkText(args.text, 'text');
+      vector = (await this.embedTexts([text]))[0];
+      space = this.embedder.name;
+    } else {
+      vector = callerVector(args.vector);
+      space = customSpace(vector.length);
+    }
+    const { projection } = await this.live(tenant);
+    const nodeId = projection.node(id) !== undefined ? id : null;
+    const text = args.text === undefined ? undefined : args.text.slice(0, PRIME_LIMITS.maxStoredVectorText);
+    const encoded: EncodedVector = { embedder: space, dims: vector.length, data: encodeVector(vector) };
+    await this.appendOne(tenant, vectorStored(id, encoded, { nodeId: nodeId ?? undefined, text, metadata }), 'id');
+    return { id, dims: vector.length, embedder: space, node_id: nodeId };
+  }
+
+  private async appendOne(tenant: string, event: NewEvent, idField: string): Promise<{ timestamp: string; version: number }> {
+    try {
+      const result = await this.store.append(tenant, [event]);
+      await this.afterWrite(tenant);
+      return result.events[0];
+    } catch (err) {
+      // A created node or edge names a fresh entity (expected_version 0): a clash means the id is taken.
+      if ((err as { code?: string }).code === 'conflict') throw new InvalidError(idField, `'${event.entity_id.split(':').slice(2).join(':')}' is already used`);
+      throw err;
+    }
+  }
+
+  // ── reads ────────────────────────────────────────────────────────────────────────────────────
+
+  async getNode(tenant: string, args: { node_id: string } & AsOfArg): Promise<PrimeNode> {
+    const id = checkPrimeId(args.node_id, 'node_id');
+    const projection = await this.projectionFor(tenant, args.as_of);
+    return this.requireNode(projection, id, 'node_id');
+  }
+
+  async neighbors(tenant: string, args: { node_id: string; relation?: string; direction?: Direction; depth?: number; limit?: number } & AsOfArg) {
+    const id = checkPrimeId(args.node_id, 'node_id');
+    const depth = checkInt(args.depth, 'depth', 1, 1, PRIME_LIMITS.maxDepth);
+    const limit = checkInt(args.limit, 'limit', PRIME_LIMITS.defaultNeighborLimit, 1, LIMITS.maxPageSize);
+    const direction = args.direction ?? 'both';
+    if (direction !== 'out' && direction !== 'in' && direction !== 'both') throw new InvalidError('direction', "must be 'out', 'in' or 'both'");
+    const projection = await this.projectionFor(tenant, args.as_of);
+    this.requireNode(projection, id, 'node_id');
+    return { node_id: id, ...neighbors(projection, id, { relation: args.relation, direction, depth, limit }) };
+  }
+
+  async search(tenant: string, args: { type?: string; text?: string; properties?: JsonObject; limit?: number } & AsOfArg): Promise<{ nodes: Array<PrimeNode & { score: number | null }> }> {
+    const limit = checkInt(args.limit, 'limit', PRIME_LIMITS.defaultSearchLimit, 1, LIMITS.maxPageSize);
+    const wanted = args.properties === undefined ? undefined : checkProperties(args.properties, 'properties');
+    const projection = await this.projectionFor(tenant, args.as_of);
+    const matches = (node: PrimeNode): boolean => (args.type === undefined || node.type === args.type) && (wanted === undefined || propertiesMatch(node.properties, wanted));
+    if (args.text !== undefined && args.text.trim().length > 0) {
+      const hits = projection.lexical(args.text, limit, (id) => {
+        const node = projection.node(id);
+        return node !== undefined && matches(node);
+      });
+      return { nodes: hits.map((hit) => ({ ...(projection.node(hit.id) as PrimeNode), score: hit.score })) };
+    }
+    const nodes: Array<PrimeNode & { score: number | null }> = [];
+    for (const node of projection.nodes()) {
+      if (!matches(node)) continue;
+      nodes.push({ ...node, score: null });
+      if (nodes.length === limit) break;
+    }
+    return { nodes };
+  }
+
+  async shortestPath(tenant: string, args: { from: string; to: string; relation?: string } & AsOfArg) {
+    const from = checkPrimeId(args.from, 'from');
+    const to = checkPrimeId(args.to, 'to');
+    const projection = await this.projectionFor(tenant, args.as_of);
+    this.requireNode(projection, from, 'from');
+    this.requireNode(projection, to, 'to');
+    const path = shortestPath(projection, from, to, args.relation);
+    return { ...path, length: path.found ? path.edges.length : null };
+  }
+
+  async subgraph(tenant: string, args: { node_id: string; depth?: number; limit?: number } & AsOfArg) {
+    const id = checkPrimeId(args.node_id, 'node_id');
+    const depth = checkInt(args.depth, 'depth', 1, 0, PRIME_LIMITS.maxDepth);
+    const limit = checkInt(args.limit, 'limit', PRIME_LIMITS.defaultSubgraphLimit, 1, LIMITS.maxPageSize);
+    const projection = await this.projectionFor(tenant, args.as_of);
+    this.requireNode(projection, id, 'node_id');
+    return subgraph(projection, id, { depth, limit });
+  }
+
+  async history(tenant: string, args: { node_id: string } & AsOfArg): Promise<NodeHistory> {
+    const id = checkPrimeId(args.node_id, 'node_id');
+    const cutMs = args.as_of === undefined ? undefined : parseInstant(args.as_of, 'as_of');
+    const { projection } = await this.live(tenant);
+    const edgeIds = new Set<string>();
+    const vectorIds = new Set<string>([id]);
+    const events: StoredEvent[] = [];
+    for (const event of projection.log) {
+      if (cutMs !== undefined && Date.parse(event.timestamp) > cutMs) break;
+      if (touches(event, id, edgeIds, vectorIds)) events.push(event);
+    }
+    if (events.length === 0) throw new NotFoundError(`node_id: no node '${id}' in this tenant's log${args.as_of === undefined ? '' : ` as of ${args.as_of}`}`, { field: 'node_id' });
+    return { node_id: id, events };
+  }
+
+  async similar(tenant: string, args: { id?: string; text?: string; vector?: number[]; top_k?: number } & AsOfArg): Promise<{ results: SimilarHit[]; embedder: EmbedderInfo; vector_index: VectorIndexStatus }> {
+    const given = [args.id, args.text, args.vector].filter((x) => x !== undefined).length;
+    if (given !== 1) throw new InvalidError('id', 'give exactly one of id, text or vector');
+    const topK = checkInt(args.top_k, 'top_k', PRIME_LIMITS.defaultTopK, 1, PRIME_LIMITS.maxTopK);
+    const textVector = args.text === undefined ? undefined : (await this.embedTexts([checkText(args.text, 'text')]))[0];
+    const projection = await this.projectionFor(tenant, args.as_of);
+    let space: string;
+    let query: Float32Array;
+    let exclude: string | undefined;
+    if (args.id !== undefined) {
+      const id = checkPrimeId(args.id, 'id');
+      const stored = projection.vectorOf(id);
+      if (stored === undefined) throw new NotFoundError(`id: '${id}' has no vector${projection.asOf ? ` as of ${projection.asOf}` : ''}`, { field: 'id' });
+      ({ space, vector: query } = stored);
+      exclude = id;
+    } else if (textVector !== undefined) {
+      space = this.embedder.name;
+      query = textVector;
+    } else {
+      query = callerVector(args.vector);
+      space = this.spaceForVector(projection, query);
+    }
+    const hits = projection.searchSpace(space, query, topK, exclude === undefined ? undefined : (id) => id !== exclude);
+    const results = hits.map((hit): SimilarHit => {
+      const meta = projection.vectorMeta(hit.id);
+      const nodeId = projection.nodeOfVector(hit.id);
+      const node = nodeId === undefined ? undefined : projection.node(nodeId);
+      return { id: hit.id, score: hit.score, ...(node === undefined ? {} : { node }), metadata: meta?.metadata ?? {} };
+    });
+    return { results, embedder: this.embedderInfo, vector_index: this.indexStatus(projection, space) };
+  }
+
+  async recall(
+    tenant: string,
+    args: { text?: string; vector?: number[]; node_type?: string; depth?: number; top_k?: number; since?: string; until?: string } & AsOfArg,
+  ): Promise<{ results: RecallHit[]; embedder: EmbedderInfo; vector_index: VectorIndexStatus }> {
+    const topK = checkInt(args.top_k, 'top_k', PRIME_LIMITS.defaultTopK, 1, PRIME_LIMITS.maxTopK);
+    const depth = checkInt(args.depth, 'depth', 1, 0, PRIME_LIMITS.maxRecallDepth);
+    const sinceMs = args.since === undefined ? undefined : parseInstant(args.since, 'since');
+    const untilMs = args.until === undefined ? undefined : parseInstant(args.until, 'until');
+    const text = args.text === undefined || args.text.trim().length === 0 ? undefined : checkText(args.text, 'text');
+    let vector: Float32Array | undefined;
+    if (args.vector !== undefined) vector = callerVector(args.vector);
+    else if (text !== undefined) vector = (await this.embedTexts([text]))[0];
+    const projection = await this.projectionFor(tenant, args.as_of);
+    const space = args.vector !== undefined && vector !== undefined ? this.spaceForVector(projection, vector) : this.embedder.name;
+    const nowMs = projection.asOf === null ? this.now() : Date.parse(projection.asOf);
+    const ranked = rankRecall(
+      { text, vector, topK, depth, nodeType: args.node_type, sinceMs, untilMs, nowMs },
+      {
+        lexical: (q, limit) => projection.lexical(q, limit),
+        semantic: (v, limit) => nodeHits(projection, projection.searchSpace(space, v, limit)),
+        neighbors: (id) => projection.neighborLinks(id),
+        info: (id) => projection.nodeInfo(id),
+        ids: () => projection.nodeIds(),
+      },
+      this.tuning,
+    );
+    const results: RecallHit[] = [];
+    for (const r of ranked) {
+      const node = projection.node(r.id);
+      if (node === undefined) continue;
+      results.push({ node, score: r.score, score_parts: r.parts, retrieval: r.retrieval, ...(r.via === undefined ? {} : { via: r.via }) });
+    }
+    return { results, embedder: this.embedderInfo, vector_index: this.indexStatus(projection, space) };
+  }
+
+  async context(tenant: string, args: { query: string; top_k?: number; max_tokens?: number } & AsOfArg) {
+    const query = checkText(args.query, 'query');
+    const maxTokens = checkInt(args.max_tokens, 'max_tokens', PRIME_LIMITS.defaultContextTokens, PRIME_LIMITS.minContextTokens, PRIME_LIMITS.maxContextTokens);
+    const { results } = await this.recall(tenant, { text: query, top_k: args.top_k, as_of: args.as_of });
+    const projection = await this.projectionFor(tenant, args.as_of);
+    return buildContextPack(query, results, projection, maxTokens);
+  }
+
+  async stats(tenant: string, args: AsOfArg = {}): Promise<PrimeStats> {
+    let projection: PrimeProjection;
+    let warm = false;
+    if (args.as_of === undefined) ({ projection, wasWarm: warm } = await this.live(tenant));
+    else projection = await this.projectionFor(tenant, args.as_of);
+    return {
+      tenant,
+      as_of: projection.asOf,
+      ...projection.counters(),
+      embedder: this.embedderInfo,
+      vector_index: this.indexStatus(projection, this.embedder.name),
+      cache: { warm, tenants_warm: [...this.cache.values()].filter((slot) => slot.projection !== undefined).length },
+    };
+  }
+
+  // ── helpers ──────────────────────────────────────────────────────────────────────────────────
+
+  private requireNode(projection: PrimeProjection, id: string, field: string): PrimeNode {
+    const node = projection.node(id);
+    if (node === undefined) throw new NotFoundError(`${field}: no live node '${id}'${projection.asOf ? ` as of ${projection.asOf}` : ''}`, { field });
+    return node;
+  }
+
+  private indexStatus(projection: PrimeProjection, space: string): VectorIndexStatus {
+    const index = projection.space(space);
+    if (index !== undefined) return index.status();
+    const dims = space === this.embedder.name ? this.embedder.dims : 0;
+    return { mode: 'exact', hnsw_available: false, vectors: 0, dims, note: 'exact: no vectors stored yet' };
+  }
+
+  /** Caller vectors are searched among caller vectors of their length, else the embedder's when lengths match. */
+  private spaceForVector(projection: PrimeProjection, vector: Float32Array): string {
+    const custom = customSpace(vector.length);
+    if (projection.space(custom) !== undefined) return custom;
+    if (this.embedder.dims === vector.length) return this.embedder.name;
+    return custom;
+  }
+
+  private async embedTexts(texts: string[]): Promise<Float32Array[]> {
+    if (this.embedder.embedSync) return texts.map((text) => (this.embedder.embedSync as (t: string) => Float32Array)(text));
+    return this.embedder.embed(texts);
+  }
+
+  /** A non-deterministic embedder's vector for a node's text, stored in the node's event (deterministic ones are recomputed on fold). */
+  private async embeddingFor(properties: JsonObject): Promise<EncodedVector | undefined> {
+    if (this.embedder.deterministic) return undefined;
+    const text = nodeText(properties);
+    if (text.length === 0) return undefined;
+    const [vector] = await this.embedder.embed([text]);
+    return { embedder: this.embedder.name, dims: vector.length, data: encodeVector(vector) };
+  }
+
+  /** Adds stored embeddings to prebuilt node events (for appendEvents with a remote embedder). */
+  private async withEmbeddings(tenant: string, events: NewEvent[]): Promise<NewEvent[]> {
+    const needs = events.some((e) => e.event_type === PRIME_EVENTS.nodeCreated || e.event_type === PRIME_EVENTS.nodeUpdated);
+    if (!needs) return events;
+    const { projection } = await this.live(tenant);
+    const current = new Map<string, JsonObject>();
+    const out: NewEvent[] = [];
+    for (const event of events) {
+      const p = event.payload;
+      const id = typeof p.node_id === 'string' ? p.node_id : undefined;
+      if (id === undefined || !isPlainObject(p.properties) || p.embedding !== undefined) {
+        out.push(event);
+        continue;
+      }
+      let properties: JsonObject;
+      if (event.event_type === PRIME_EVENTS.nodeCreated) properties = p.properties;
+      else if (event.event_type === PRIME_EVENTS.nodeUpdated) properties = mergeProperties(current.get(id) ?? projection.node(id)?.properties ?? {}, p.properties);
+      else {
+        out.push(event);
+        continue;
+      }
+      current.set(id, properties);
+      const embedding = await this.embeddingFor(properties);
+      out.push(embedding === undefined ? event : { ...event, payload: { ...p, embedding: embedding as unknown as JsonObject } });
+    }
+    return out;
+  }
+
+  async whenIdle(): Promise<void> {
+    await Promise.all([...this.cache.values()].map((slot) => slot.projection?.whenIdle()));
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw new InvalidError('prime', 'the Prime service is closed');
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const slots = [...this.cache.values()];
+    this.cache.clear();
+    await Promise.all(slots.map((slot) => slot.run(async () => slot.projection?.close())));
+  }
+}
+
+// ── argument checks (the tools validate with zod too; library callers get the same errors) ────
+
+/** A caller's vector, unit length (search is cosine = dot product over unit vectors). */
+function callerVector(value: unknown): Float32Array {
+  return normalize(checkVector(value, 'vector'));
+}
+
+function checkPrimeId(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw new InvalidError(field, 'must be a non-empty string');
+  if (value.length > MAX_PRIME_ID_LENGTH) throw new InvalidError(field, `must be at most ${MAX_PRIME_ID_LENGTH} characters`);
+  // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
+  if (/[\u0000-\u001f\u007f]/.test(value)) throw new InvalidError(field, 'must not contain control characters');
+  return value;
+}
+
+function checkName(value: unknown, field: string, max: number): string {
+  if (typeof value !== 'string' || value.trim().length === 0) throw new InvalidError(field, 'must be a non-empty string');
+  if (value.length > max) throw new InvalidError(field, `must be at most ${max} characters`);
+  return value;
+}
+
+function checkProperties(value: unknown, field: string): JsonObject {
+  if (value === undefined) return {};
+  if (!isPlainObject(value)) throw new InvalidError(field, 'must be a JSON object');
+  return value;
+}
+
+function checkText(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.trim().length === 0) throw new InvalidError(field, 'must be non-empty text');
+  if (value.length > PRIME_LIMITS.maxEmbedTextLength) throw new InvalidError(field, `must be at most ${PRIME_LIMITS.maxEmbedTextLength} characters`);
+  return value;
+}
+
+function checkInt(value: unknown, field: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw new InvalidError(field, `must be an integer from ${min} to ${max}`);
+  return value;
+}
+
+function mergeProperties(before: JsonObject, patch: JsonObject): JsonObject {
+  const out: JsonObject = { ...before };
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete out[key];
+    else out[key] = isPlainObject(value) && isPlainObject(out[key]) ? mergeProperties(out[key], value) : value;
+  }
+  return out;
+}
+
+/** Property filter of prime_search: every given key equals (JSON-wise) the node's value. */
+function propertiesMatch(properties: JsonObject, wanted: JsonObject): boolean {
+  for (const [key, value] of Object.entries(wanted)) {
+    if (JSON.stringify(properties[key]) !== JSON.stringify(value)) return false;
+  }
+  return true;
+}
+
+/** Vector hits to node hits: the first (best) hit per live node. */
+function nodeHits(projection: PrimeProjection, hits: Array<{ id: string; score: number }>): Array<{ id: string; score: number }> {
+  const seen = new Set<string>();
+  const out: Array<{ id: string; score: number }> = [];
+  for (const hit of hits) {
+    const nodeId = projection.nodeOfVector(hit.id);
+    if (nodeId === undefined || seen.has(nodeId)) continue;
+    seen.add(nodeId);
+    out.push({ id: nodeId, score: hit.score });
+  }
+  return out;
+}
+
+/** Whether a prime event touched node `id` (its own events, its edges', its vectors'); learns edge and vector ids as it goes. */
+function touches(event: StoredEvent, id: string, edgeIds: Set<string>, vectorIds: Set<string>): boolean {
+  const p = event.payload;
+  switch (event.event_type) {
+    case PRIME_EVENTS.nodeCreated:
+    case PRIME_EVENTS.nodeUpdated:
+    case PRIME_EVENTS.nodeDeleted:
+      return p.node_id === id;
+    case PRIME_EVENTS.edgeCreated:
+      if (p.source !== id && p.target !== id) return false;
+      if (typeof p.edge_id === 'string') edgeIds.add(p.edge_id);
+      return true;
+    case PRIME_EVENTS.edgeDeleted:
+      return typeof p.edge_id === 'string' && edgeIds.has(p.edge_id);
+    case PRIME_EVENTS.vectorStored:
+      if (p.node_id !== id && p.vector_id !== id) return false;
+      if (typeof p.vector_id === 'string') vectorIds.add(p.vector_id);
+      return true;
+    case PRIME_EVENTS.vectorDeleted:
+      return typeof p.vector_id === 'string' && vectorIds.has(p.vector_id);
+    default:
+      return false;
+  }
+}
+
+function tenantDirName(tenant: string): string {
+  return createHash('sha256').update(tenant).digest('hex').slice(0, 24);
+}
+

@@ -1,0 +1,216 @@
+// Recall quality building blocks: the shared tokenizer, the offline hashing embedder, the BM25
+// index, and the pure ranking function (fusion, graph expansion, filters, recency-only mode,
+// score parts), each against small hand-made inputs whose right answer is known.
+
+import { describe, expect, it } from 'vitest';
+import { createHashEmbedder, HASH_EMBEDDER_NAME } from '../src/embed/hashEmbedder.js';
+import { LexicalIndex } from '../src/prime/lexical.js';
+import { rankRecall, type RecallSources } from '../src/prime/recall.js';
+import { terms, words } from '../src/prime/text.js';
+
+const DAY = 24 * 3600 * 1000;
+const NOW = Date.UTC(2025, 0, 31);
+
+function cosine(a: Float32Array, b: Float32Array): number {
+  let dot = 0;
+  for (let i = 0; i < a.length; i++) dot += a[i] * b[i];
+  return dot;
+}
+
+describe('tokenizer', () => {
+  it('lower-cases, folds apostrophes, drops stopwords and stems', () => {
+    expect(words("Mel's DON'T")).toEqual(['mel', 'dont']);
+    expect(terms('The paintings were painted while painting')).toEqual(['paint', 'paint', 'paint']);
+    expect(terms('What did she research?')).toEqual(['research']);
+  });
+
+  it('keeps non-English words whole instead of stemming them', () => {
+    expect(terms('Übersetzungen café')).toEqual(['übersetzungen', 'café']);
+  });
+});
+
+describe('hash embedder', () => {
+  const embedder = createHashEmbedder();
+
+  it('describes itself as offline and lexical', () => {
+    expect(embedder.describe()).toEqual({ name: HASH_EMBEDDER_NAME, kind: 'lexical', dims: 256, source: 'offline' });
+    expect(embedder.deterministic).toBe(true);
+    expect(createHashEmbedder({ dims: 384 }).dims).toBe(384);
+  });
+
+  it('is deterministic and unit length', async () => {
+    const text = 'I went to a support group yesterday';
+    const a = embedder.embedSync!(text);
+    const [b] = await createHashEmbedder().embed([text]);
+    expect(Array.from(a)).toEqual(Array.from(b));
+    expect(cosine(a, a)).toBeCloseTo(1, 5);
+    expect(Array.from(embedder.embedSync!(''))).toEqual(new Array(256).fill(0));
+  });
+
+  it('puts similar texts closer than unrelated ones, misspellings included', () => {
+    const query = embedder.embedSync!('When did she go to the counseling workshop?');
+    const similar = embedder.embedSync!('I went to a counselling workshop last Friday');
+    const unrelated = embedder.embedSync!('The kids loved the dinosaur bones at the museum');
+    expect(cosine(query, similar)).toBeGreaterThan(cosine(query, unrelated) + 0.1);
+  });
+});
+
+describe('LexicalIndex', () => {
+  it('ranks by BM25 with stemming and honours accept', () => {
+    const index = new LexicalIndex();
+    index.add('a', 'We went camping in the mountains');
+    index.add('b', 'The camp fire and the camping trip were great, camping is fun');
+    index.add('c', 'I painted a sunrise over the lake');
+    expect(index.size).toBe(3);
+    const hits = index.search('camp', 10);
+    expect(hits.map((h) => h.id)).toEqual(['b', 'a']);
+    expect(hits[0].score).toBeGreaterThan(hits[1].score);
+    expect(index.search('painting', 10).map((h) => h.id)).toEqual(['c']);
+    expect(index.search('camp', 10, (id) => id !== 'b').map((h) => h.id)).toEqual(['a']);
+    expect(index.search('camp', 1).map((h) => h.id)).toEqual(['b']);
+  });
+
+  it('replaces on re-add and forgets on remove', () => {
+    const index = new LexicalIndex();
+    index.add('a', 'pottery class');
+    index.add('a', 'violin lesson');
+    expect(index.size).toBe(1);
+    expect(index.search('pottery', 10)).toEqual([]);
+    expect(index.search('violin', 10).map((h) => h.id)).toEqual(['a']);
+    expect(index.remove('a')).toBe(true);
+    expect(index.remove('a')).toBe(false);
+    expect(index.has('a')).toBe(false);
+    expect(index.search('violin', 10)).toEqual([]);
+    index.add('b', 'violin again'); // reuses the freed slot
+    expect(index.search('violin', 10).map((h) => h.id)).toEqual(['b']);
+  });
+});
+
+/** A small in-memory graph behind RecallSources. */
+function makeSources(
+  nodes: Record<string, { type?: string; ageDays?: number; importance?: number; lexical?: number; semantic?: number }>,
+  edges: Array<[string, string, string, number?]> = [],
+): RecallSources {
+  const rankBy = (key: 'lexical' | 'semantic') =>
+    Object.entries(nodes)
+      .filter(([, n]) => n[key] !== undefined)
+      .sort((a, b) => (b[1][key] as number) - (a[1][key] as number))
+      .map(([id, n]) => ({ id, score: n[key] as number }));
+  return {
+    lexical: (_text, limit) => rankBy('lexical').slice(0, limit),
+    semantic: (_vector, limit) => rankBy('semantic').slice(0, limit),
+    neighbors: (id) =>
+      edges.flatMap(([source, target, relation, weight = 1]) =>
+        source === id ? [{ id: target, relation, weight }] : target === id ? [{ id: source, relation, weight }] : [],
+      ),
+    info: (id) => {
+      const node = nodes[id];
+      if (node === undefined) return undefined;
+      const at = NOW - (node.ageDays ?? 100) * DAY;
+      return { type: node.type ?? 'memory', createdMs: at, updatedMs: at, importance: node.importance };
+    },
+    ids: () => Object.keys(nodes),
+  };
+}
+
+const vector = new Float32Array([1]);
+
+describe('rankRecall', () => {
+  it('fuses by reciprocal rank: found by both beats found by one', () => {
+    const sources = makeSources({
+      lexOnly: { lexical: 9 },
+      both: { lexical: 5, semantic: 0.8 },
+      semOnly: { semantic: 0.9 },
+    });
+    const ranked = rankRecall({ text: 'q', vector, topK: 10, depth: 0, nowMs: NOW }, sources, { recencyWeight: 0 });
+    expect(ranked.map((r) => r.id)).toEqual(['both', 'lexOnly', 'semOnly']);
+    expect(ranked[0].retrieval).toEqual(['lexical', 'semantic']);
+    expect(ranked[2].retrieval).toEqual(['semantic']);
+    expect(ranked[2].parts.lexical).toBe(0);
+  });
+
+  it('score parts add up to the score', () => {
+    const sources = makeSources({ a: { lexical: 3, semantic: 0.5, ageDays: 1, importance: 0.8 }, b: { lexical: 1 } }, [['a', 'b', 'next']]);
+    for (const hit of rankRecall({ text: 'q', vector, topK: 10, depth: 1, nowMs: NOW }, sources)) {
+      const { semantic, lexical, graph, recency, importance } = hit.parts;
+      expect(hit.score).toBeCloseTo(semantic + lexical + graph + recency + importance, 12);
+    }
+  });
+
+  it('expands along edges with decay, names via, and ignores depth 0', () => {
+    const sources = makeSources({ seed: { lexical: 5 }, reply: {}, far: {}, other: { lexical: 1 } }, [
+      ['seed', 'reply', 'next'],
+      ['reply', 'far', 'next'],
+    ]);
+    const flat = rankRecall({ text: 'q', topK: 10, depth: 0, nowMs: NOW }, sources);
+    expect(flat.map((r) => r.id)).toEqual(['seed', 'other']);
+
+    const one = rankRecall({ text: 'q', topK: 10, depth: 1, nowMs: NOW }, sources);
+    const reply = one.find((r) => r.id === 'reply')!;
+    expect(reply.retrieval).toEqual(['graph']);
+    expect(reply.via).toEqual({ node_id: 'seed', relation: 'next' });
+    expect(one.some((r) => r.id === 'far')).toBe(false);
+
+    const two = rankRecall({ text: 'q', topK: 10, depth: 2, nowMs: NOW }, sources, { recencyWeight: 0 });
+    const far = two.find((r) => r.id === 'far')!;
+    expect(far.via).toEqual({ node_id: 'reply', relation: 'next' });
+    expect(far.parts.graph).toBeLessThan(two.find((r) => r.id === 'reply')!.parts.graph);
+    // Edge weight scales what flows: a half-weight edge passes half.
+    const weighted = makeSources({ seed: { lexical: 5 }, reply: {} }, [['seed', 'reply', 'next', 0.5]]);
+    const half = rankRecall({ text: 'q', topK: 10, depth: 1, nowMs: NOW }, weighted).find((r) => r.id === 'reply')!;
+    expect(half.parts.graph).toBeCloseTo(reply.parts.graph / 2, 12);
+  });
+
+  it('does not let a hub outrank the match it hangs off', () => {
+    const nodes: Record<string, { lexical?: number }> = { hub: {} };
+    const edges: Array<[string, string, string]> = [];
+    for (let i = 0; i < 30; i++) {
+      nodes[`m${i}`] = { lexical: 30 - i };
+      edges.push([`m${i}`, 'hub', 'in_session']);
+    }
+    const ranked = rankRecall({ text: 'q', topK: 10, depth: 1, nowMs: NOW }, makeSources(nodes, edges));
+    expect(ranked[0].id).toBe('m0');
+    expect(ranked.some((r) => r.id === 'hub')).toBe(false);
+  });
+
+  it('filters by type and time window, and skips nodes that are not live', () => {
+    const sources = makeSources({
+      note: { type: 'note', lexical: 9, ageDays: 5 },
+      old: { type: 'note', lexical: 8, ageDays: 50 },
+      person: { type: 'person', lexical: 7, ageDays: 5 },
+    });
+    const lexical = sources.lexical;
+    sources.lexical = (text, limit) => [{ id: 'ghost', score: 99 }, ...lexical(text, limit)];
+    const base = { text: 'q', topK: 10, depth: 0, nowMs: NOW };
+    expect(rankRecall(base, sources).map((r) => r.id)).toEqual(['note', 'old', 'person']);
+    expect(rankRecall({ ...base, nodeType: 'note' }, sources).map((r) => r.id)).toEqual(['note', 'old']);
+    expect(rankRecall({ ...base, sinceMs: NOW - 10 * DAY }, sources).map((r) => r.id)).toEqual(['note', 'person']);
+    expect(rankRecall({ ...base, untilMs: NOW - 10 * DAY }, sources).map((r) => r.id)).toEqual(['old']);
+    expect(rankRecall({ ...base, topK: 1 }, sources).map((r) => r.id)).toEqual(['note']);
+  });
+
+  it('recency breaks ties but cannot beat a much better match', () => {
+    const sources = makeSources({ best: { lexical: 9, ageDays: 365 }, weak: { lexical: 1, ageDays: 0 } });
+    expect(rankRecall({ text: 'q', topK: 10, depth: 0, nowMs: NOW }, sources)[0].id).toBe('best');
+    const tie = makeSources({ older: { semantic: 0.5, ageDays: 60 }, newer: { semantic: 0.5, ageDays: 1 } });
+    const ranked = rankRecall({ vector, topK: 10, depth: 0, nowMs: NOW }, tie);
+    expect(ranked.map((r) => r.id)).toEqual(['newer', 'older']);
+    expect(ranked[0].retrieval).toEqual(['semantic']);
+  });
+
+  it('with no text and no vector returns the most recent, importance included', () => {
+    const sources = makeSources({
+      today: { ageDays: 0 },
+      lastMonth: { ageDays: 30 },
+      lastYear: { ageDays: 365, importance: 1 },
+      lastYearPlain: { ageDays: 365 },
+    });
+    const ranked = rankRecall({ topK: 3, depth: 1, nowMs: NOW }, sources);
+    expect(ranked.map((r) => r.id)).toEqual(['today', 'lastMonth', 'lastYear']);
+    for (const hit of ranked) expect(hit.retrieval).toEqual(['recency']);
+    expect(ranked[0].parts.recency).toBeCloseTo(1, 6);
+    expect(ranked[2].parts.importance).toBeGreaterThan(0);
+    const { ids: _ids, ...withoutIds } = sources;
+    expect(rankRecall({ topK: 3, depth: 0, nowMs: NOW }, withoutIds)).toEqual([]);
+  });
+});

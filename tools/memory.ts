@@ -1,0 +1,540 @@
+// The 9 knowledge-graph tools of the reference MCP memory server (@modelcontextprotocol/server-memory),
+// with its names, argument and result shapes, duplicate handling and errors, so a client written
+// for it works unchanged, on Prime: an entity is a node (type = entityType, properties
+// {name, observations}) and a relation is an edge between named nodes. What they write is
+// therefore found by prime_recall too. Unlike the reference: batch writes are one atomic append,
+// reads are paged (read_graph, search_nodes), search is ranked, and every read takes as_of.
+
+import { z } from 'zod';
+import { InvalidError, NotFoundError } from '../src/core/errors.js';
+import type { NewEvent } from '../src/core/types.js';
+import { edgeCreated, edgeDeleted, nodeCreated, nodeDeleted, nodeUpdated } from '../src/prime/events.js';
+import type { PrimeEdge, PrimeNode, PrimeService, PrimeView } from '../src/prime/types.js';
+import { defineTool } from './define.js';
+import { requirePrime } from './prime.js';
+import type { ToolContext, ToolDefinition } from './registry.js';
+import { asOfArg, cursorArg, graphEntityResult, graphRelationResult, limitArg, pageShape, PRIME_NAME_MAX } from './schemas.js';
+
+// ── The graph as the reference sees it ────────────────────────────────────────────────────────
+
+interface Entity {
+  name: string;
+  entityType: string;
+  observations: string[];
+}
+
+interface Relation {
+  from: string;
+  to: string;
+  relationType: string;
+}
+
+/** Longest name, type or relation type; an entity name is also a node property recall indexes. */
+const NAME_MAX = 1000;
+/** Longest observation, in characters. */
+const OBSERVATION_MAX = 16_000;
+/** Most items per write call (each becomes at least one event of one atomic append). */
+const BATCH_MAX = 1000;
+/** Most relations open_nodes returns. */
+const OPEN_RELATIONS_MAX = 1000;
+
+/** An entity is a live node with a (non-empty) string `name`; its observations are the strings of `observations`. */
+function entityOf(node: PrimeNode): Entity | undefined {
+  const name = node.properties.name;
+  if (typeof name !== 'string' || name.length === 0) return undefined;
+  return { name, entityType: node.type, observations: observationsOf(node) };
+}
+
+function observationsOf(node: PrimeNode): string[] {
+  const raw = node.properties.observations;
+  return Array.isArray(raw) ? raw.filter((o): o is string => typeof o === 'string') : [];
+}
+
+/** A relation is a live edge between two entities. */
+function relationOf(view: PrimeView, edge: PrimeEdge): Relation | undefined {
+  const from = view.node(edge.source);
+  const to = view.node(edge.target);
+  const fromName = from?.properties.name;
+  const toName = to?.properties.name;
+  if (typeof fromName !== 'string' || fromName.length === 0 || typeof toName !== 'string' || toName.length === 0) return undefined;
+  return { from: fromName, to: toName, relationType: edge.relation };
+}
+
+/** Every live entity node, in creation order. */
+function entityNodes(view: PrimeView): Array<{ node: PrimeNode; entity: Entity }> {
+  const out: Array<{ node: PrimeNode; entity: Entity }> = [];
+  for (const node of view.nodes()) {
+    const entity = entityOf(node);
+    if (entity !== undefined) out.push({ node, entity });
+  }
+  return out;
+}
+
+/** Every live relation touching one of `nodeIds` (all relations when omitted), in creation order. */
+function relationsTouching(view: PrimeView, nodeIds?: ReadonlySet<string>): Relation[] {
+  const out: Relation[] = [];
+  for (const edge of view.edges()) {
+    if (nodeIds !== undefined && !nodeIds.has(edge.source) && !nodeIds.has(edge.target)) continue;
+    const relation = relationOf(view, edge);
+    if (relation !== undefined) out.push(relation);
+  }
+  return out;
+}
+
+/** Node ids by name, every live node with that name in creation order (nodeByName gives only the first). */
+function nodeIdsByName(view: PrimeView): Map<string, string[]> {
+  const byName = new Map<string, string[]>();
+  for (const { node, entity } of entityNodes(view)) {
+    const ids = byName.get(entity.name);
+    if (ids === undefined) byName.set(entity.name, [node.id]);
+    else ids.push(node.id);
+  }
+  return byName;
+}
+
+// ── Writes: serialized per tenant, one atomic append each ────────────────────────────────────
+
+/**
+ * A write reads the graph (does this name exist?) and then appends; two concurrent writes to one
+ * tenant could otherwise both see a name as free and create it twice. Chained per service and
+ * tenant, in this process (the reference server has the same read-then-write window, unguarded).
+ */
+const writeQueues = new WeakMap<PrimeService, Map<string, Promise<unknown>>>();
+
+async function serialized<T>(prime: PrimeService, tenant: string, work: () => Promise<T>): Promise<T> {
+  let queues = writeQueues.get(prime);
+  if (queues === undefined) writeQueues.set(prime, (queues = new Map()));
+  const previous = queues.get(tenant) ?? Promise.resolve();
+  const run = previous.then(work, work);
+  const settled = run.then(
+    () => undefined,
+    () => undefined,
+  );
+  queues.set(tenant, settled);
+  void settled.then(() => {
+    if (queues.get(tenant) === settled) queues.delete(tenant);
+  });
+  return run;
+}
+
+/** Runs a graph write: `plan` reads the live view and returns the events to append plus the result. */
+async function write<T>(ctx: ToolContext, plan: (view: PrimeView, prime: PrimeService) => { events: NewEvent[]; result: T }): Promise<T> {
+  const prime = requirePrime(ctx);
+  return serialized(prime, ctx.tenant, async () => {
+    const { events, result } = plan(await prime.view(ctx.tenant), prime);
+    if (events.length > 0) await prime.appendEvents(ctx.tenant, events);
+    return result;
+  });
+}
+
+async function readView(ctx: ToolContext, asOf: string | undefined): Promise<PrimeView> {
+  return requirePrime(ctx).view(ctx.tenant, asOf === undefined ? undefined : { as_of: asOf });
+}
+
+const WRITE = { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false } as const;
+const DELETE = { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false } as const;
+const READ = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false } as const;
+
+const ENTITY_NOT_FOUND_HINT = 'create it with create_entities first; search_nodes or read_graph show the names that exist';
+
+const nameArg = (what: string) => z.string().min(1).max(NAME_MAX).describe(what);
+const entityInput = z.object({
+  name: nameArg('The name of the entity, unique in the graph, e.g. "Ada Lovelace"'),
+  entityType: z.string().min(1).max(PRIME_NAME_MAX).describe('The type of the entity, e.g. "person", "project", "organization"'),
+  observations: z
+    .array(z.string().min(1).max(OBSERVATION_MAX))
+    .max(BATCH_MAX)
+    .describe('An array of observation contents associated with the entity: atomic facts, one per string, e.g. ["Speaks fluent French", "Prefers morning meetings"]'),
+});
+const relationInput = z.object({
+  from: nameArg('The name of the entity where the relation starts'),
+  to: nameArg('The name of the entity where the relation ends'),
+  relationType: z.string().min(1).max(PRIME_NAME_MAX).describe('The type of the relation, in active voice, e.g. "works_at"'),
+});
+
+const successShape = {
+  success: z.boolean(),
+  message: z.string(),
+};
+
+const graphShape = {
+  entities: z.array(graphEntityResult),
+  relations: z.array(graphRelationResult),
+};
+
+function renderJson(value: unknown): string {
+  const text = JSON.stringify(value, null, 2);
+  return text.length > 20_000 ? `${text.slice(0, 20_000)}\n… (cut; the full result is in structuredContent)` : text;
+}
+
+/** Drops our paging fields from a rendering, so the text reads like the reference's. */
+function renderGraph(r: { entities: Entity[]; relations: Relation[]; has_more?: boolean }): string {
+  const text = renderJson({ entities: r.entities, relations: r.relations });
+  return r.has_more ? `${text}\nMore: pass next_cursor as cursor.` : text;
+}
+
+const createEntities = defineTool({
+  name: 'create_entities',
+  title: 'Create Entities',
+  description:
+    'Create multiple new entities in the knowledge graph. An entity whose name already exists is skipped (so is a repeated name within the call), so retrying is safe; returns only the entities actually created. All are created in one atomic write. Entities are Prime nodes (type = entityType), so prime_recall finds them too. Compatible with the reference MCP memory server.',
+  group: 'graph',
+  writes: true,
+  inputSchema: {
+    entities: z.array(entityInput).max(BATCH_MAX).describe(`The entities to create (up to ${BATCH_MAX}).`),
+  },
+  outputSchema: { entities: z.array(graphEntityResult).describe('The entities created (those not already in the graph).') },
+  annotations: WRITE,
+  async handler(args, ctx) {
+    return write(ctx, (view, prime) => {
+      const taken = new Set<string>();
+      const created: Entity[] = [];
+      const events: NewEvent[] = [];
+      for (const e of args.entities) {
+        if (taken.has(e.name) || view.nodeByName(e.name) !== undefined) continue;
+        taken.add(e.name);
+        created.push({ name: e.name, entityType: e.entityType, observations: [...e.observations] });
+        events.push(nodeCreated(prime.newId(), e.entityType, { name: e.name, observations: [...e.observations] }));
+      }
+      return { events, result: { entities: created } };
+    });
+  },
+  render: (r) => renderJson(r.entities),
+});
+
+const createRelations = defineTool({
+  name: 'create_relations',
+  title: 'Create Relations',
+  description:
+    'Create multiple new relations between entities in the knowledge graph. Relations should be in active voice ("from relationType to", e.g. Ada works_at Acme). Both entities must exist (unlike the reference server, which stores relations to missing entities, this answers not_found and creates nothing). A relation that already exists is skipped; returns the relations actually created. One atomic write.',
+  group: 'graph',
+  writes: true,
+  inputSchema: {
+    relations: z.array(relationInput).max(BATCH_MAX).describe(`The relations to create (up to ${BATCH_MAX}).`),
+  },
+  outputSchema: { relations: z.array(graphRelationResult).describe('The relations created (those not already in the graph).') },
+  annotations: WRITE,
+  hints: { not_found: ENTITY_NOT_FOUND_HINT },
+  async handler(args, ctx) {
+    return write(ctx, (view, prime) => {
+      const created: Relation[] = [];
+      const events: NewEvent[] = [];
+      const seen = new Set<string>();
+      args.relations.forEach((r, i) => {
+        const from = view.nodeByName(r.from);
+        if (from === undefined) throw new NotFoundError(`relations[${i}].from: no entity named ${JSON.stringify(r.from)}`, { field: `relations[${i}].from` });
+        const to = view.nodeByName(r.to);
+        if (to === undefined) throw new NotFoundError(`relations[${i}].to: no entity named ${JSON.stringify(r.to)}`, { field: `relations[${i}].to` });
+        const key = JSON.stringify([from.id, to.id, r.relationType]);
+        if (seen.has(key)) return;
+        seen.add(key);
+        if (view.edgesOf(from.id, 'out').some((e) => e.target === to.id && e.relation === r.relationType)) return;
+        created.push({ from: r.from, to: r.to, relationType: r.relationType });
+        events.push(edgeCreated({ id: prime.newId(), source: from.id, target: to.id, relation: r.relationType, properties: {}, weight: 1 }));
+      });
+      return { events, result: { relations: created } };
+    });
+  },
+  render: (r) => renderJson(r.relations),
+});
+
+const addObservations = defineTool({
+  name: 'add_observations',
+  title: 'Add Observations',
+  description:
+    'Add new observations to existing entities in the knowledge graph. Observations an entity already has are skipped; returns, per entity, the observations actually added. Every entity must exist: if one does not, the call answers not_found and adds nothing. One atomic write; the entity\'s earlier observations stay readable with as_of.',
+  group: 'graph',
+  writes: true,
+  inputSchema: {
+    observations: z
+      .array(
+        z.object({
+          entityName: nameArg('The name of the entity to add the observations to'),
+          contents: z.array(z.string().max(OBSERVATION_MAX)).max(BATCH_MAX).describe('An array of observation contents to add'),
+        }),
+      )
+      .max(BATCH_MAX)
+      .describe(`Per entity, the observations to add (up to ${BATCH_MAX} entries).`),
+  },
+  outputSchema: {
+    results: z.array(z.object({ entityName: z.string(), addedObservations: z.array(z.string()) })).describe('Per input entry, in order: the observations added.'),
+  },
+  annotations: WRITE,
+  hints: { not_found: ENTITY_NOT_FOUND_HINT },
+  async handler(args, ctx) {
+    return write(ctx, (view) => {
+      // Working copies, so two entries for one entity see each other and make one event.
+      const current = new Map<string, string[]>();
+      const order: string[] = [];
+      const results = args.observations.map((o, i) => {
+        const node = view.nodeByName(o.entityName);
+        if (node === undefined) throw new NotFoundError(`observations[${i}].entityName: no entity named ${JSON.stringify(o.entityName)}`, { field: `observations[${i}].entityName` });
+        let list = current.get(node.id);
+        if (list === undefined) {
+          current.set(node.id, (list = observationsOf(node)));
+          order.push(node.id);
+        }
+        const added: string[] = [];
+        for (const content of o.contents) {
+          if (list.includes(content)) continue;
+          list.push(content);
+          added.push(content);
+        }
+        return { entityName: o.entityName, addedObservations: added };
+      });
+      const events = order.filter((id) => current.get(id)!.length !== observationsOf(view.node(id)!).length).map((id) => nodeUpdated(id, { observations: current.get(id)! }));
+      return { events, result: { results } };
+    });
+  },
+  render: (r) => renderJson(r.results),
+});
+
+const deleteEntities = defineTool({
+  name: 'delete_entities',
+  title: 'Delete Entities',
+  description:
+    'Delete multiple entities and their associated relations from the knowledge graph. Names that do not exist are ignored. One atomic write; this is a forget (like prime_forget), so prime_history and reads with an earlier as_of still show them.',
+  group: 'graph',
+  writes: true,
+  inputSchema: {
+    entityNames: z.array(nameArg('An entity name')).max(BATCH_MAX).describe('An array of entity names to delete'),
+  },
+  outputSchema: {
+    ...successShape,
+    entities_deleted: z.number().int().describe('Entities deleted.'),
+    relations_deleted: z.number().int().describe('Relations deleted with them.'),
+  },
+  annotations: DELETE,
+  async handler(args, ctx) {
+    return write(ctx, (view) => {
+      const byName = nodeIdsByName(view);
+      const nodeIds = new Set<string>();
+      for (const name of args.entityNames) for (const id of byName.get(name) ?? []) nodeIds.add(id);
+      // As prime_forget does: one node.deleted per entity; its edges (and vectors) go with it in the fold.
+      const edgeIds = new Set<string>();
+      for (const id of nodeIds) for (const edge of view.edgesOf(id, 'both')) if (relationOf(view, edge) !== undefined) edgeIds.add(edge.id);
+      const events = [...nodeIds].map((id) => nodeDeleted(id));
+      return { events, result: { success: true, message: 'Entities deleted successfully', entities_deleted: nodeIds.size, relations_deleted: edgeIds.size } };
+    });
+  },
+  render: (r) => r.message,
+});
+
+const deleteObservations = defineTool({
+  name: 'delete_observations',
+  title: 'Delete Observations',
+  description:
+    'Delete specific observations from entities in the knowledge graph. Entities or observations that do not exist are ignored. One atomic write; earlier observations stay readable with as_of.',
+  group: 'graph',
+  writes: true,
+  inputSchema: {
+    deletions: z
+      .array(
+        z.object({
+          entityName: nameArg('The name of the entity containing the observations'),
+          observations: z.array(z.string().max(OBSERVATION_MAX)).max(BATCH_MAX).describe('An array of observations to delete'),
+        }),
+      )
+      .max(BATCH_MAX)
+      .describe(`Per entity, the observations to delete (up to ${BATCH_MAX} entries).`),
+  },
+  outputSchema: { ...successShape, observations_deleted: z.number().int().describe('Observations removed.') },
+  annotations: DELETE,
+  async handler(args, ctx) {
+    return write(ctx, (view) => {
+      const current = new Map<string, string[]>();
+      let removed = 0;
+      for (const d of args.deletions) {
+        const node = view.nodeByName(d.entityName);
+        if (node === undefined) continue;
+        const list = current.get(node.id) ?? observationsOf(node);
+        const kept = list.filter((o) => !d.observations.includes(o));
+        removed += list.length - kept.length;
+        current.set(node.id, kept);
+      }
+      const events = [...current]
+        .filter(([id, list]) => list.length !== observationsOf(view.node(id)!).length)
+        .map(([id, list]) => nodeUpdated(id, { observations: list }));
+      return { events, result: { success: true, message: 'Observations deleted successfully', observations_deleted: removed } };
+    });
+  },
+  render: (r) => r.message,
+});
+
+const deleteRelations = defineTool({
+  name: 'delete_relations',
+  title: 'Delete Relations',
+  description:
+    'Delete multiple relations from the knowledge graph; the entities stay. Relations that do not exist are ignored. One atomic write; prime_history and reads with an earlier as_of still show them.',
+  group: 'graph',
+  writes: true,
+  inputSchema: {
+    relations: z.array(relationInput).max(BATCH_MAX).describe('An array of relations to delete'),
+  },
+  outputSchema: { ...successShape, relations_deleted: z.number().int().describe('Relations removed.') },
+  annotations: DELETE,
+  async handler(args, ctx) {
+    return write(ctx, (view) => {
+      const byName = nodeIdsByName(view);
+      const edgeIds = new Set<string>();
+      for (const r of args.relations) {
+        const targets = new Set(byName.get(r.to) ?? []);
+        for (const source of byName.get(r.from) ?? []) {
+          for (const edge of view.edgesOf(source, 'out')) if (targets.has(edge.target) && edge.relation === r.relationType) edgeIds.add(edge.id);
+        }
+      }
+      return { events: [...edgeIds].map((id) => edgeDeleted(id)), result: { success: true, message: 'Relations deleted successfully', relations_deleted: edgeIds.size } };
+    });
+  },
+  render: (r) => r.message,
+});
+
+// ── Reads: paged with an opaque cursor ────────────────────────────────────────────────────────
+
+/**
+ * A page walks one list of items, entities first and then relations, so a page is bounded however
+ * many relations one entity has. The cursor is the offset into that list, bound to the tool and
+ * the arguments that produced it.
+ */
+interface CursorState {
+  t: string;
+  k: string;
+  o: number;
+}
+
+function encodeCursor(state: CursorState): string {
+  return Buffer.from(JSON.stringify(state)).toString('base64url');
+}
+
+function decodeCursor(cursor: string | undefined, tool: string, key: string): number {
+  if (cursor === undefined) return 0;
+  let state: unknown;
+  try {
+    state = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    state = undefined;
+  }
+  const s = state as Partial<CursorState> | undefined;
+  if (typeof s !== 'object' || s === null || s.t !== tool || typeof s.o !== 'number' || !Number.isSafeInteger(s.o) || s.o < 0) {
+    throw new InvalidError('cursor', `is not a ${tool} cursor; pass next_cursor back unchanged`);
+  }
+  if (s.k !== key) throw new InvalidError('cursor', 'belongs to other arguments; pass it back with the same query and as_of');
+  return s.o;
+}
+
+function page(tool: string, key: string, entities: Entity[], relations: Relation[], args: { limit?: number; cursor?: string }) {
+  const offset = decodeCursor(args.cursor, tool, key);
+  const limit = args.limit ?? 100;
+  const total = entities.length + relations.length;
+  const end = Math.min(total, offset + limit);
+  const pageEntities = entities.slice(Math.min(offset, entities.length), Math.min(end, entities.length));
+  const pageRelations = relations.slice(Math.max(0, offset - entities.length), Math.max(0, end - entities.length));
+  const hasMore = end < total;
+  return {
+    entities: pageEntities,
+    relations: pageRelations,
+    next_cursor: hasMore ? encodeCursor({ t: tool, k: key, o: end }) : null,
+    has_more: hasMore,
+  };
+}
+
+const pagedShape = {
+  ...graphShape,
+  ...pageShape,
+};
+
+const graphLimitArg = () => limitArg('items (entities, then relations)');
+
+const readGraph = defineTool({
+  name: 'read_graph',
+  title: 'Read Graph',
+  description:
+    'Read the knowledge graph: every entity (in creation order), then every relation. Paged, unlike the reference server: a page holds at most limit items, entities first and then relations; pass next_cursor as cursor for the next page. With as_of, the graph as it was at that instant. To find something specific, search_nodes or prime_recall are cheaper.',
+  group: 'graph',
+  writes: false,
+  inputSchema: { limit: graphLimitArg(), cursor: cursorArg(), as_of: asOfArg().optional() },
+  outputSchema: pagedShape,
+  annotations: READ,
+  async handler(args, ctx) {
+    const view = await readView(ctx, args.as_of);
+    const entities = entityNodes(view).map((e) => e.entity);
+    return page('read_graph', JSON.stringify([args.as_of ?? null]), entities, relationsTouching(view), args);
+  },
+  render: renderGraph,
+});
+
+const searchNodes = defineTool({
+  name: 'search_nodes',
+  title: 'Search Nodes',
+  description:
+    'Search for nodes in the knowledge graph based on a query: every entity whose name, type or an observation contains the query (case-insensitive, as the reference server does), plus entities whose text matches its words (stemmed), best match first; then the relations that touch them. Paged like read_graph. For questions in natural language prefer prime_recall, which also weighs meaning, graph links and recency.',
+  group: 'graph',
+  writes: false,
+  inputSchema: {
+    query: z.string().max(1000).describe('The search query to match against entity names, types, and observation content, e.g. "Acme" or "morning meetings"'),
+    limit: graphLimitArg(),
+    cursor: cursorArg(),
+    as_of: asOfArg().optional(),
+  },
+  outputSchema: pagedShape,
+  annotations: READ,
+  async handler(args, ctx) {
+    const view = await readView(ctx, args.as_of);
+    const all = entityNodes(view);
+    const q = args.query.toLowerCase();
+    const substring = new Set<string>();
+    for (const { node, entity } of all) {
+      if (entity.name.toLowerCase().includes(q) || entity.entityType.toLowerCase().includes(q) || entity.observations.some((o) => o.toLowerCase().includes(q))) substring.add(node.id);
+    }
+    const isEntity = new Set(all.map((e) => e.node.id));
+    const scores = new Map<string, number>();
+    if (args.query.trim().length > 0) for (const hit of view.lexical(args.query, Math.max(1, all.length), (id) => isEntity.has(id))) scores.set(hit.id, hit.score);
+    const seq = new Map(all.map((e, i) => [e.node.id, i]));
+    // Ranked: word matches by relevance, then substring-only matches in creation order.
+    const matched = all
+      .filter((e) => substring.has(e.node.id) || scores.has(e.node.id))
+      .sort((a, b) => (scores.get(b.node.id) ?? -Infinity) - (scores.get(a.node.id) ?? -Infinity) || seq.get(a.node.id)! - seq.get(b.node.id)!);
+    const ids = new Set(matched.map((e) => e.node.id));
+    return page('search_nodes', JSON.stringify([args.query, args.as_of ?? null]), matched.map((e) => e.entity), relationsTouching(view, ids), args);
+  },
+  render: renderGraph,
+});
+
+const openNodes = defineTool({
+  name: 'open_nodes',
+  title: 'Open Nodes',
+  description:
+    'Open specific nodes in the knowledge graph by their names: those entities (names that do not exist are ignored) and every relation touching them, including relations to entities not asked for. With as_of, as they were at that instant.',
+  group: 'graph',
+  writes: false,
+  inputSchema: {
+    names: z.array(nameArg('An entity name')).max(BATCH_MAX).describe('An array of entity names to retrieve'),
+    as_of: asOfArg().optional(),
+  },
+  outputSchema: {
+    ...graphShape,
+    truncated: z.boolean().describe(`True when more than ${OPEN_RELATIONS_MAX} relations touch them and the rest were left out (read_graph pages through all).`),
+  },
+  annotations: READ,
+  async handler(args, ctx) {
+    const view = await readView(ctx, args.as_of);
+    const wanted = new Set(args.names);
+    const found = entityNodes(view).filter((e) => wanted.has(e.entity.name));
+    const relations = relationsTouching(view, new Set(found.map((e) => e.node.id)));
+    return { entities: found.map((e) => e.entity), relations: relations.slice(0, OPEN_RELATIONS_MAX), truncated: relations.length > OPEN_RELATIONS_MAX };
+  },
+  render: renderGraph,
+});
+
+/** The knowledge-graph tools, in the reference server's order. */
+export const MEMORY_TOOLS: readonly ToolDefinition[] = [
+  createEntities,
+  createRelations,
+  addObservations,
+  deleteEntities,
+  deleteObservations,
+  deleteRelations,
+  readGraph,
+  searchNodes,
+  openNodes,
+];
