@@ -9,13 +9,14 @@
 // message when it is absent. Every figure printed is measured here.
 
 import { readFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createHashEmbedder } from '../src/embed/hashEmbedder.js';
+import { openEmbeddedCore } from '../src/core/embedded/index.js';
 import type { Embedder } from '../src/embed/types.js';
-import { LexicalIndex } from '../src/prime/lexical.js';
-import { rankRecall, type RecallSources, type RecallTuning } from '../src/prime/recall.js';
+import type { RecallTuning } from '../src/prime/recall.js';
+import { createPrimeService } from '../src/prime/service.js';
 
 const DEFAULT_DATA_PATH = process.env.LOCOMO_DATA ?? '/work/shared/bench-data/locomo-dev.json';
 /** Category 5 questions are adversarial (the answer is not in the conversation): no evidence to find. */
@@ -41,6 +42,7 @@ export interface LocomoTurn {
 export interface RecallAdapter {
   addTurn(turn: LocomoTurn): void | Promise<void>;
   recall(question: string, k: number): Promise<string[]>;
+  close?(): Promise<void>;
 }
 
 export interface MethodScores {
@@ -130,77 +132,40 @@ export function createBm25Baseline(): RecallAdapter {
 }
 
 /**
- * allsource recall over its own modules, storing the conversation as an agent would: each turn a
- * `turn` node (speaker, text, session date) indexed by BM25 and by the default offline embedder;
- * one `session` node per session; `next` edges between consecutive turns of a session and an
- * `in_session` edge from each turn to its session. Questions are asked without a type filter.
+ * allsource through the product path: a real EmbeddedCore (in a temp directory) and the Prime
+ * service, as an agent would store a conversation with prime_add_node and prime_add_edge: each
+ * turn a `turn` node, one `session` node per session, `in_session` and `next` edges. Questions
+ * go to prime_recall (depth 1, no type filter). Private `_` properties keep ids out of the text.
  */
-export function createAllsourceAdapter(options: { embedder?: Embedder; tuning?: Partial<RecallTuning>; depth?: number } = {}): RecallAdapter {
-  const embedder = options.embedder ?? createHashEmbedder();
-  const embed = (text: string): Float32Array => embedder.embedSync!(text);
-  const lexical = new LexicalIndex();
-  const vectors = new Map<string, Float32Array>();
-  const nodes = new Map<string, { type: string; createdMs: number; updatedMs: number; diaId?: string }>();
-  const edges = new Map<string, Array<{ id: string; relation: string; weight: number }>>();
-  const link = (source: string, target: string, relation: string): void => {
-    for (const [from, to] of [
-      [source, target],
-      [target, source],
-    ]) {
-      let list = edges.get(from);
-      if (list === undefined) edges.set(from, (list = []));
-      list.push({ id: to, relation, weight: 1 });
-    }
-  };
-  let previous: LocomoTurn | undefined;
-  let nowMs = 0;
-  const sources: RecallSources = {
-    lexical: (text, limit) => lexical.search(text, limit),
-    semantic: (vector, limit) => exactCosine(vectors, vector, limit),
-    neighbors: (id) => edges.get(id) ?? [],
-    info: (id) => nodes.get(id),
-    ids: () => nodes.keys(),
-  };
+export async function createAllsourceAdapter(options: { dataDir: string; embedder?: Embedder; tuning?: Partial<RecallTuning>; depth?: number }): Promise<RecallAdapter> {
+  const store = await openEmbeddedCore({ dataDir: options.dataDir, durability: 'none' });
+  const prime = createPrimeService({ store, embedder: options.embedder, recallTuning: options.tuning });
+  const tenant = 'locomo';
+  const sessions = new Map<number, string>();
+  let previous: { id: string; session: number } | undefined;
   return {
-    addTurn(turn) {
-      const sessionId = `session:${turn.session}`;
-      if (!nodes.has(sessionId)) nodes.set(sessionId, { type: 'session', createdMs: turn.atMs, updatedMs: turn.atMs });
-      const id = `turn:${turn.diaId}`;
-      const text = turnText(turn);
-      nodes.set(id, { type: 'turn', createdMs: turn.atMs, updatedMs: turn.atMs, diaId: turn.diaId });
-      lexical.add(id, text);
-      vectors.set(id, embed(text));
-      link(id, sessionId, 'in_session');
-      if (previous !== undefined && previous.session === turn.session) link(`turn:${previous.diaId}`, id, 'next');
-      previous = turn;
-      nowMs = Math.max(nowMs, turn.atMs);
+    async addTurn(turn) {
+      let sessionId = sessions.get(turn.session);
+      if (sessionId === undefined) {
+        sessionId = (await prime.addNode(tenant, { type: 'session', properties: { _session: turn.session, _date: turn.sessionDate } })).id;
+        sessions.set(turn.session, sessionId);
+      }
+      const node = await prime.addNode(tenant, { type: 'turn', properties: { text: turnText(turn), _dia_id: turn.diaId } });
+      await prime.addEdge(tenant, { source: node.id, target: sessionId, relation: 'in_session' });
+      if (previous !== undefined && previous.session === turn.session) await prime.addEdge(tenant, { source: previous.id, target: node.id, relation: 'next' });
+      previous = { id: node.id, session: turn.session };
     },
     async recall(question, k) {
-      const ranked = rankRecall(
-        { text: question, vector: embed(question), topK: k, depth: options.depth ?? 1, nowMs },
-        sources,
-        options.tuning,
-      );
+      const { results } = await prime.recall(tenant, { text: question, top_k: k, depth: options.depth ?? 1 });
       const out: string[] = [];
-      for (const hit of ranked) {
-        const diaId = nodes.get(hit.id)?.diaId;
-        if (diaId !== undefined) out.push(diaId);
-      }
+      for (const hit of results) if (typeof hit.node.properties._dia_id === 'string') out.push(hit.node.properties._dia_id);
       return out;
     },
+    async close() {
+      await prime.close();
+      await store.close();
+    },
   };
-}
-
-/** Brute-force cosine over unit vectors: the dot product, best first. */
-function exactCosine(vectors: Map<string, Float32Array>, query: Float32Array, limit: number): Array<{ id: string; score: number }> {
-  const hits: Array<{ id: string; score: number }> = [];
-  for (const [id, vector] of vectors) {
-    let dot = 0;
-    for (let i = 0; i < vector.length; i++) dot += vector[i] * query[i];
-    if (dot > 0) hits.push({ id, score: dot });
-  }
-  hits.sort((a, b) => b.score - a.score);
-  return hits.slice(0, limit);
 }
 
 // ── Data ─────────────────────────────────────────────────────────────────────────────────────
@@ -315,9 +280,11 @@ export async function runLocomoBench(options: LocomoOptions = {}): Promise<Locom
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   if (!existsSync(dataPath)) return { skipped: `LoCoMo data not found at ${dataPath} (set LOCOMO_DATA or pass a path); skipping the retrieval bench` };
   const conversations = await loadLocomo(dataPath);
-  const methods: Array<{ name: string; create: () => RecallAdapter }> = [
+  const scratch = mkdtempSync(join(tmpdir(), 'allsource-locomo-'));
+  let runs = 0;
+  const methods: Array<{ name: string; create: () => RecallAdapter | Promise<RecallAdapter> }> = [
     { name: 'bm25 baseline', create: createBm25Baseline },
-    { name: 'allsource recall', create: () => createAllsourceAdapter({ tuning: options.tuning, depth: options.depth }) },
+    { name: 'allsource recall', create: () => createAllsourceAdapter({ dataDir: join(scratch, `run-${runs++}`), tuning: options.tuning, depth: options.depth }) },
   ];
   const rows: MethodScores[] = [];
   const overall = new Map(methods.map((m) => [m.name, newAccumulator()]));
@@ -325,7 +292,7 @@ export async function runLocomoBench(options: LocomoOptions = {}): Promise<Locom
   for (const conversation of conversations) {
     log(`${conversation.id}: ${conversation.turns.length} turns, ${conversation.questions.length} questions`);
     for (const method of methods) {
-      const adapter = method.create();
+      const adapter = await method.create();
       for (const turn of conversation.turns) await adapter.addTurn(turn);
       // A few untimed queries first, so the latency figures measure steady state, not the JIT.
       for (const { question } of conversation.questions.slice(0, WARMUP_QUERIES)) await adapter.recall(question, 10);
@@ -338,8 +305,10 @@ export async function runLocomoBench(options: LocomoOptions = {}): Promise<Locom
         score(overall.get(method.name)!, retrieved, evidence);
       }
       rows.push(toScores(method.name, conversation.id, accumulator));
+      await adapter.close?.();
     }
   }
+  rmSync(scratch, { recursive: true, force: true });
   for (const method of methods) rows.push(toScores(method.name, 'all', overall.get(method.name)!));
   const latency = methods.map((m) => ({ method: m.name, p50Ms: percentile(latencies.get(m.name)!, 50), p99Ms: percentile(latencies.get(m.name)!, 99) }));
   return {

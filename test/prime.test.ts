@@ -255,6 +255,22 @@ describe('graph, vectors and recall', () => {
     await reader.close();
   });
 
+  it('says plainly when HNSW is unavailable and answers exactly', async () => {
+    process.env.ALLSOURCE_HNSW = 'off';
+    try {
+      const prime = createPrimeService({ store, hnswThreshold: 2 });
+      for (const text of ['red apples', 'green pears', 'red cherries']) await prime.addNode('t', { type: 'fruit', properties: { text } });
+      const stats = await prime.stats('t');
+      expect(stats.vector_index).toMatchObject({ mode: 'exact', hnsw_available: false, vectors: 3 });
+      expect(stats.vector_index.note).toContain('ALLSOURCE_HNSW=off');
+      expect(prime.capabilities()).toMatchObject({ hnsw_available: false, embedder: { kind: 'lexical' } });
+      expect((await prime.recall('t', { text: 'red apples', top_k: 1 })).results[0].node.properties.text).toBe('red apples');
+      await prime.close();
+    } finally {
+      delete process.env.ALLSOURCE_HNSW;
+    }
+  });
+
   it('rejects bad arguments by name and writes nothing', async () => {
     const prime = createPrimeService({ store });
     await expect(prime.addNode('t', { type: '' })).rejects.toMatchObject({ code: 'invalid', field: 'type' });

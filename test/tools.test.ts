@@ -525,6 +525,11 @@ describe('reads', () => {
     expect(status.core).toMatchObject({ kind: 'embedded', ok: true, data_dir: h.dataDir });
     expect(status.core.wal).toBeDefined();
     expect(status.core.segments).toBeDefined();
+    // Prime says which embedder recall uses and whether vector search can go approximate.
+    const prime = (status as unknown as { prime: { embedder: { kind: string }; hnsw_available: boolean; vector_search: string } }).prime;
+    expect(prime.embedder.kind).toBe('lexical');
+    expect(typeof prime.hnsw_available).toBe('boolean');
+    expect(prime.vector_search.length).toBeGreaterThan(10);
   });
 
   it('search_events ranks by words and pages', async () => {

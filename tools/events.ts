@@ -507,6 +507,15 @@ const getClusterStatus = defineTool({
     core: z
       .looseObject({ kind: z.string().describe('The store adapter, e.g. "embedded".'), ok: z.boolean() })
       .describe('The store health. Locally also its data directory, durability, write-ahead log and segment status.'),
+    prime: z
+      .object({
+        embedder: z.object({ name: z.string(), kind: z.enum(['lexical', 'semantic']), dims: z.number().int(), source: z.string() }).describe('The embedder recall uses: `lexical` is the offline default, `semantic` a model endpoint.'),
+        hnsw_available: z.boolean().describe('False when hnswlib-node is not installed (or ALLSOURCE_HNSW=off): vector search is then always an exact scan.'),
+        vector_search: z.string().describe('How vectors are searched here, in a sentence.'),
+        tenants_warm: z.number().int().describe('Tenants whose projections are in memory.'),
+      })
+      .nullable()
+      .describe('Prime (graph, vectors, recall) in this server; null when it is not available.'),
   },
   annotations: READ,
   async handler(_args, ctx) {
@@ -521,9 +530,12 @@ const getClusterStatus = defineTool({
       started_at: new Date(ctx.startedAt).toISOString(),
       uptime_ms: Math.max(0, Math.round(ctx.now() - ctx.startedAt)),
       core,
+      prime: ctx.prime?.capabilities() ?? null,
     };
   },
-  render: (r) => `allsource ${r.version} (${r.mode}) ${r.ok ? 'ok' : 'NOT OK'}; store ${r.core.kind}; up ${Math.round(r.uptime_ms / 1000)} s.`,
+  render: (r) =>
+    `allsource ${r.version} (${r.mode}) ${r.ok ? 'ok' : 'NOT OK'}; store ${r.core.kind}; up ${Math.round(r.uptime_ms / 1000)} s.` +
+    (r.prime ? ` Prime: embedder ${r.prime.embedder.name} (${r.prime.embedder.kind}); ${r.prime.vector_search}.` : ''),
 });
 
 const searchEvents = defineTool({

@@ -20,9 +20,10 @@ import type { Embedder, EmbedderInfo } from '../embed/types.js';
 import { buildContextPack } from './contextPack.js';
 import { edgeCreated, edgeDeleted, MAX_PRIME_ID_LENGTH, nodeCreated, nodeDeleted, nodeText, nodeUpdated, PRIME_EVENT_PREFIX, PRIME_EVENTS, vectorStored, type EncodedVector } from './events.js';
 import { customSpace, PrimeProjection } from './projection.js';
+import { hnswAvailability } from './vectorIndex.js';
 import { rankRecall, tuningForEmbedder, type RecallTuning } from './recall.js';
 import { neighbors, shortestPath, subgraph } from './traverse.js';
-import type { AsOfArg, Direction, NodeHistory, PrimeEdge, PrimeNode, PrimeService, PrimeStats, PrimeView, RecallHit, SimilarHit, VectorIndexStatus } from './types.js';
+import type { AsOfArg, Direction, NodeHistory, PrimeCapabilities, PrimeEdge, PrimeNode, PrimeService, PrimeStats, PrimeView, RecallHit, SimilarHit, VectorIndexStatus } from './types.js';
 
 export interface PrimeServiceOptions {
   store: EventStore;
@@ -34,6 +35,8 @@ export interface PrimeServiceOptions {
   log?: (line: string) => void;
   /** Vectors in a space before an HNSW index is built for it (default 5000). */
   hnswThreshold?: number;
+  /** Overrides of recall's fusion knobs (experiments; the defaults are what ships). */
+  recallTuning?: Partial<RecallTuning>;
   /** Most tenants kept warm (default 64). */
   maxWarmTenants?: number;
   /** Rough memory bound of all warm projections, in bytes (default 2 GiB). */
@@ -102,7 +105,7 @@ class Prime implements PrimeService, PrimeServiceExtras {
     this.store = options.store;
     this.embedder = options.embedder ?? createHashEmbedder();
     this.embedderInfo = this.embedder.describe();
-    this.tuning = tuningForEmbedder(this.embedder.kind);
+    this.tuning = { ...tuningForEmbedder(this.embedder.kind), ...options.recallTuning };
     this.now = options.now ?? Date.now;
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
     const maxSize = options.maxWarmBytes ?? 2 * 1024 ** 3;
@@ -124,6 +127,16 @@ class Prime implements PrimeService, PrimeServiceExtras {
 
   newId(): string {
     return this.ids.next(this.now());
+  }
+
+  capabilities(): PrimeCapabilities {
+    const hnsw = hnswAvailability();
+    return {
+      embedder: this.embedderInfo,
+      hnsw_available: hnsw.available,
+      vector_search: hnsw.note,
+      tenants_warm: [...this.cache.values()].filter((slot) => slot.projection !== undefined).length,
+    };
   }
 
   isWarm(tenant: string): boolean {
@@ -517,7 +530,8 @@ class Prime implements PrimeService, PrimeServiceExtras {
     const index = projection.space(space);
     if (index !== undefined) return index.status();
     const dims = space === this.embedder.name ? this.embedder.dims : 0;
-    return { mode: 'exact', hnsw_available: false, vectors: 0, dims, note: 'exact: no vectors stored yet' };
+    const availability = hnswAvailability();
+    return { mode: 'exact', hnsw_available: availability.available, vectors: 0, dims, note: availability.available ? 'exact: no vectors stored yet' : availability.note };
   }
 
   /** Caller vectors are searched among caller vectors of their length, else the embedder's when lengths match. */

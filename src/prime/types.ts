@@ -136,12 +136,23 @@ export interface PrimeStats extends PrimeCounters {
   cache: { warm: boolean; tenants_warm: number };
 }
 
+/** What a Prime service can do in this process (for get_cluster_status). */
+export interface PrimeCapabilities {
+  embedder: EmbedderInfo;
+  /** False when hnswlib-node is missing or switched off: vector search is then always exact. */
+  hnsw_available: boolean;
+  /** One sentence on how vectors are searched here. */
+  vector_search: string;
+  tenants_warm: number;
+}
+
 /**
  * Prime for a store: every method takes the tenant first, validates its arguments (InvalidError
  * naming the argument), and either appends `prime.*` events (writes) or reads a projection.
  */
 export interface PrimeService {
   readonly embedderInfo: EmbedderInfo;
+  capabilities(): PrimeCapabilities;
   addNode(tenant: string, args: { type: string; properties?: JsonObject; id?: string }): Promise<PrimeNode>;
   updateNode(tenant: string, args: { node_id: string; properties: JsonObject }): Promise<PrimeNode>;
   getNode(tenant: string, args: { node_id: string } & AsOfArg): Promise<PrimeNode>;

@@ -137,6 +137,21 @@ function loadHnswlib(): HnswlibProbe {
   return hnswlibProbe;
 }
 
+/**
+ * Whether this process can build HNSW indexes, and a sentence saying why not (the switch, or
+ * hnswlib-node missing: it compiles from source at install and is optional). Without it every
+ * vector search is an exact scan, which stays correct and only gets slower with size.
+ */
+export function hnswAvailability(): { available: boolean; note: string } {
+  if (process.env.ALLSOURCE_HNSW?.toLowerCase() === 'off') return { available: false, note: 'exact: HNSW is switched off (ALLSOURCE_HNSW=off); answers are exact' };
+  const probe = loadHnswlib();
+  if (probe.ok) return { available: true, note: 'HNSW available (hnswlib-node); spaces switch from exact scans to HNSW as they grow' };
+  const note = probe.installed
+    ? `exact: hnswlib-node failed to load (${probe.reason}); answers are exact`
+    : 'exact: hnswlib-node is not installed (it builds from source at install); answers are exact';
+  return { available: false, note };
+}
+
 /** The build worker script: next to this module, or the compiled one when running from sources. */
 export function hnswWorkerUrl(moduleUrl: string = import.meta.url): URL {
   if (moduleUrl.endsWith('.ts')) return new URL('../../dist/src/prime/hnswWorker.js', moduleUrl);
@@ -305,16 +320,8 @@ export class VectorIndex {
 
   status(): VectorIndexStatus {
     const base = { vectors: this.size, dims: this.dims };
-    if (this.disabled === 'env') {
-      return { mode: 'exact', hnsw_available: false, ...base, note: 'exact: HNSW is switched off (ALLSOURCE_HNSW=off); answers are exact' };
-    }
-    const probe = loadHnswlib();
-    if (!probe.ok) {
-      const note = probe.installed
-        ? `exact: hnswlib-node failed to load (${probe.reason}); answers are exact`
-        : 'exact: hnswlib-node is not installed (it builds from source at install); answers are exact';
-      return { mode: 'exact', hnsw_available: false, ...base, note };
-    }
+    const availability = hnswAvailability();
+    if (!availability.available) return { mode: 'exact', hnsw_available: false, ...base, note: availability.note };
     const available = { hnsw_available: true, ...base };
     if (this.disabled === 'option') {
       return { mode: 'exact', ...available, note: 'exact: HNSW is off for this index (as for views folded from a log prefix); answers are exact' };
