@@ -342,7 +342,14 @@ if (invokedDirectly) {
   if ('skipped' in report) {
     console.log(report.skipped);
   } else {
-    console.log(`LoCoMo retrieval: ${report.conversations} conversations, ${report.turns} turns stored, ${report.questions} questions (category 5 left out)\n`);
+    console.log(`## LoCoMo retrieval: ${report.conversations} conversations, ${report.turns} turns stored, ${report.questions} questions (category 5 left out)\n`);
     console.log(report.table);
+    const all = (method: string): MethodScores | undefined => report.rows.find((r) => r.conversation === 'all' && r.method === method);
+    const ours = all('allsource recall');
+    const baseline = all('bm25 baseline');
+    if (ours !== undefined && baseline !== undefined) {
+      const verdict = ours.recallAt10 >= 0.7 ? 'pass' : 'MISS';
+      console.log(`\n- recall@10: allsource ${ours.recallAt10.toFixed(3)} vs BM25 ${baseline.recallAt10.toFixed(3)} (${(ours.recallAt10 / baseline.recallAt10).toFixed(2)}x); target >= 0.70 with the offline embedder: ${verdict}`);
+    }
   }
 }

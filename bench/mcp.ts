@@ -105,12 +105,12 @@ async function main(): Promise<void> {
     log(`preloading ${ENTITIES.toLocaleString('en-US')} entities into both`);
     for (let start = 0; start < ENTITIES; start += 1000) {
       const batch = Array.from({ length: 1000 }, (_, k) => person(start + k));
-      await call(allsource, 'ingest_events', { events: batch.map((p) => ({ entity_id: p.name, event_type: 'entity.created', payload: p })) });
+      await call(allsource, 'create_entities', { entities: batch });
       await call(reference, 'create_entities', { entities: batch });
     }
 
     log(`${SINGLE_CREATES} more entities, one call at a time, at ${ENTITIES.toLocaleString('en-US')} entities`);
-    const ours = await throughput(SINGLE_CREATES, 1, (i) => call(allsource, 'ingest_event', { entity_id: `person-x${i}`, event_type: 'entity.created', payload: person(ENTITIES + i) }));
+    const ours = await throughput(SINGLE_CREATES, 1, (i) => call(allsource, 'create_entities', { entities: [{ ...person(ENTITIES + i), name: `person-x${i}` }] }));
     const theirs = await throughput(SINGLE_CREATES, 1, (i) => call(reference, 'create_entities', { entities: [{ ...person(ENTITIES + i), name: `person-x${i}` }] }));
     rows.push({
       scenario: `create one entity per call, at ${ENTITIES.toLocaleString('en-US')} entities`,
@@ -122,13 +122,22 @@ async function main(): Promise<void> {
     });
 
     log(`${SEARCHES} searches on each`);
-    const oursSearch = await latencies(SEARCHES, (i) => call(allsource, 'search_events', { query: `project ${i % 97}`, limit: 10 }));
+    const oursSearch = await latencies(SEARCHES, (i) => call(allsource, 'search_nodes', { query: `project ${i % 97}`, limit: 10 }));
+    const oursRecall = await latencies(SEARCHES, (i) => call(allsource, 'prime_recall', { text: `works on project ${i % 97}`, top_k: 10 }));
     const theirsSearch = await latencies(SEARCHES, (i) => call(reference, 'search_nodes', { query: `project ${i % 97}` }));
     rows.push({
-      scenario: `search at ${ENTITIES.toLocaleString('en-US')} entities, p50`,
+      scenario: `search_nodes at ${ENTITIES.toLocaleString('en-US')} entities, p50`,
       allsource: fmt(oursSearch.p50, 'ms'),
       reference: fmt(theirsSearch.p50, 'ms'),
       ratio: `${(oursSearch.p50 / theirsSearch.p50).toFixed(3)}x`,
+      target: '—',
+      result: '—',
+    });
+    rows.push({
+      scenario: `prime_recall at ${ENTITIES.toLocaleString('en-US')} entities, p50 / p99`,
+      allsource: `${fmt(oursRecall.p50, 'ms')} / ${fmt(oursRecall.p99, 'ms')}`,
+      reference: '— (no ranked recall)',
+      ratio: '—',
       target: '—',
       result: '—',
     });
@@ -144,7 +153,8 @@ async function main(): Promise<void> {
     `## allsource MCP bench — ${new Date().toISOString()}`,
     '',
     `- node ${process.version}; both servers as stdio child processes driven by @modelcontextprotocol/sdk Client; reference: @modelcontextprotocol/server-memory (JSONL file)`,
-    '- search: allsource search_events (BM25 over payloads, 10 hits) vs reference search_nodes (substring match, all hits)',
+    '- the same tools on both sides: create_entities, and search_nodes (reference: substring match, every hit; allsource: the same matches ranked, first page of 10)',
+    '- prime_recall: hybrid recall (BM25 + offline embedder + graph) over the same entities, through the stdio round trip',
     '',
     header,
     '|---|---|---|---|---|---|',

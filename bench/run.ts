@@ -10,6 +10,7 @@
 //   --iterations N    latency samples per read scenario (default 10,000; capped at 4 s each)
 //   --json            print JSON instead of the markdown table (skips the MCP bench)
 //   --skip-mcp        only the store bench, not the MCP bench (bench/mcp.ts) that follows it
+//   --skip-prime      not the Prime benches that follow (bench/locomo.ts recall quality, bench/prime.ts speed)
 //
 // Progress goes to stderr; stdout carries only the report.
 
@@ -47,6 +48,8 @@ interface Options {
   json: boolean;
   /** Also run the MCP benchmark (bench/mcp.ts) after the store table. */
   mcp: boolean;
+  /** Also run the Prime benchmarks (bench/locomo.ts, bench/prime.ts) after that. */
+  prime: boolean;
 }
 
 /** What one peer measured: metric name -> value, or an error message. */
@@ -72,11 +75,12 @@ function parseOptions(): Options {
       iterations: { type: 'string', default: '10000' },
       json: { type: 'boolean', default: false },
       'skip-mcp': { type: 'boolean', default: false },
+      'skip-prime': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
-    process.stdout.write('usage: npm run bench -- [--events N] [--only ingest,concurrent,query,state,reopen,bytes] [--peer allsource|sqlite|both] [--seconds S] [--iterations N] [--json] [--skip-mcp]\n');
+    process.stdout.write('usage: npm run bench -- [--events N] [--only ingest,concurrent,query,state,reopen,bytes] [--peer allsource|sqlite|both] [--seconds S] [--iterations N] [--json] [--skip-mcp] [--skip-prime]\n');
     process.exit(0);
   }
   const int = (name: string, text: string): number => {
@@ -99,6 +103,7 @@ function parseOptions(): Options {
     iterations: Math.round(int('iterations', values.iterations)),
     json: values.json,
     mcp: !values['skip-mcp'] && !values.json,
+    prime: !values['skip-prime'] && !values.json,
   };
 }
 
@@ -493,6 +498,14 @@ async function main(): Promise<void> {
     process.stdout.write('\n');
     const mcp = spawnSync(process.execPath, [fileURLToPath(new URL('./mcp.js', import.meta.url))], { stdio: 'inherit' });
     if (mcp.status !== 0) process.exitCode = 1;
+  }
+  if (options.prime) {
+    // Each in its own process, so one's heap and background index builds do not colour the other's figures.
+    for (const script of ['./locomo.js', './prime.js']) {
+      process.stdout.write('\n');
+      const run = spawnSync(process.execPath, [fileURLToPath(new URL(script, import.meta.url))], { stdio: 'inherit' });
+      if (run.status !== 0) process.exitCode = 1;
+    }
   }
 }
 
