@@ -714,8 +714,11 @@ describe('export_events and import_events', () => {
       expect(await hosted.fail('export_events', { path: join(root, 'x.jsonl') })).toMatch(/^invalid: path: is only available when allsource runs locally/);
       expect(existsSync(join(root, 'x.jsonl'))).toBe(false);
       expect(await hosted.fail('import_events', { path })).toMatch(/^invalid: path: /);
-      const status = await hosted.ok<{ core: Record<string, unknown> }>('get_cluster_status');
+      const status = await hosted.ok<{ core: Record<string, unknown>; prime: { tenants_warm: number | null } }>('get_cluster_status');
       expect(status.core).toEqual({ kind: 'embedded', ok: true });
+      // Other tenants are not a hosted tenant's to count.
+      expect(status.prime.tenants_warm).toBeNull();
+      expect((await hosted.ok<{ cache: { tenants_warm: number | null } }>('prime_stats')).cache.tenants_warm).toBeNull();
     } finally {
       await hosted.close();
     }

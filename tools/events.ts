@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { ConflictError, InvalidError, isErrorCode } from '../src/core/errors.js';
 import { normalizeInstant, parseInstant } from '../src/core/time.js';
 import { LIMITS, type EntityState, type JsonObject, type NewEvent, type QueryFilter, type StoredEvent } from '../src/core/types.js';
+import type { PrimeCapabilities } from '../src/prime/types.js';
 import { defineTool } from './define.js';
 import { detectFormat, parseImport, toCsv, toJsonl, toParquet, type ImportProblem } from './exchange.js';
 import type { ToolContext, ToolDefinition } from './registry.js';
@@ -512,7 +513,7 @@ const getClusterStatus = defineTool({
         embedder: z.object({ name: z.string(), kind: z.enum(['lexical', 'semantic']), dims: z.number().int(), source: z.string() }).describe('The embedder recall uses: `lexical` is the offline default, `semantic` a model endpoint.'),
         hnsw_available: z.boolean().describe('False when hnswlib-node is not installed (or ALLSOURCE_HNSW=off): vector search is then always an exact scan.'),
         vector_search: z.string().describe('How vectors are searched here, in a sentence.'),
-        tenants_warm: z.number().int().describe('Tenants whose projections are in memory.'),
+        tenants_warm: z.number().int().nullable().describe('Tenants whose projections are in memory (null on a hosted server: other tenants are not yours to count).'),
       })
       .nullable()
       .describe('Prime (graph, vectors, recall) in this server; null when it is not available.'),
@@ -530,13 +531,20 @@ const getClusterStatus = defineTool({
       started_at: new Date(ctx.startedAt).toISOString(),
       uptime_ms: Math.max(0, Math.round(ctx.now() - ctx.startedAt)),
       core,
-      prime: ctx.prime?.capabilities() ?? null,
+      prime: primeStatus(ctx),
     };
   },
   render: (r) =>
     `allsource ${r.version} (${r.mode}) ${r.ok ? 'ok' : 'NOT OK'}; store ${r.core.kind}; up ${Math.round(r.uptime_ms / 1000)} s.` +
     (r.prime ? ` Prime: embedder ${r.prime.embedder.name} (${r.prime.embedder.kind}); ${r.prime.vector_search}.` : ''),
 });
+
+/** Prime's part of get_cluster_status; a hosted tenant does not learn how many other tenants are warm. */
+function primeStatus(ctx: ToolContext): (Omit<PrimeCapabilities, 'tenants_warm'> & { tenants_warm: number | null }) | null {
+  const capabilities = ctx.prime?.capabilities();
+  if (capabilities === undefined) return null;
+  return ctx.mode === 'hosted' ? { ...capabilities, tenants_warm: null } : capabilities;
+}
 
 const searchEvents = defineTool({
   name: 'search_events',

@@ -603,7 +603,10 @@ const primeStats = defineTool({
     embedder: embedderInfoResult,
     vector_index: vectorIndexResult,
     cache: z
-      .object({ warm: z.boolean().describe('Served from the in-memory projection (false: rebuilt from the log for this read).'), tenants_warm: z.number().int() })
+      .object({
+        warm: z.boolean().describe('Served from the in-memory projection (false: rebuilt from the log for this read).'),
+        tenants_warm: z.number().int().nullable().describe('Tenants whose projections are in memory in this process (null on a hosted server: other tenants are not yours to count).'),
+      })
       .describe('The projection cache.'),
   },
   annotations: READ,
@@ -620,7 +623,7 @@ const primeStats = defineTool({
       relations: { ...s.relations },
       embedder: embedderOut(s.embedder),
       vector_index: vectorIndexOut(s.vector_index),
-      cache: { warm: s.cache.warm, tenants_warm: s.cache.tenants_warm },
+      cache: { warm: s.cache.warm, tenants_warm: ctx.mode === 'hosted' ? null : s.cache.tenants_warm },
     };
   },
   render: (r) => {

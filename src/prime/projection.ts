@@ -420,3 +420,22 @@ function spaceDirName(space: string): string {
   const readable = space.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 48);
   return `${readable}-${createHash('sha256').update(space).digest('hex').slice(0, 8)}`;
 }
+
+/**
+ * The fold as a function of a plain list of events, with no store: `initialPrimeState()` then
+ * `evolvePrime` per event, in log order. The service builds its live and as-of views this way.
+ */
+export function initialPrimeState(options: Partial<ProjectionOptions> & { embedder: Embedder }): PrimeProjection {
+  return new PrimeProjection({ tenant: '', asOf: null, hnsw: false, ...options });
+}
+
+export function evolvePrime(state: PrimeProjection, event: StoredEvent): PrimeProjection {
+  state.apply(event);
+  return state;
+}
+
+export function foldPrimeEvents(events: Iterable<StoredEvent>, options: Partial<ProjectionOptions> & { embedder: Embedder }): PrimeProjection {
+  let state = initialPrimeState(options);
+  for (const event of events) state = evolvePrime(state, event);
+  return state;
+}
