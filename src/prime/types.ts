@@ -45,7 +45,7 @@ export interface RecallHit {
   score_parts: ScoreParts;
   /** Every path that found it, strongest first. */
   retrieval: Retrieval[];
-  /** For graph hits: the seed it was reached from and over which relation. */
+  /** For nodes found only through the graph: the node it was reached from and over which relation. */
   via?: { node_id: string; relation: string };
 }
 
