@@ -137,13 +137,15 @@ function loadHnswlib(): HnswlibProbe {
   return hnswlibProbe;
 }
 
+const HNSW_SWITCHED_OFF = 'exact: HNSW is switched off (ALLSOURCE_HNSW=off); answers are exact';
+
 /**
  * Whether this process can build HNSW indexes, and a sentence saying why not (the switch, or
  * hnswlib-node missing: it compiles from source at install and is optional). Without it every
  * vector search is an exact scan, which stays correct and only gets slower with size.
  */
 export function hnswAvailability(): { available: boolean; note: string } {
-  if (process.env.ALLSOURCE_HNSW?.toLowerCase() === 'off') return { available: false, note: 'exact: HNSW is switched off (ALLSOURCE_HNSW=off); answers are exact' };
+  if (process.env.ALLSOURCE_HNSW?.toLowerCase() === 'off') return { available: false, note: HNSW_SWITCHED_OFF };
   const probe = loadHnswlib();
   if (probe.ok) return { available: true, note: 'HNSW available (hnswlib-node); spaces switch from exact scans to HNSW as they grow' };
   const note = probe.installed
@@ -320,7 +322,8 @@ export class VectorIndex {
 
   status(): VectorIndexStatus {
     const base = { vectors: this.size, dims: this.dims };
-    const availability = hnswAvailability();
+    // The switch is read when the index is made (as its behaviour was); the library, whenever asked.
+    const availability = this.disabled === 'env' ? { available: false, note: HNSW_SWITCHED_OFF } : hnswAvailability();
     if (!availability.available) return { mode: 'exact', hnsw_available: false, ...base, note: availability.note };
     const available = { hnsw_available: true, ...base };
     if (this.disabled === 'option') {
