@@ -483,29 +483,3 @@ describe.skipIf(!hnswAvailable)('VectorIndex (HNSW)', () => {
   });
 });
 
-// ── Latency (logged, never asserted: timings depend on the machine) ───────────────────────────────
-
-describe('exact search latency (logged)', () => {
-  it.each([10_000, 100_000])('%i × 384', (count) => {
-    const dims = 384;
-    const random = rng(10);
-    const index = new VectorIndex({ dims, hnsw: false, log: quiet });
-    const v = new Float32Array(dims);
-    for (let i = 0; i < count; i++) {
-      for (let j = 0; j < dims; j++) v[j] = random() - 0.5;
-      index.upsert(`v${i}`, normalize(v));
-    }
-    const queries = Array.from({ length: count > 50_000 ? 40 : 200 }, () => randomUnit(dims, random));
-    for (const q of queries.slice(0, 5)) index.search(q, 10); // warm up the JIT
-    const times: number[] = [];
-    for (const q of queries) {
-      const t0 = performance.now();
-      index.search(q, 10);
-      times.push(performance.now() - t0);
-    }
-    times.sort((a, b) => a - b);
-    const pct = (p: number): string => times[Math.min(times.length - 1, Math.floor(p * times.length))].toFixed(2);
-    console.error(`exact search k=10 over ${count} × ${dims}: p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms (${times.length} queries)`);
-    expect(index.size).toBe(count);
-  });
-});
