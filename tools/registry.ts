@@ -239,11 +239,13 @@ export function selectTools(tools: readonly ToolDefinition[], options: { toolset
 }
 
 const INSTRUCTIONS = [
-  'allsource is long-term memory on an immutable event log. Record facts as events (ingest_event) about an entity',
-  '(entity_id such as "user-42"); an entity\'s state is the JSON merge-patch of its event payloads in order',
-  '(reconstruct_state, get_snapshot). Nothing is overwritten: every read can be asked as of a past instant (as_of),',
-  'and analyze_changes shows what changed between two instants. Find things with list_entities, query_events and',
-  'search_events (full text). Lists are paged: pass next_cursor back as cursor.',
+  'allsource is long-term memory on an immutable event log. For knowledge about people, projects and facts, use the',
+  'graph: prime_add_node (a node with a type and properties; text properties are indexed), prime_add_edge (a typed',
+  'relation), then prime_recall to remember what is relevant to a question (hybrid: words, vectors, graph links,',
+  'recency) or prime_context for a ready markdown briefing. The reference memory server\'s tools (create_entities,',
+  'add_observations, search_nodes, …) work too, on the same graph. For raw facts, record events (ingest_event) about',
+  'an entity; an entity\'s state is the JSON merge-patch of its payloads (reconstruct_state). Nothing is overwritten:',
+  'every read can be asked as of a past instant (as_of). Lists are paged: pass next_cursor back as cursor.',
 ].join(' ');
 
 /**
