@@ -38,11 +38,30 @@ const BATCH_MAX = 1000;
 /** Most relations open_nodes returns. */
 const OPEN_RELATIONS_MAX = 1000;
 
-/** An entity is a live node with a (non-empty) string `name`; its observations are the strings of `observations`. */
-function entityOf(node: PrimeNode): Entity | undefined {
-  const name = node.properties.name;
-  if (typeof name !== 'string' || name.length === 0) return undefined;
-  return { name, entityType: node.type, observations: observationsOf(node) };
+/** An entity as read, and the lower-cased text the reference's substring search looks through. */
+interface EntityEntry {
+  entity: Entity;
+  haystacks: string[];
+}
+
+/**
+ * Node objects are immutable (an update makes a new one), so what is derived from one can be kept
+ * with it: search_nodes and read_graph then do not rebuild 10,000 entities on every call.
+ */
+const entityCache = new WeakMap<PrimeNode, EntityEntry | null>();
+
+function entityEntry(node: PrimeNode): EntityEntry | null {
+  let entry = entityCache.get(node);
+  if (entry === undefined) {
+    const name = node.properties.name;
+    if (typeof name !== 'string' || name.length === 0) entry = null;
+    else {
+      const entity = { name, entityType: node.type, observations: observationsOf(node) };
+      entry = { entity, haystacks: [name, node.type, ...entity.observations].map((text) => text.toLowerCase()) };
+    }
+    entityCache.set(node, entry);
+  }
+  return entry;
 }
 
 function observationsOf(node: PrimeNode): string[] {
@@ -60,15 +79,18 @@ function relationOf(view: PrimeView, edge: PrimeEdge): Relation | undefined {
   return { from: fromName, to: toName, relationType: edge.relation };
 }
 
-/** Every live entity node, in creation order. */
+/** Every live entity node, in creation order. The entities are shared (cached): copy before handing one out. */
 function entityNodes(view: PrimeView): Array<{ node: PrimeNode; entity: Entity }> {
   const out: Array<{ node: PrimeNode; entity: Entity }> = [];
   for (const node of view.nodes()) {
-    const entity = entityOf(node);
-    if (entity !== undefined) out.push({ node, entity });
+    const entry = entityEntry(node);
+    if (entry !== null) out.push({ node, entity: entry.entity });
   }
   return out;
 }
+
+/** A copy of a shared entity, for a result. */
+const copyEntity = (entity: Entity): Entity => ({ ...entity, observations: [...entity.observations] });
 
 /** Every live relation touching one of `nodeIds` (all relations when omitted), in creation order. */
 function relationsTouching(view: PrimeView, nodeIds?: ReadonlySet<string>): Relation[] {
@@ -427,7 +449,7 @@ function page(tool: string, key: string, entities: Entity[], relations: Relation
   const limit = args.limit ?? 100;
   const total = entities.length + relations.length;
   const end = Math.min(total, offset + limit);
-  const pageEntities = entities.slice(Math.min(offset, entities.length), Math.min(end, entities.length));
+  const pageEntities = entities.slice(Math.min(offset, entities.length), Math.min(end, entities.length)).map(copyEntity);
   const pageRelations = relations.slice(Math.max(0, offset - entities.length), Math.max(0, end - entities.length));
   const hasMore = end < total;
   return {
@@ -480,22 +502,30 @@ const searchNodes = defineTool({
   annotations: READ,
   async handler(args, ctx) {
     const view = await readView(ctx, args.as_of);
-    const all = entityNodes(view);
     const q = args.query.toLowerCase();
-    const substring = new Set<string>();
-    for (const { node, entity } of all) {
-      if (entity.name.toLowerCase().includes(q) || entity.entityType.toLowerCase().includes(q) || entity.observations.some((o) => o.toLowerCase().includes(q))) substring.add(node.id);
-    }
-    const isEntity = new Set(all.map((e) => e.node.id));
+    // Word matches (BM25) among entities; every other node is skipped by the filter.
     const scores = new Map<string, number>();
-    if (args.query.trim().length > 0) for (const hit of view.lexical(args.query, Math.max(1, all.length), (id) => isEntity.has(id))) scores.set(hit.id, hit.score);
-    const seq = new Map(all.map((e, i) => [e.node.id, i]));
-    // Ranked: word matches by relevance, then substring-only matches in creation order.
-    const matched = all
-      .filter((e) => substring.has(e.node.id) || scores.has(e.node.id))
-      .sort((a, b) => (scores.get(b.node.id) ?? -Infinity) - (scores.get(a.node.id) ?? -Infinity) || seq.get(a.node.id)! - seq.get(b.node.id)!);
-    const ids = new Set(matched.map((e) => e.node.id));
-    return page('search_nodes', JSON.stringify([args.query, args.as_of ?? null]), matched.map((e) => e.entity), relationsTouching(view, ids), args);
+    if (args.query.trim().length > 0) {
+      const isEntity = (id: string): boolean => {
+        const node = view.node(id);
+        return node !== undefined && entityEntry(node) !== null;
+      };
+      for (const hit of view.lexical(args.query, Number.MAX_SAFE_INTEGER, isEntity)) scores.set(hit.id, hit.score);
+    }
+    // Ranked: word matches by relevance, then substring-only matches (the reference's rule) in creation order.
+    const matched: Array<{ id: string; entity: Entity; score: number; seq: number }> = [];
+    let seq = 0;
+    for (const node of view.nodes()) {
+      const entry = entityEntry(node);
+      if (entry === null) continue;
+      const score = scores.get(node.id);
+      if (score !== undefined || entry.haystacks.some((text) => text.includes(q))) matched.push({ id: node.id, entity: entry.entity, score: score ?? -Infinity, seq });
+      seq++;
+    }
+    matched.sort((a, b) => b.score - a.score || a.seq - b.seq);
+    const ids = new Set(matched.map((m) => m.id));
+    const entities = matched.map((m) => m.entity);
+    return page('search_nodes', JSON.stringify([args.query, args.as_of ?? null]), entities, relationsTouching(view, ids), args);
   },
   render: renderGraph,
 });
@@ -521,7 +551,7 @@ const openNodes = defineTool({
     const wanted = new Set(args.names);
     const found = entityNodes(view).filter((e) => wanted.has(e.entity.name));
     const relations = relationsTouching(view, new Set(found.map((e) => e.node.id)));
-    return { entities: found.map((e) => e.entity), relations: relations.slice(0, OPEN_RELATIONS_MAX), truncated: relations.length > OPEN_RELATIONS_MAX };
+    return { entities: found.map((e) => copyEntity(e.entity)), relations: relations.slice(0, OPEN_RELATIONS_MAX), truncated: relations.length > OPEN_RELATIONS_MAX };
   },
   render: renderGraph,
 });
