@@ -356,6 +356,11 @@ export class PrimeProjection implements PrimeView {
     return out;
   }
 
+  /** Edges touching a node (0 when it is not live). */
+  degree(id: string): number {
+    return this.graph.hasNode(id) ? this.graph.degree(id) : 0;
+  }
+
   /** The stored vector of `id` and its space, if any. */
   vectorOf(id: string): { space: string; vector: Float32Array; nodeId: string | null; metadata: JsonObject } | undefined {
     const entry = this.vectors.get(id);

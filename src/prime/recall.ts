@@ -14,6 +14,8 @@ export interface RecallSources {
   semantic(vector: Float32Array, limit: number): Array<{ id: string; score: number }>;
   /** Edges touching `id`, both directions, as (other end, relation, weight). */
   neighbors(id: string): Array<{ id: string; relation: string; weight: number }>;
+  /** How many edges touch `id` (when cheaper than listing them: hub damping asks for every node reached). */
+  degree?(id: string): number;
   /** Undefined when `id` is not a live node (it is then skipped). */
   info(id: string): { type: string; createdMs: number; updatedMs: number; importance?: number } | undefined;
   /**
@@ -197,7 +199,8 @@ function expandGraph(
     .sort((a, b) => b.score - a.score)
     .slice(0, knobs.graphSeeds);
   const neighbors = memoize(sources.neighbors.bind(sources));
-  const hubDamping = (id: string): number => Math.min(1, knobs.hubDegree / Math.max(1, neighbors(id).length));
+  const degree = sources.degree === undefined ? (id: string): number => neighbors(id).length : sources.degree.bind(sources);
+  const hubDamping = (id: string): number => Math.min(1, knobs.hubDegree / Math.max(1, degree(id)));
   for (const seed of seeds) {
     const reached = new Set<string>([seed.id]);
     let frontier: Array<{ id: string; share: number }> = [{ id: seed.id, share: seed.score }];

@@ -481,6 +481,7 @@ class Prime implements PrimeService, PrimeServiceExtras {
         lexical: (q, limit) => projection.lexical(q, limit),
         semantic: (v, limit) => nodeHits(projection, projection.searchSpace(space, v, limit)),
         neighbors: (id) => projection.neighborLinks(id),
+        degree: (id) => projection.degree(id),
         info: (id) => projection.nodeInfo(id),
         ids: () => projection.nodeIds(),
       },
