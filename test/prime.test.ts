@@ -68,6 +68,19 @@ describe('warm cache and counters', () => {
     await prime.close();
   });
 
+  it('bounds warm memory by size too: a tenant past the byte budget pushes the others out', async () => {
+    const prime = createPrimeService({ store, maxWarmBytes: 64 * 1024 });
+    await prime.addNode('small', { type: 'note', properties: { text: 'tiny' } });
+    expect((await prime.stats('small')).nodes).toBe(1);
+    const big = Array.from({ length: 60 }, (_, i) => ({ entity_id: `prime:node:n${i}`, event_type: 'prime.node.created', payload: { node_id: `n${i}`, type: 'note', properties: { text: `note ${i} `.repeat(40) } } }));
+    await store.append('big', big);
+    expect((await prime.stats('big')).nodes).toBe(60);
+    expect(prime.isWarm('small')).toBe(false);
+    expect(prime.isWarm('big')).toBe(true); // alone over budget, it still stays warm rather than thrash
+    expect((await prime.stats('small')).nodes).toBe(1);
+    await prime.close();
+  });
+
   it('keeps tenants apart', async () => {
     const prime = createPrimeService({ store });
     const n = await prime.addNode('one', { type: 'note', properties: { text: 'secret plans' } });

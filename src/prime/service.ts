@@ -96,7 +96,11 @@ class Prime implements PrimeService, PrimeServiceExtras {
   private readonly now: () => number;
   private readonly log: (line: string) => void;
   private readonly ids = new UuidV7Generator();
-  private readonly cache: LRUCache<string, TenantSlot>;
+  /**
+   * Warm tenants. Each entry is a fresh `{ slot }` box: lru-cache re-measures an entry's size only
+   * when the value changes, and a projection grows in place as writes land.
+   */
+  private readonly cache: LRUCache<string, { slot: TenantSlot }>;
   /** Fusion weights suited to the embedder: a lexical one gets less say than a semantic model. */
   private readonly tuning: Partial<RecallTuning>;
   private closed = false;
@@ -109,13 +113,15 @@ class Prime implements PrimeService, PrimeServiceExtras {
     this.now = options.now ?? Date.now;
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
     const maxSize = options.maxWarmBytes ?? 2 * 1024 ** 3;
-    this.cache = new LRUCache<string, TenantSlot>({
+    this.cache = new LRUCache<string, { slot: TenantSlot }>({
       max: options.maxWarmTenants ?? 64,
       maxSize,
       // Capped at the bound so one huge tenant still stays warm (alone) instead of being refused.
-      sizeCalculation: (slot) => Math.min(maxSize, Math.max(1, slot.projection?.approxBytes() ?? 1)),
+      sizeCalculation: ({ slot }) => Math.min(maxSize, Math.max(1, slot.projection?.approxBytes() ?? 1)),
+      // Replacing the box of a tenant (to re-measure it) must not close its projection.
+      noDisposeOnSet: true,
       // An evicted tenant's projection is closed once its queued work is done; it re-hydrates on its next read.
-      dispose: (slot) => {
+      dispose: ({ slot }) => {
         void slot.run(async () => {
           const projection = slot.projection;
           slot.projection = undefined;
@@ -135,12 +141,18 @@ class Prime implements PrimeService, PrimeServiceExtras {
       embedder: this.embedderInfo,
       hnsw_available: hnsw.available,
       vector_search: hnsw.note,
-      tenants_warm: [...this.cache.values()].filter((slot) => slot.projection !== undefined).length,
+      tenants_warm: this.warmCount(),
     };
   }
 
+  private warmCount(): number {
+    let count = 0;
+    for (const { slot } of this.cache.values()) if (slot.projection !== undefined) count++;
+    return count;
+  }
+
   isWarm(tenant: string): boolean {
-    return this.cache.peek(tenant)?.projection !== undefined;
+    return this.cache.peek(tenant)?.slot.projection !== undefined;
   }
 
   // ── projections ──────────────────────────────────────────────────────────────────────────────
@@ -149,10 +161,10 @@ class Prime implements PrimeService, PrimeServiceExtras {
   private async live(tenant: string): Promise<{ projection: PrimeProjection; wasWarm: boolean }> {
     checkTenant(tenant);
     this.ensureOpen();
-    let slot = this.cache.get(tenant);
+    let slot = this.cache.get(tenant)?.slot;
     if (slot === undefined) {
       slot = new TenantSlot();
-      this.cache.set(tenant, slot);
+      this.cache.set(tenant, { slot });
     }
     const wasWarm = slot.projection !== undefined;
     const current = slot;
@@ -162,7 +174,7 @@ class Prime implements PrimeService, PrimeServiceExtras {
       return current.projection as PrimeProjection;
     });
     // Re-set so the cache re-measures the tenant (it grows with writes); this may evict others.
-    if (this.cache.peek(tenant) === current) this.cache.set(tenant, current);
+    if (this.cache.peek(tenant)?.slot === current) this.cache.set(tenant, { slot: current });
     return { projection, wasWarm };
   }
 
@@ -244,7 +256,7 @@ class Prime implements PrimeService, PrimeServiceExtras {
 
   /** Write once, apply once: only a warm tenant is brought up to date (from the log, which has the write). */
   private async afterWrite(tenant: string): Promise<void> {
-    const slot = this.cache.peek(tenant);
+    const slot = this.cache.peek(tenant)?.slot;
     if (slot?.projection === undefined) return;
     await slot.run(async () => {
       if (slot.projection !== undefined) await this.catchUp(tenant, slot);
@@ -515,7 +527,7 @@ class Prime implements PrimeService, PrimeServiceExtras {
       ...projection.counters(),
       embedder: this.embedderInfo,
       vector_index: this.indexStatus(projection, this.embedder.name),
-      cache: { warm, tenants_warm: [...this.cache.values()].filter((slot) => slot.projection !== undefined).length },
+      cache: { warm, tenants_warm: this.warmCount() },
     };
   }
 
@@ -586,7 +598,7 @@ class Prime implements PrimeService, PrimeServiceExtras {
   }
 
   async whenIdle(): Promise<void> {
-    await Promise.all([...this.cache.values()].map((slot) => slot.projection?.whenIdle()));
+    await Promise.all([...this.cache.values()].map(({ slot }) => slot.projection?.whenIdle()));
   }
 
   private ensureOpen(): void {
@@ -596,7 +608,7 @@ class Prime implements PrimeService, PrimeServiceExtras {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const slots = [...this.cache.values()];
+    const slots = [...this.cache.values()].map(({ slot }) => slot);
     this.cache.clear();
     await Promise.all(slots.map((slot) => slot.run(async () => slot.projection?.close())));
   }

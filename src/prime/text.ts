@@ -51,7 +51,9 @@ export function stem(word: string): string {
  * Lower-cased surface words, apostrophes folded away ("don't" → "dont", "Mel's" → "mel"), in
  * order, stopwords included. The raw material for both terms and character n-grams.
  */
-export function words(text: string): string[] {
+export function words(text: string): readonly string[] {
+  // Folding a node indexes its text twice in a row (BM25 terms, then the offline embedder's features).
+  if (text === lastText) return lastWords;
   const out: string[] = [];
   for (const match of text.toLowerCase().matchAll(WORD)) {
     let word = match[0];
@@ -62,8 +64,13 @@ export function words(text: string): string[] {
     }
     out.push(word);
   }
+  lastText = text;
+  lastWords = out;
   return out;
 }
+
+let lastText: string | undefined;
+let lastWords: readonly string[] = [];
 
 /** The index terms of a text: its words minus stopwords, Porter-stemmed, in order. */
 export function terms(text: string): string[] {

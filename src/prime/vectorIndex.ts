@@ -32,6 +32,8 @@ export interface VectorIndexOptions {
    * When the script does not exist, the index is built on the main thread in short slices instead.
    */
   workerScript?: URL;
+  /** HNSW search breadth (hnswlib's ef, default 128): higher finds more of the true neighbours, slower. */
+  efSearch?: number;
 }
 
 export interface VectorHit {
@@ -171,6 +173,7 @@ export class VectorIndex {
   readonly dims: number;
   private readonly threshold: number;
   private readonly persistDir: string | undefined;
+  private readonly efSearch: number;
   private readonly log: (line: string) => void;
   private readonly workerScript: URL;
   /** Why HNSW is never used here, or null when it may be. */
@@ -225,6 +228,8 @@ export class VectorIndex {
     this.dims = options.dims;
     this.threshold = threshold;
     this.persistDir = options.persistDir;
+    this.efSearch = options.efSearch ?? HNSW_EF_SEARCH;
+    if (!Number.isInteger(this.efSearch) || this.efSearch < 1) throw new InvalidError('efSearch', `must be a positive integer, got ${String(options.efSearch)}`);
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.workerScript = options.workerScript ?? hnswWorkerUrl();
     this.disabled = process.env.ALLSOURCE_HNSW?.toLowerCase() === 'off' ? 'env' : options.hnsw === false ? 'option' : null;
@@ -357,7 +362,7 @@ export class VectorIndex {
           };
         }
         const pending = this.backlog.size > 0 ? `; ${this.backlog.size} recent vectors are searched exactly until added` : '';
-        return { mode: 'hnsw', ...available, note: `hnsw: approximate search over ${this.size} vectors (M=${HNSW_M}, ef=${HNSW_EF_SEARCH}), ${this.origin}${pending}` };
+        return { mode: 'hnsw', ...available, note: `hnsw: approximate search over ${this.size} vectors (M=${HNSW_M}, ef=${this.efSearch}), ${this.origin}${pending}` };
       }
     }
   }
@@ -564,7 +569,7 @@ export class VectorIndex {
         logOnce(this.log, `vector index: no HNSW worker script at ${fileURLToPath(this.workerScript)}; building on the main thread in slices`);
         const index = new lib.HierarchicalNSW('ip', this.dims);
         index.initIndex(initialCapacity(this.size), HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_SEED, true);
-        index.setEf(HNSW_EF_SEARCH);
+        index.setEf(this.efSearch);
         this.stats.builds++;
         this.nextLabel = 0;
         this.deletedInIndex = 0;
@@ -616,7 +621,7 @@ export class VectorIndex {
       const index = new lib.HierarchicalNSW('ip', this.dims);
       await index.readIndex(outPath, true);
       if (this.closed) return true;
-      index.setEf(HNSW_EF_SEARCH);
+      index.setEf(this.efSearch);
       this.stats.builds++;
       this.stats.workerBuilds++;
       this.stats.lastBuildMs = ms;
@@ -678,7 +683,7 @@ export class VectorIndex {
       if (this.closed) return true;
       if (index.getNumDimensions() !== this.dims) throw new Error(`${BIN_FILE} holds ${index.getNumDimensions()}-d vectors`);
       if (index.getCurrentCount() < sidecar.labels.length) throw new Error(`${BIN_FILE} holds fewer vectors than its sidecar lists`);
-      index.setEf(HNSW_EF_SEARCH);
+      index.setEf(this.efSearch);
       const digests = new Uint32Array(2 * sidecar.digests.length);
       sidecar.digests.forEach((hex, i) => {
         digests[2 * i] = Number.parseInt(hex.slice(0, 8), 16);
