@@ -125,6 +125,22 @@ describe('as_of and the log', () => {
     await prime.close();
   });
 
+  it('keeps sealed past views, and reads one node in the past from its own events alike', async () => {
+    const prime = createPrimeService({ store });
+    const a = await prime.addNode('t', { type: 'person', properties: { name: 'Ada', role: 'analyst' } });
+    await sleep(3);
+    const t1 = new Date().toISOString();
+    await sleep(3);
+    await prime.updateNode('t', { node_id: a.id, properties: { role: 'engineer' } });
+    const past = await prime.view('t', { as_of: t1 });
+    expect(await prime.view('t', { as_of: t1 })).toBe(past); // sealed: the log cannot change before its last event
+    expect(await prime.getNode('t', { node_id: a.id, as_of: t1 })).toEqual(past.node(a.id));
+    const future = new Date(Date.now() + 3_600_000).toISOString();
+    expect(await prime.view('t', { as_of: future })).not.toBe(await prime.view('t', { as_of: future })); // not sealed yet
+    await expect(prime.getNode('t', { node_id: a.id, as_of: '2000-01-01T00:00:00Z' })).rejects.toMatchObject({ code: 'not_found' });
+    await prime.close();
+  });
+
   it('rebuilds a warm projection when prime events are tombstoned', async () => {
     const prime = createPrimeService({ store });
     const a = await prime.addNode('t', { type: 'note', properties: { text: 'keep me' } });

@@ -65,10 +65,12 @@ describe('Prime fold over a plain event list', () => {
         nodeUpdated('ghost', { a: 1 }),
         { entity_id: 'prime:node:z', event_type: 'prime.node.created', payload: { node_id: 'z' } },
         { entity_id: 'prime:other', event_type: 'prime.unknown.thing', payload: {} },
+        // Filed on another entity than its node's: it cannot create (or later rewrite) node w.
+        { entity_id: 'notes', event_type: 'prime.node.created', payload: { node_id: 'w', type: 'note', properties: {} } },
       ]),
       { embedder },
     );
-    expect(state.counters()).toMatchObject({ nodes: 0, edges: 0, events: 4 });
-    expect(state.ignoredEvents).toBe(4);
+    expect(state.counters()).toMatchObject({ nodes: 0, edges: 0, events: 5 });
+    expect(state.ignoredEvents).toBe(5);
   });
 });

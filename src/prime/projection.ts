@@ -11,7 +11,7 @@ import { mergePatch, isPlainObject } from '../core/fold.js';
 import type { JsonObject, JsonValue, StoredEvent } from '../core/types.js';
 import { decodeVector } from '../embed/codec.js';
 import type { Embedder } from '../embed/types.js';
-import { nodeText, PRIME_EVENTS } from './events.js';
+import { edgeEntity, nodeEntity, nodeText, PRIME_EVENTS, vectorEntity } from './events.js';
 import { LexicalIndex } from './lexical.js';
 import type { PrimeCounters, PrimeEdge, PrimeNode, PrimeView } from './types.js';
 import { VectorIndex, type VectorHit } from './vectorIndex.js';
@@ -109,6 +109,9 @@ export class PrimeProjection implements PrimeView {
 
   private applyPrime(e: StoredEvent): boolean {
     const p = e.payload;
+    // A change to a node, edge or vector counts only on that thing's own entity, so its history is
+    // exactly its entity's events (and an event filed elsewhere cannot rewrite it).
+    if (!onOwnEntity(e)) return false;
     switch (e.event_type) {
       case PRIME_EVENTS.nodeCreated:
         return this.createNode(e, p);
@@ -402,6 +405,14 @@ export class PrimeProjection implements PrimeView {
   async close(): Promise<void> {
     await Promise.all([...this.spaces.values()].map((index) => index.close()));
   }
+}
+
+function onOwnEntity(e: StoredEvent): boolean {
+  const p = e.payload;
+  if (e.event_type.startsWith('prime.node.')) return typeof p.node_id === 'string' && e.entity_id === nodeEntity(p.node_id);
+  if (e.event_type.startsWith('prime.edge.')) return typeof p.edge_id === 'string' && e.entity_id === edgeEntity(p.edge_id);
+  if (e.event_type.startsWith('prime.vector.')) return typeof p.vector_id === 'string' && e.entity_id === vectorEntity(p.vector_id);
+  return false;
 }
 
 function str(value: JsonValue | undefined): string | undefined {

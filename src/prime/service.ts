@@ -18,7 +18,7 @@ import { checkVector, encodeVector, normalize } from '../embed/codec.js';
 import { createHashEmbedder } from '../embed/hashEmbedder.js';
 import type { Embedder, EmbedderInfo } from '../embed/types.js';
 import { buildContextPack } from './contextPack.js';
-import { edgeCreated, edgeDeleted, MAX_PRIME_ID_LENGTH, nodeCreated, nodeDeleted, nodeText, nodeUpdated, PRIME_EVENT_PREFIX, PRIME_EVENTS, vectorStored, type EncodedVector } from './events.js';
+import { edgeCreated, edgeDeleted, MAX_PRIME_ID_LENGTH, nodeCreated, nodeDeleted, nodeEntity, nodeText, nodeUpdated, PRIME_EVENT_PREFIX, PRIME_EVENTS, vectorStored, type EncodedVector } from './events.js';
 import { customSpace, PrimeProjection } from './projection.js';
 import { hnswAvailability } from './vectorIndex.js';
 import { rankRecall, tuningForEmbedder, type RecallTuning } from './recall.js';
@@ -59,6 +59,19 @@ export const PRIME_LIMITS = {
   maxEmbedTextLength: 32_000,
   maxStoredVectorText: 2000,
 } as const;
+
+/** Sealed as-of views kept (an agent looking into the past tends to ask several things of one instant). */
+const PAST_VIEWS_KEPT = 4;
+
+/** Folding one node's own events needs no vectors: an embedder that is never asked. */
+const NO_EMBEDDER: Embedder = {
+  name: 'none',
+  kind: 'lexical',
+  dims: 0,
+  deterministic: false,
+  embed: () => Promise.reject(new Error('not used')),
+  describe: () => ({ name: 'none', kind: 'lexical', dims: 0, source: 'offline' }),
+};
 
 /** Events per page when hydrating (the port's largest page). */
 const HYDRATE_PAGE = LIMITS.maxPageSize;
@@ -103,6 +116,11 @@ class Prime implements PrimeService, PrimeServiceExtras {
   private readonly cache: LRUCache<string, { slot: TenantSlot }>;
   /** Fusion weights suited to the embedder: a lexical one gets less say than a semantic model. */
   private readonly tuning: Partial<RecallTuning>;
+  /** As-of views whose cut is sealed (before the tenant's latest event): immutable, so kept for reuse. */
+  private readonly pastViews = new LRUCache<string, PrimeProjection>({
+    max: PAST_VIEWS_KEPT,
+    dispose: (projection) => void projection.close(),
+  });
   private closed = false;
 
   constructor(private readonly options: PrimeServiceOptions) {
@@ -234,8 +252,16 @@ class Prime implements PrimeService, PrimeServiceExtras {
     checkTenant(tenant);
     this.ensureOpen();
     const cut = formatInstant(parseInstant(asOf, 'as_of'));
+    const key = `${tenant}\n${cut}`;
+    const cached = this.pastViews.get(key);
+    if (cached !== undefined) return cached;
     const projection = this.newProjection(tenant, cut);
     await this.foldFromStore(tenant, projection, cut);
+    // A cut before the tenant's latest event is sealed: the store never records an event at or
+    // before it again, and a later tombstone does not change what was live then. Such a view
+    // can be kept; a cut at or after the latest event could still gain events.
+    const latest = (await this.store.stats(tenant)).last_event_at;
+    if (latest !== null && Date.parse(cut) < Date.parse(latest)) this.pastViews.set(key, projection);
     return projection;
   }
 
@@ -370,7 +396,15 @@ class Prime implements PrimeService, PrimeServiceExtras {
 
   async getNode(tenant: string, args: { node_id: string } & AsOfArg): Promise<PrimeNode> {
     const id = checkPrimeId(args.node_id, 'node_id');
-    const projection = await this.projectionFor(tenant, args.as_of);
+    if (args.as_of === undefined) return this.requireNode((await this.live(tenant)).projection, id, 'node_id');
+    // One node in the past needs only its own events, not the whole tenant folded to that instant.
+    checkTenant(tenant);
+    this.ensureOpen();
+    const cut = formatInstant(parseInstant(args.as_of, 'as_of'));
+    const own = await this.store.query(tenant, { entity_id: nodeEntity(id), as_of: cut, limit: LIMITS.maxPageSize });
+    const projection = new PrimeProjection({ tenant, asOf: cut, embedder: NO_EMBEDDER, hnsw: false });
+    for (const event of own.events) projection.apply(event);
+    if (own.has_more) return this.requireNode(await this.projectionFor(tenant, cut), id, 'node_id');
     return this.requireNode(projection, id, 'node_id');
   }
 
@@ -610,6 +644,7 @@ class Prime implements PrimeService, PrimeServiceExtras {
     this.closed = true;
     const slots = [...this.cache.values()].map(({ slot }) => slot);
     this.cache.clear();
+    this.pastViews.clear();
     await Promise.all(slots.map((slot) => slot.run(async () => slot.projection?.close())));
   }
 }
