@@ -62,6 +62,7 @@ export const PRIME_LIMITS = {
 
 /** Sealed as-of views kept (an agent looking into the past tends to ask several things of one instant). */
 const PAST_VIEWS_KEPT = 4;
+const PAST_VIEWS_MAX_BYTES = 512 * 1024 * 1024;
 
 /** Folding one node's own events needs no vectors: an embedder that is never asked. */
 const NO_EMBEDDER: Embedder = {
@@ -119,6 +120,9 @@ class Prime implements PrimeService, PrimeServiceExtras {
   /** As-of views whose cut is sealed (before the tenant's latest event): immutable, so kept for reuse. */
   private readonly pastViews = new LRUCache<string, PrimeProjection>({
     max: PAST_VIEWS_KEPT,
+    maxSize: PAST_VIEWS_MAX_BYTES,
+    // A past view never changes after it is built, so its size is measured once.
+    sizeCalculation: (projection) => Math.min(PAST_VIEWS_MAX_BYTES, Math.max(1, projection.approxBytes())),
     dispose: (projection) => void projection.close(),
   });
   private closed = false;
