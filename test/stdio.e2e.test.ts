@@ -179,6 +179,11 @@ describe('CLI: tools and call', () => {
     expect(JSON.parse(ingest.stdout)).toMatchObject({ entity_id: 'user-1', version: 1, duplicate: false });
     const fromStdin = await run(['call', 'get_snapshot', '-', '--data', data], '{"entity_id":"user-1"}');
     expect(JSON.parse(fromStdin.stdout)).toMatchObject({ state: { name: 'Ada' }, version: 1 });
+    // Prime through the CLI: a one-shot process searches vectors exactly (no HNSW build to wait for).
+    expect((await run(['call', 'prime_add_node', '{"type":"note","properties":{"text":"the lighthouse is red"}}', '--data', data])).code).toBe(0);
+    const stats = JSON.parse((await run(['call', 'prime_stats', '{}', '--data', data])).stdout) as { nodes: number; vector_index: { mode: string; note: string } };
+    expect(stats).toMatchObject({ nodes: 1, vector_index: { mode: 'exact' } });
+    expect(stats.vector_index.note).toMatch(/one-shot CLI call|not installed/);
 
     const bad = await run(['call', 'get_snapshot', '{"entity":"user-1"}', '--data', data]);
     expect(bad).toMatchObject({ code: 1, stdout: '' });

@@ -25,17 +25,22 @@ async function readArguments(text: string | undefined): Promise<Record<string, u
 /** Runs `allsource call`: prints structuredContent as JSON; an isError result throws (exit 1, text on stderr). */
 export async function runCall(ctx: CliContext, toolName: string, argsText: string | undefined, out: Output): Promise<void> {
   const args = await readArguments(argsText);
-  const [{ ALL_TOOLS }, { createAllsourceServer }, { Client }, { InMemoryTransport }] = await Promise.all([
+  const [{ ALL_TOOLS }, { createAllsourceServer }, { Client }, { InMemoryTransport }, { createPrimeService }, { createEmbedderFromEnv }] = await Promise.all([
     import('../../tools/index.js'),
     import('../../tools/registry.js'),
     import('@modelcontextprotocol/sdk/client/index.js'),
     import('@modelcontextprotocol/sdk/inMemory.js'),
+    import('../prime/service.js'),
+    import('../embed/index.js'),
   ]);
   const tool = ALL_TOOLS.find((t) => t.name === toolName);
   if (tool === undefined) throw new NotFoundError(`tool ${JSON.stringify(toolName)} does not exist; \`allsource tools\` lists them`, { field: 'tool' });
 
   const result = await withStore(ctx, { create: tool.writes }, async (store) => {
-    const server = createAllsourceServer({ store, tenant: ctx.tenant, mode: 'local', dataDir: ctx.dataDir });
+    // The same embedder as the MCP server (vectors must share a space); exact vector search, since
+    // this process exits right after one call, long before an HNSW build would pay off.
+    const prime = createPrimeService({ store, embedder: createEmbedderFromEnv(), dataDir: ctx.dataDir, vectorSearch: 'exact' });
+    const server = createAllsourceServer({ store, prime, tenant: ctx.tenant, mode: 'local', dataDir: ctx.dataDir });
     const client = new Client({ name: 'allsource-cli', version: '0' });
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
     await server.connect(serverSide);
@@ -46,6 +51,7 @@ export async function runCall(ctx: CliContext, toolName: string, argsText: strin
     } finally {
       await client.close();
       await server.close();
+      await prime.close();
     }
   });
 

@@ -35,6 +35,11 @@ export interface PrimeServiceOptions {
   log?: (line: string) => void;
   /** Vectors in a space before an HNSW index is built for it (default 5000). */
   hnswThreshold?: number;
+  /**
+   * `auto` (default): exact scans while a space is small, HNSW once it is large. `exact`: never
+   * build HNSW, for one-shot processes (a CLI call) that would exit before a build pays off.
+   */
+  vectorSearch?: 'auto' | 'exact';
   /** Overrides of recall's fusion knobs (experiments; the defaults are what ships). */
   recallTuning?: Partial<RecallTuning>;
   /** Most tenants kept warm (default 64). */
@@ -201,13 +206,14 @@ class Prime implements PrimeService, PrimeServiceExtras {
   }
 
   private newProjection(tenant: string, asOf: string | null): PrimeProjection {
+    const approximate = asOf === null && this.options.vectorSearch !== 'exact';
     return new PrimeProjection({
       tenant,
       asOf,
       embedder: this.embedder,
-      hnsw: asOf === null,
+      hnsw: approximate,
       hnswThreshold: this.options.hnswThreshold,
-      persistDir: asOf === null && this.options.dataDir !== undefined ? join(this.options.dataDir, 'prime', tenantDirName(tenant)) : undefined,
+      persistDir: approximate && this.options.dataDir !== undefined ? join(this.options.dataDir, 'prime', tenantDirName(tenant)) : undefined,
       log: this.log,
     });
   }

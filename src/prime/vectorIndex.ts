@@ -332,7 +332,7 @@ export class VectorIndex {
     if (!availability.available) return { mode: 'exact', hnsw_available: false, ...base, note: availability.note };
     const available = { hnsw_available: true, ...base };
     if (this.disabled === 'option') {
-      return { mode: 'exact', ...available, note: 'exact: HNSW is off for this index (as for views folded from a log prefix); answers are exact' };
+      return { mode: 'exact', ...available, note: 'exact: HNSW is off for this index (an as-of view, or a one-shot CLI call); answers are exact' };
     }
     switch (this.phase) {
       case 'none':
