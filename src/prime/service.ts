@@ -109,7 +109,6 @@ export interface PrimeServiceExtras {
 }
 
 class Prime implements PrimeService, PrimeServiceExtras {
-  readonly embedderInfo: EmbedderInfo;
   private readonly store: EventStore;
   private readonly embedder: Embedder;
   private readonly now: () => number;
@@ -135,7 +134,6 @@ class Prime implements PrimeService, PrimeServiceExtras {
   constructor(private readonly options: PrimeServiceOptions) {
     this.store = options.store;
     this.embedder = options.embedder ?? createHashEmbedder();
-    this.embedderInfo = this.embedder.describe();
     this.tuning = { ...tuningForEmbedder(this.embedder.kind), ...options.recallTuning };
     this.now = options.now ?? Date.now;
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
@@ -156,6 +154,11 @@ class Prime implements PrimeService, PrimeServiceExtras {
         });
       },
     });
+  }
+
+  /** Asked each time: a remote embedder learns its vector length from its first answer. */
+  get embedderInfo(): EmbedderInfo {
+    return this.embedder.describe();
   }
 
   newId(): string {
