@@ -127,7 +127,9 @@ class Prime implements PrimeService, PrimeServiceExtras {
     maxSize: PAST_VIEWS_MAX_BYTES,
     // A past view never changes after it is built, so its size is measured once.
     sizeCalculation: (projection) => Math.min(PAST_VIEWS_MAX_BYTES, Math.max(1, projection.approxBytes())),
-    dispose: (projection) => void projection.close(),
+    dispose: (projection) => {
+      projection.close().catch((err: unknown) => this.log(`allsource: closing a past Prime view: ${describeError(err)}`));
+    },
   });
   private closed = false;
 
@@ -147,11 +149,13 @@ class Prime implements PrimeService, PrimeServiceExtras {
       noDisposeOnSet: true,
       // An evicted tenant's projection is closed once its queued work is done; it re-hydrates on its next read.
       dispose: ({ slot }) => {
-        void slot.run(async () => {
-          const projection = slot.projection;
-          slot.projection = undefined;
-          await projection?.close();
-        });
+        slot
+          .run(async () => {
+            const projection = slot.projection;
+            slot.projection = undefined;
+            await projection?.close();
+          })
+          .catch((err: unknown) => this.log(`allsource: closing an evicted Prime projection: ${describeError(err)}`));
       },
     });
   }
@@ -225,7 +229,13 @@ class Prime implements PrimeService, PrimeServiceExtras {
     // Control events after this position (e.g. a tombstone landing mid-hydration) force a rebuild.
     const startPosition = (await this.store.stats(tenant)).last_position;
     const projection = this.newProjection(tenant, null);
-    await this.foldFromStore(tenant, projection);
+    try {
+      await this.foldFromStore(tenant, projection);
+    } catch (err) {
+      // Half a fold is no projection: drop it (and any index build it began); the next read retries.
+      await projection.close().catch(() => undefined);
+      throw err;
+    }
     projection.advanceTo(startPosition);
     slot.projection = projection;
     slot.controlPosition = startPosition;
@@ -760,3 +770,6 @@ function tenantDirName(tenant: string): string {
   return createHash('sha256').update(tenant).digest('hex').slice(0, 24);
 }
 
+function describeError(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
