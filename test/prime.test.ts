@@ -81,6 +81,25 @@ describe('warm cache and counters', () => {
     await prime.close();
   });
 
+  it('a store failure while hydrating fails that read only; the next read hydrates afresh', async () => {
+    await createPrimeService({ store }).addNode('t', { type: 'note', properties: { text: 'kept' } });
+    let failNext = true;
+    const flaky = new Proxy(store, {
+      get(target, key, receiver) {
+        if (key === 'query' && failNext) {
+          failNext = false;
+          return () => Promise.reject(Object.assign(new Error('disk on fire'), { code: 'unavailable' }));
+        }
+        const value = Reflect.get(target, key, receiver) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const prime = createPrimeService({ store: flaky });
+    await expect(prime.stats('t')).rejects.toMatchObject({ code: 'unavailable' });
+    expect((await prime.stats('t')).nodes).toBe(1);
+    await prime.close();
+  });
+
   it('keeps tenants apart', async () => {
     const prime = createPrimeService({ store });
     const n = await prime.addNode('one', { type: 'note', properties: { text: 'secret plans' } });
