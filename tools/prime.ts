@@ -247,14 +247,14 @@ const primeRemoveEdge = defineTool({
   name: 'prime_remove_edge',
   title: 'Remove an edge',
   description:
-    'Remove a relationship: by edge_id, or every live edge from source to target with that relation (give all three). The nodes stay; the edge stays in prime_history and in reads with an earlier as_of. Returns the edges removed.',
+    'Remove a relationship: by edge_id, or every live edge from source to target (only those of one relation when relation is given). The nodes stay; the edge stays in prime_history and in reads with an earlier as_of. Returns the edges removed.',
   group: 'prime',
   writes: true,
   inputSchema: {
     edge_id: edgeIdArg('The edge to remove').optional(),
     source: nodeIdArg('Instead of edge_id: the node the edge starts from').optional(),
     target: nodeIdArg('Instead of edge_id: the node the edge points to').optional(),
-    relation: relationArg('Instead of edge_id: the relation').optional(),
+    relation: relationArg('With source and target: remove only edges of this relation (default: every relation between them)').optional(),
   },
   outputSchema: {
     removed: z.array(primeEdgeResult).describe('The edges removed.'),
