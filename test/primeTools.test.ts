@@ -313,6 +313,8 @@ describe('edges and graph reads', () => {
   beforeEach(async () => {
     h = await connect();
     ada = await h.ok<Node>('prime_add_node', { type: 'person', properties: { name: 'Ada', email: 'ada@example.com' } });
+    // Reads as_of ada.created_at must see Ada alone, and timestamps have millisecond resolution.
+    await sleep(3);
     bob = await h.ok<Node>('prime_add_node', { type: 'person', properties: { name: 'Bob' } });
     acme = await h.ok<Node>('prime_add_node', { type: 'org', properties: { name: 'Acme', description: 'maker of analytical engines' } });
     paris = await h.ok<Node>('prime_add_node', { type: 'city', properties: { name: 'Paris' } });
@@ -358,6 +360,7 @@ describe('edges and graph reads', () => {
 
   it('removes an edge by id or by source, target and relation; reads as_of still see it', async () => {
     const e1 = await h.ok<Edge>('prime_add_edge', { source: ada.id, target: acme.id, relation: 'works_at' });
+    await sleep(3); // timestamps have ms resolution: keep the second edge out of as_of e1.created_at
     await h.ok<Edge>('prime_add_edge', { source: ada.id, target: bob.id, relation: 'knows' });
     await sleep(3);
     const byId = await h.ok<{ removed: Edge[]; count: number }>('prime_remove_edge', { edge_id: e1.id });
