@@ -728,11 +728,15 @@ function propertiesMatch(properties: JsonObject, wanted: JsonObject): boolean {
   return true;
 }
 
-/** Vector hits to node hits: the first (best) hit per live node. */
+/**
+ * Vector hits to node hits: the first (best) hit per live node. A vector pointing away from the
+ * query (cosine ≤ 0) is not similar at all, so it is not reported as found semantically.
+ */
 function nodeHits(projection: PrimeProjection, hits: Array<{ id: string; score: number }>): Array<{ id: string; score: number }> {
   const seen = new Set<string>();
   const out: Array<{ id: string; score: number }> = [];
   for (const hit of hits) {
+    if (!(hit.score > 0)) break; // best first: the rest are no closer
     const nodeId = projection.nodeOfVector(hit.id);
     if (nodeId === undefined || seen.has(nodeId)) continue;
     seen.add(nodeId);
