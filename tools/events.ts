@@ -19,6 +19,7 @@ import {
   asOfArg,
   cursorArg,
   dryRunArg,
+  embedderInfoResult,
   entityIdArg,
   entityStateShape,
   eventIdArg,
@@ -510,7 +511,7 @@ const getClusterStatus = defineTool({
       .describe('The store health. Locally also its data directory, durability, write-ahead log and segment status.'),
     prime: z
       .object({
-        embedder: z.object({ name: z.string(), kind: z.enum(['lexical', 'semantic']), dims: z.number().int(), source: z.string() }).describe('The embedder recall uses: `lexical` is the offline default, `semantic` a model endpoint.'),
+        embedder: embedderInfoResult,
         hnsw_available: z.boolean().describe('False when hnswlib-node is not installed (or ALLSOURCE_HNSW=off): vector search is then always an exact scan.'),
         vector_search: z.string().describe('How vectors are searched here, in a sentence.'),
         tenants_warm: z.number().int().nullable().describe('Tenants whose projections are in memory (null on a hosted server: other tenants are not yours to count).'),
