@@ -2,6 +2,7 @@
 // index, and the pure ranking function (fusion, graph expansion, filters, recency-only mode,
 // score parts), each against small hand-made inputs whose right answer is known.
 
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createHashEmbedder, HASH_EMBEDDER_NAME } from '../src/embed/hashEmbedder.js';
 import { LexicalIndex } from '../src/prime/lexical.js';
@@ -30,6 +31,18 @@ describe('tokenizer', () => {
 });
 
 describe('hash embedder', () => {
+  it(`gives the very vectors ${HASH_EMBEDDER_NAME} always gave (a change to them must bump the name)`, () => {
+    // Vectors computed before the per-word feature cache existed; stored logs and saved indexes rely on them.
+    const digest = (v: Float32Array): string => createHash('sha256').update(Buffer.from(v.buffer, v.byteOffset, v.byteLength)).digest('hex').slice(0, 32);
+    const embedder = createHashEmbedder();
+    for (let round = 0; round < 2; round++) {
+      expect(digest(embedder.embedSync!('Ada moved to Lisbon in May to join a robotics startup'))).toBe('5262c9ec840801dcf79b715740c6c329');
+      expect(digest(embedder.embedSync!('the lighthouse keeper paints watercolours at dawn'))).toBe('76dfba38415253ec459032de2874c2a4');
+      expect(digest(embedder.embedSync!("Mel's dog didn't eat the PIZZA!! 42 times, painting painted paints"))).toBe('84521af3f125f64b78cc431126654660');
+    }
+    expect(digest(createHashEmbedder({ dims: 64 }).embedSync!('Ada moved to Lisbon in May to join a robotics startup'))).toBe('2d3bed603e08495079dfe6f346a23f98');
+  });
+
   const embedder = createHashEmbedder();
 
   it('describes itself as offline and lexical', () => {
