@@ -1,15 +1,13 @@
 // The debug CLI end to end: each test spawns the built `node dist/bin/allsource.js` (npm test builds
 // first) against a fresh temp data directory, and checks exit codes, stdout and stderr.
 
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EntityState, QueryResult, StoredEvent } from '../src/core/types.js';
+import { BIN, runCli, type CliRun } from './helpers/runCli.js';
 
-const BIN = fileURLToPath(new URL('../dist/bin/allsource.js', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'allsource-cli-'));
 let dirCount = 0;
 
@@ -18,25 +16,11 @@ function freshData(): string {
   return join(root, `data-${++dirCount}`);
 }
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
 /** Runs the CLI with `args`, feeding `input` on stdin; never inherits the caller's ALLSOURCE_* settings. */
 function cli(args: string[], input = ''): Promise<Run> {
-  return new Promise((done, fail) => {
-    const env = { ...process.env, HOME: root, ALLSOURCE_DATA: '', ALLSOURCE_DEBUG: '' };
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
+  return runCli(args, { ...process.env, HOME: root, ALLSOURCE_DATA: '', ALLSOURCE_DEBUG: '' }, input);
 }
 
 function jsonl(events: object[]): string {

@@ -3,12 +3,10 @@
 // the built CLI (`npm test` builds first), and read_graph then shows the same graph the reference
 // shows. Re-importing adds nothing; a malformed file imports nothing and names its bad lines.
 
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -20,8 +18,8 @@ import { parseMemoryJsonl, runImportMemory, type ImportMemoryReport } from '../s
 import { createOutput } from '../src/cli/output.js';
 import { createPrimeService } from '../src/prime/service.js';
 import { createAllsourceServer } from '../tools/registry.js';
+import { BIN, runCli, type CliRun } from './helpers/runCli.js';
 
-const BIN = fileURLToPath(new URL('../dist/bin/allsource.js', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'allsource-import-memory-'));
 let dirCount = 0;
 const freshData = () => join(root, `data-${++dirCount}`);
@@ -182,23 +180,8 @@ describe('import-memory in process', () => {
   });
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[]): Promise<Run> {
-  return new Promise((done, fail) => {
-    const env = { ...process.env, HOME: root, ALLSOURCE_DATA: '', ALLSOURCE_DEBUG: '' };
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
+function cli(args: string[]): Promise<CliRun> {
+  return runCli(args, { ...process.env, HOME: root, ALLSOURCE_DATA: '', ALLSOURCE_DEBUG: '' });
 }
 
 describe('allsource import-memory (the built CLI)', () => {

@@ -7,13 +7,12 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, describe, expect, it } from 'vitest';
+import { BIN, runCli, type CliRun } from './helpers/runCli.js';
 
-const BIN = fileURLToPath(new URL('../dist/bin/allsource.js', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'allsource-stdio-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -149,17 +148,7 @@ describe('stdio MCP server', () => {
 
 describe('CLI: tools and call', () => {
   /** Runs the CLI to completion. */
-  const run = (args: string[], input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, ...args], { env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-      child.stdin.end(input);
-    });
+  const run = (args: string[], input = ''): Promise<CliRun> => runCli(args, childEnv(), input);
 
   it('tools lists the registry', async () => {
     const json = await run(['tools', '--json']);

@@ -8,29 +8,14 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mulberry32 } from '../bench/workload.js';
+import { normalize } from '../src/embed/codec.js';
 import { hnswWorkerUrl, VectorIndex, type VectorHit, type VectorIndexOptions } from '../src/prime/vectorIndex.js';
 
 // ── Data ─────────────────────────────────────────────────────────────────────────────────────────
 
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function normalize(v: Float32Array): Float32Array {
-  let norm = 0;
-  for (const x of v) norm += x * x;
-  norm = Math.sqrt(norm);
-  for (let i = 0; i < v.length; i++) v[i] /= norm;
-  return v;
-}
+/** Deterministic PRNG so failures reproduce. */
+const rng = mulberry32;
 
 /** A random direction: normal components (Box–Muller), normalized. */
 function randomUnit(dims: number, random: () => number): Float32Array {
