@@ -13,7 +13,7 @@ import { isPlainObject } from '../core/fold.js';
 import { UuidV7Generator } from '../core/ids.js';
 import { parseInstant, formatInstant } from '../core/time.js';
 import { CONTROL_ENTITY, LIMITS, type EventStore, type JsonObject, type NewEvent, type StoredEvent } from '../core/types.js';
-import { checkTenant } from '../core/validate.js';
+import { checkId, checkTenant } from '../core/validate.js';
 import { checkVector, encodeVector, normalize } from '../embed/codec.js';
 import { createHashEmbedder } from '../embed/hashEmbedder.js';
 import type { Embedder, EmbedderInfo } from '../embed/types.js';
@@ -542,12 +542,20 @@ class Prime implements PrimeService, PrimeServiceExtras {
     if (args.vector !== undefined) vector = callerVector(args.vector);
     else if (text !== undefined) vector = (await this.embedTexts([text]))[0];
     const projection = await this.projectionFor(tenant, args.as_of);
-    const space = args.vector !== undefined && vector !== undefined ? this.spaceForVector(projection, vector) : this.embedder.name;
+    return this.recallOn(projection, { text, vector, ownVector: args.vector !== undefined, topK, depth, nodeType: args.node_type, sinceMs, untilMs });
+  }
+
+  /** Recall on a projection already in hand, with checked arguments (prime_context reuses its view). */
+  private recallOn(
+    projection: PrimeProjection,
+    q: { text?: string; vector?: Float32Array; ownVector: boolean; topK: number; depth: number; nodeType?: string; sinceMs?: number; untilMs?: number },
+  ): { results: RecallHit[]; embedder: EmbedderInfo; vector_index: VectorIndexStatus } {
+    const space = q.ownVector && q.vector !== undefined ? this.spaceForVector(projection, q.vector) : this.embedder.name;
     const nowMs = projection.asOf === null ? this.now() : Date.parse(projection.asOf);
     const ranked = rankRecall(
-      { text, vector, topK, depth, nodeType: args.node_type, sinceMs, untilMs, nowMs },
+      { text: q.text, vector: q.vector, topK: q.topK, depth: q.depth, nodeType: q.nodeType, sinceMs: q.sinceMs, untilMs: q.untilMs, nowMs },
       {
-        lexical: (q, limit) => projection.lexical(q, limit),
+        lexical: (text, limit) => projection.lexical(text, limit),
         semantic: (v, limit) => nodeHits(projection, projection.searchSpace(space, v, limit)),
         neighbors: (id) => projection.neighborLinks(id),
         degree: (id) => projection.degree(id),
@@ -568,8 +576,11 @@ class Prime implements PrimeService, PrimeServiceExtras {
   async context(tenant: string, args: { query: string; top_k?: number; max_tokens?: number } & AsOfArg) {
     const query = checkText(args.query, 'query');
     const maxTokens = checkInt(args.max_tokens, 'max_tokens', PRIME_LIMITS.defaultContextTokens, PRIME_LIMITS.minContextTokens, PRIME_LIMITS.maxContextTokens);
-    const { results } = await this.recall(tenant, { text: query, top_k: args.top_k, as_of: args.as_of });
+    const topK = checkInt(args.top_k, 'top_k', PRIME_LIMITS.defaultTopK, 1, PRIME_LIMITS.maxTopK);
+    const [vector] = await this.embedTexts([query]);
+    // One view for both the ranking and the facts around it (an as-of view is a whole fold).
     const projection = await this.projectionFor(tenant, args.as_of);
+    const { results } = this.recallOn(projection, { text: query, vector, ownVector: false, topK, depth: 1 });
     return buildContextPack(query, results, projection, maxTokens);
   }
 
@@ -679,12 +690,12 @@ function callerVector(value: unknown): Float32Array {
   return normalize(checkVector(value, 'vector'));
 }
 
+/** The store's id rules (no control characters, well-formed Unicode), with room for the `prime:vector:` prefix. */
 function checkPrimeId(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value.length === 0) throw new InvalidError(field, 'must be a non-empty string');
-  if (value.length > MAX_PRIME_ID_LENGTH) throw new InvalidError(field, `must be at most ${MAX_PRIME_ID_LENGTH} characters`);
-  // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
-  if (/[\u0000-\u001f\u007f]/.test(value)) throw new InvalidError(field, 'must not contain control characters');
-  return value;
+  // `$` is reserved for store entities only; inside `prime:node:$x` it is harmless.
+  const id = checkId(value, field, { allowReserved: true });
+  if (id.length > MAX_PRIME_ID_LENGTH) throw new InvalidError(field, `must be at most ${MAX_PRIME_ID_LENGTH} characters, got ${id.length}`);
+  return id;
 }
 
 function checkName(value: unknown, field: string, max: number): string {
