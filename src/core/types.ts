@@ -170,11 +170,22 @@ export interface WatchOptions {
   limit?: number;
   entity_id?: string;
   event_type?: string;
+  /** Only event types starting with this prefix (e.g. `prime.`). */
+  event_type_prefix?: string;
+  /**
+   * Also return the tenant's control events (`$tombstone` / `$restore` on `$control`) after `after`,
+   * whatever the other filters say: a projection that folds some event types learns in the same
+   * call that a tombstone or restore may have changed what it folded.
+   */
+  include_control?: boolean;
 }
 
 export interface WatchResult {
   events: StoredEvent[];
-  /** Pass as `after` to continue; it never goes backwards. */
+  /**
+   * Pass as `after` to continue; it never goes backwards. With no events it is the tenant's last
+   * position, so `last_position > after` with no events answers "the log moved, but nothing matched".
+   */
   last_position: number;
   timed_out: boolean;
 }

@@ -325,9 +325,20 @@ export function checkListOptions(raw: ListOptions | undefined): { prefix?: strin
   };
 }
 
-const WATCH_FIELDS = new Set(['after', 'timeout_ms', 'limit', 'entity_id', 'event_type']);
+const WATCH_FIELDS = new Set(['after', 'timeout_ms', 'limit', 'entity_id', 'event_type', 'event_type_prefix', 'include_control']);
 
-export function checkWatchOptions(raw: WatchOptions | undefined): { after?: number; timeout_ms: number; limit: number; entity_id?: string; event_type?: string } {
+/** Watch options after validation, with defaults applied. */
+export interface CheckedWatchOptions {
+  after?: number;
+  timeout_ms: number;
+  limit: number;
+  entity_id?: string;
+  event_type?: string;
+  event_type_prefix?: string;
+  include_control: boolean;
+}
+
+export function checkWatchOptions(raw: WatchOptions | undefined): CheckedWatchOptions {
   const o = checkKnownKeys(raw, WATCH_FIELDS, 'options') as WatchOptions;
   if (o.after !== undefined && (!Number.isSafeInteger(o.after) || o.after < 0)) throw new InvalidError('options.after', 'must be a non-negative integer position');
   let timeout_ms: number = LIMITS.defaultWatchTimeoutMs;
@@ -343,6 +354,8 @@ export function checkWatchOptions(raw: WatchOptions | undefined): { after?: numb
     limit: checkLimit(o.limit, 'options.limit'),
     entity_id: optionalString(o.entity_id, 'options.entity_id'),
     event_type: optionalString(o.event_type, 'options.event_type'),
+    event_type_prefix: o.event_type_prefix === undefined ? undefined : checkPrefix(o.event_type_prefix, 'options.event_type_prefix'),
+    include_control: optionalBoolean(o.include_control, 'options.include_control'),
   };
 }
 

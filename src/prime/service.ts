@@ -250,23 +250,29 @@ class Prime implements PrimeService, PrimeServiceExtras {
     } while (cursor !== undefined);
   }
 
-  /** Applies what the log gained since the projection's position; rebuilds after a tombstone or restore. */
+  /**
+   * Applies what the log gained since the projection's position, in one watch call per page of
+   * Prime events (over HttpCore, one round trip for a read that finds nothing new); a tombstone or
+   * restore among them means the fold may no longer match the live log, so it is rebuilt.
+   */
   private async catchUp(tenant: string, slot: TenantSlot): Promise<void> {
     const projection = slot.projection as PrimeProjection;
-    const control = await this.store.watch(tenant, { after: slot.controlPosition, timeout_ms: 0, entity_id: CONTROL_ENTITY, limit: 1 });
-    if (control.events.length > 0) {
-      slot.projection = undefined;
-      await projection.close();
-      await this.hydrate(tenant, slot);
-      return;
-    }
-    slot.controlPosition = control.last_position;
+    // From the lower of the two: a hydration may have folded events past a tombstone it never saw.
+    let after = Math.min(projection.position, slot.controlPosition);
     while (true) {
-      const page = await this.store.watch(tenant, { after: projection.position, timeout_ms: 0, limit: HYDRATE_PAGE });
+      const page = await this.store.watch(tenant, { after, timeout_ms: 0, limit: HYDRATE_PAGE, event_type_prefix: PRIME_EVENT_PREFIX, include_control: true });
+      if (page.events.some((event) => event.entity_id === CONTROL_ENTITY)) {
+        slot.projection = undefined;
+        await projection.close();
+        await this.hydrate(tenant, slot);
+        return;
+      }
       for (const event of page.events) projection.apply(event);
       projection.advanceTo(page.last_position);
+      after = page.last_position;
       if (page.events.length < HYDRATE_PAGE) break;
     }
+    slot.controlPosition = after;
   }
 
   /** The live projection, or one folded from the log prefix recorded at or before `as_of`. */

@@ -1146,6 +1146,45 @@ export function eventStoreContract(name: string, factory: () => Promise<Contract
         expect(none.last_position, 'never backwards').toBeGreaterThanOrEqual(r[4].position);
       });
 
+      it('filters by event type prefix, and includes control events only when asked', async () => {
+        const t = newTenant();
+        const r = await put(store, t, [ev('p-1', 'prime.node.created'), ev('u-1', 'user.signed_up'), ev('p-2', 'prime.edge.created'), ev('u-1', 'user.renamed')]);
+        const primeOnly = await store.watch(t, { after: 0, timeout_ms: 0, event_type_prefix: 'prime.' });
+        expect(ids(primeOnly.events)).toEqual([r[0].id, r[2].id]);
+        expect(primeOnly.last_position).toBe(r[2].position);
+        // Nothing of the prefix after the last prime event, yet the log moved: one answer says both.
+        const moved = await store.watch(t, { after: r[2].position, timeout_ms: 0, event_type_prefix: 'prime.' });
+        expect(moved.events).toEqual([]);
+        expect(moved.last_position, 'the tenant end, past the last match').toBe(r[3].position);
+        expect(ids((await store.watch(t, { after: 0, timeout_ms: 0, event_type_prefix: 'user.', entity_id: 'u-1' })).events)).toEqual([r[1].id, r[3].id]);
+        expect((await store.watch(t, { after: 0, timeout_ms: 0, event_type_prefix: 'nothing.' })).events).toEqual([]);
+
+        const done = await store.tombstone(t, { ids: [r[1].id], reason: 'test' });
+        const after = await put(store, t, [ev('p-3', 'prime.node.created')]);
+        const withControl = await store.watch(t, { after: r[3].position, timeout_ms: 0, event_type_prefix: 'prime.', include_control: true });
+        expect(withControl.events.map((e) => [e.entity_id, e.event_type, e.position])).toEqual([
+          [CONTROL_ENTITY, TOMBSTONE_EVENT, done.position],
+          ['p-3', 'prime.node.created', after[0].position],
+        ]);
+        expect(ids((await store.watch(t, { after: r[3].position, timeout_ms: 0, event_type_prefix: 'prime.' })).events), 'no control events unless asked').toEqual([after[0].id]);
+        expect(ids((await store.watch(t, { after: r[3].position, timeout_ms: 0, include_control: true })).events)).toHaveLength(2);
+        await expectInvalid(store.watch(t, { timeout_ms: 0, include_control: 'yes' as never }), /include_control/, 'include_control not a boolean');
+        await expectInvalid(store.watch(t, { timeout_ms: 0, event_type_prefix: 7 as never }), /event_type_prefix/, 'prefix not a string');
+      });
+
+      it('wakes a prefix watch only for a matching event', async () => {
+        const t = newTenant();
+        const [first] = await put(store, t, [ev('x', 'other.thing')]);
+        const waiting = store.watch(t, { after: first.position, timeout_ms: 1500, event_type_prefix: 'prime.' });
+        await tick();
+        await put(store, t, [ev('x', 'other.thing')]);
+        await tick();
+        const [match] = await put(store, t, [ev('p', 'prime.node.created')]);
+        const woke = await waiting;
+        expect(ids(woke.events)).toEqual([match.id]);
+        expect(woke.timed_out).toBe(false);
+      });
+
       it('waits up to timeout_ms when nothing is new, then reports timed_out', async () => {
         const t = newTenant();
         const [r] = await put(store, t, [ev('w', 'w.a')]);

@@ -734,7 +734,7 @@ class EmbeddedCoreImpl implements EmbeddedCore {
     const after = o.after ?? index.lastPosition;
     const deadline = Date.now() + o.timeout_ms;
     while (true) {
-      const events = index.eventsAfter(after, o.limit, o.entity_id, o.event_type);
+      const events = index.eventsAfter(after, o);
       if (events.length > 0) return { events, last_position: events[events.length - 1].position, timed_out: false };
       const remaining = deadline - Date.now();
       if (remaining <= 0 || this.closed) {

@@ -22,7 +22,7 @@ import {
   type TenantStats,
   type VerifyResult,
 } from '../types.js';
-import type { CheckedFilter, CheckedSearch, CheckedSelector } from '../validate.js';
+import type { CheckedFilter, CheckedSearch, CheckedSelector, CheckedWatchOptions } from '../validate.js';
 
 interface EntityRecord {
   entity_id: string;
@@ -80,6 +80,22 @@ function lowerBoundString(sorted: readonly string[], key: string, inclusive: boo
     else hi = mid;
   }
   return lo;
+}
+
+/** Up to `limit` matching events after `after` from several position-ordered lists, merged by position. */
+function mergeAfter(lists: readonly (readonly StoredEvent[])[], after: number, limit: number, matches: (e: StoredEvent) => boolean): StoredEvent[] {
+  const next = lists.map((list) => lowerBoundByPosition(list, after + 1));
+  const out: StoredEvent[] = [];
+  while (out.length < limit) {
+    let best = -1;
+    for (let k = 0; k < lists.length; k++) {
+      if (next[k] < lists[k].length && (best < 0 || lists[k][next[k]].position < lists[best][next[best]].position)) best = k;
+    }
+    if (best < 0) break;
+    const e = lists[best][next[best]++];
+    if (matches(e)) out.push(e);
+  }
+  return out;
 }
 
 const NO_CUT = Number.MAX_SAFE_INTEGER;
@@ -535,17 +551,27 @@ export class TenantIndex {
   }
 
   /** Events after `after` for a watcher (optionally one entity or type), oldest first. */
-  eventsAfter(after: number, limit: number, entityId?: string, eventType?: string): StoredEvent[] {
-    const list = entityId !== undefined ? (this.entityRecords.get(entityId)?.events ?? []) : eventType !== undefined ? (this.typeRecords.get(eventType)?.events ?? []) : this.events;
-    const out: StoredEvent[] = [];
-    for (let i = lowerBoundByPosition(list, after + 1); i < list.length && out.length < limit; i++) {
-      const e = list[i];
-      if (e.entity_id === CONTROL_ENTITY && entityId !== CONTROL_ENTITY) continue;
-      if (eventType !== undefined && e.event_type !== eventType) continue;
-      if (this.isDeletedAt(e, NO_CUT)) continue;
-      out.push(e);
-    }
-    return out;
+  /**
+   * Live events after `after`, in position order, matching the watch filters; control events only
+   * when asked for (`include_control`, or `entity_id: '$control'`).
+   */
+  eventsAfter(after: number, o: Pick<CheckedWatchOptions, 'limit' | 'entity_id' | 'event_type' | 'event_type_prefix' | 'include_control'>): StoredEvent[] {
+    const matches = (e: StoredEvent): boolean => {
+      if (e.entity_id === CONTROL_ENTITY) return o.include_control || o.entity_id === CONTROL_ENTITY;
+      if (o.entity_id !== undefined && e.entity_id !== o.entity_id) return false;
+      if (o.event_type !== undefined && e.event_type !== o.event_type) return false;
+      if (o.event_type_prefix !== undefined && !e.event_type.startsWith(o.event_type_prefix)) return false;
+      return !this.isDeletedAt(e, NO_CUT);
+    };
+    // The narrowest position-ordered lists that hold every match; several are merged by position.
+    const lists: (readonly StoredEvent[])[] = [];
+    if (o.entity_id !== undefined) lists.push(this.entityRecords.get(o.entity_id)?.events ?? []);
+    else if (o.event_type !== undefined) lists.push(this.typeRecords.get(o.event_type)?.events ?? []);
+    else if (o.event_type_prefix !== undefined) {
+      for (const [type, record] of this.typeRecords) if (type.startsWith(o.event_type_prefix)) lists.push(record.events);
+    } else lists.push(this.events);
+    if (o.include_control && o.entity_id !== CONTROL_ENTITY && lists[0] !== this.events) lists.push(this.entityRecords.get(CONTROL_ENTITY)?.events ?? []);
+    return mergeAfter(lists, after, o.limit, matches);
   }
 
   /** The user events a tombstone (`deleting`) or restore would change now. */
