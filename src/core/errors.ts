@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'not_found'
   | 'conflict'
   | 'unauthorized'
+  | 'forbidden'
   | 'payment_required'
   | 'quota_exceeded'
   | 'unavailable'
@@ -71,6 +72,22 @@ export class UnavailableError extends AllSourceError {
   }
 }
 
+/** The credentials are valid but do not allow this call (a read-only key writing). */
+export class ForbiddenError extends AllSourceError {
+  constructor(message: string, options: AllSourceErrorOptions = {}) {
+    super('forbidden', message, options);
+    this.name = 'ForbiddenError';
+  }
+}
+
+/** Missing, malformed, unknown or revoked credentials. */
+export class UnauthorizedError extends AllSourceError {
+  constructor(message: string, options: AllSourceErrorOptions = {}) {
+    super('unauthorized', message, options);
+    this.name = 'UnauthorizedError';
+  }
+}
+
 /** True when `err` is an allsource error with the given code (checked by code, not prototype). */
 export function isErrorCode(err: unknown, code: ErrorCode): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code && err instanceof Error;
@@ -83,16 +100,10 @@ export function isAllSourceError(err: unknown): err is AllSourceError {
   return typeof code === 'string' && ERROR_CODES.has(code as ErrorCode);
 }
 
-const ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  'invalid',
-  'not_found',
-  'conflict',
-  'unauthorized',
-  'payment_required',
-  'quota_exceeded',
-  'unavailable',
-  'internal',
-]);
+/** Every error code, in a stable order (schemas enumerate them). */
+export const ERROR_CODE_LIST: readonly ErrorCode[] = ['invalid', 'not_found', 'conflict', 'unauthorized', 'forbidden', 'payment_required', 'quota_exceeded', 'unavailable', 'internal'];
+
+const ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(ERROR_CODE_LIST);
 
 /** Rebuilds a typed error from its wire form (used by HttpCore and the CLI). */
 export function errorFromWire(body: { code?: unknown; message?: unknown; field?: unknown; details?: unknown }): AllSourceError {

@@ -71,6 +71,21 @@ export interface PreparedEvent {
 
 const EVENT_FIELDS = new Set(['entity_id', 'event_type', 'payload', 'metadata', 'id', 'occurred_at', 'expected_version']);
 
+/**
+ * Checks the shape of an append call (tenant, a non-empty bounded batch, known options) before its
+ * events are prepared one by one; shared so HttpCore rejects what EmbeddedCore rejects, alike.
+ */
+export function checkAppendCall(tenant: unknown, events: unknown, options: unknown): { dry_run: boolean } {
+  checkTenant(tenant);
+  if (!Array.isArray(events)) throw new InvalidError('events', 'must be an array of events');
+  if (events.length === 0) throw new InvalidError('events', 'must hold at least one event');
+  if (events.length > LIMITS.maxBatchEvents) throw new InvalidError('events', `must hold at most ${LIMITS.maxBatchEvents} events, got ${events.length}`);
+  if (options !== null && typeof options === 'object') {
+    for (const key in options) if (key !== 'dry_run') throw new InvalidError(`options.${key}`, 'is not a known append option (known: dry_run)');
+  }
+  return { dry_run: (options as { dry_run?: unknown } | null | undefined)?.dry_run === true };
+}
+
 /** Validates one event of a batch; `index` is its place in the batch, used in field names. */
 export function prepareEvent(raw: unknown, index: number, maxPayloadBytes: number): PreparedEvent {
   const at = `events[${index}]`;

@@ -42,6 +42,7 @@ import {
 import {
   checkAsOfOptions,
   checkFilter,
+  checkAppendCall,
   checkId,
   checkListOptions,
   checkSearchOptions,
@@ -363,16 +364,10 @@ class EmbeddedCoreImpl implements EmbeddedCore {
 
   async append(tenant: string, events: NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
     this.ensureWritable();
-    checkTenant(tenant);
-    if (!Array.isArray(events)) throw new InvalidError('events', 'must be an array of events');
-    if (events.length === 0) throw new InvalidError('events', 'must hold at least one event');
-    if (events.length > LIMITS.maxBatchEvents) throw new InvalidError('events', `must hold at most ${LIMITS.maxBatchEvents} events, got ${events.length}`);
-    if (options !== null && typeof options === 'object') {
-      for (const key in options) if (key !== 'dry_run') throw new InvalidError(`options.${key}`, 'is not a known append option (known: dry_run)');
-    }
+    const { dry_run } = checkAppendCall(tenant, events, options);
     const prepared = new Array<PreparedEvent>(events.length);
     for (let i = 0; i < events.length; i++) prepared[i] = prepareEvent(events[i], i, this.maxPayloadBytes);
-    return this.appendPrepared(tenant, prepared, options?.dry_run === true);
+    return this.appendPrepared(tenant, prepared, dry_run);
   }
 
   private async appendPrepared(tenant: string, prepared: PreparedEvent[], dryRun: boolean): Promise<AppendResult> {

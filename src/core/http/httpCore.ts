@@ -1,0 +1,155 @@
+// HttpCore: the EventStore port over the Core REST API, on an undici Pool with keep-alive. Input
+// is checked here with the same functions EmbeddedCore uses (src/core/validate.ts), so bad input
+// gets the same named `invalid` error without a round trip, and errors from the server are
+// rebuilt from the wire (`errorFromWire`): a caller cannot tell the adapters apart. Reads are
+// retried when the server is unreachable or answers 503 (restarting, shutting down); so are
+// appends whose events all carry a client id, since those are idempotent. Anything else that
+// loses its connection fails with `unavailable`, saying the append may or may not have landed.
+
+import type {
+  AppendOptions,
+  AppendResult,
+  AsOfOptions,
+  EntitiesResult,
+  EntityState,
+  EventStore,
+  EventTypesResult,
+  ListOptions,
+  NewEvent,
+  QueryFilter,
+  QueryResult,
+  SearchOptions,
+  SearchResult,
+  StoreHealth,
+  StoredEvent,
+  TenantStats,
+  TombstoneResult,
+  TombstoneSelector,
+  VerifyResult,
+  WatchOptions,
+  WatchResult,
+} from '../types.js';
+import { checkAppendCall, checkAsOfOptions, checkFilter, checkId, checkListOptions, checkSearchOptions, checkSelector, checkTenant, checkWatchOptions, prepareEvent } from '../validate.js';
+import { CoreConnection, type CallOptions, type CoreConnectionOptions } from './connection.js';
+import { queryString } from './wire.js';
+
+export type HttpCoreOptions = CoreConnectionOptions;
+
+/** Opens a client of a Core server. It connects lazily: the first call reaches the server. */
+export async function openHttpCore(options: HttpCoreOptions): Promise<HttpCore> {
+  return new HttpCore(options);
+}
+
+export class HttpCore implements EventStore {
+  private readonly connection: CoreConnection;
+
+  constructor(options: HttpCoreOptions) {
+    this.connection = new CoreConnection(options);
+  }
+
+  private tenantPath(tenant: string, rest: string): string {
+    return `${this.connection.base}/tenants/${encodeURIComponent(tenant)}${rest}`;
+  }
+
+  private call<T>(method: 'GET' | 'POST', path: string, options: CallOptions): Promise<T> {
+    return this.connection.call(method, path, options);
+  }
+
+  async append(tenant: string, events: NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
+    const { dry_run } = checkAppendCall(tenant, events, options);
+    // Serialized from the validated texts: what the server receives is what was checked.
+    const parts = new Array<string>(events.length);
+    let everyEventHasId = true;
+    for (let i = 0; i < events.length; i++) {
+      const p = prepareEvent(events[i], i, Number.POSITIVE_INFINITY);
+      if (p.id === undefined) everyEventHasId = false;
+      let json = `{"entity_id":${JSON.stringify(p.entity_id)},"event_type":${JSON.stringify(p.event_type)},"payload":${p.payloadJson}`;
+      if (p.metadataJson !== 'null') json += `,"metadata":${p.metadataJson}`;
+      if (p.id !== undefined) json += `,"id":${JSON.stringify(p.id)}`;
+      if (p.occurred_at !== undefined) json += `,"occurred_at":${JSON.stringify(p.occurred_at)}`;
+      if (p.expected_version !== undefined) json += `,"expected_version":${p.expected_version}`;
+      parts[i] = `${json}}`;
+    }
+    const body = `{"events":[${parts.join(',')}]${dry_run ? ',"dry_run":true' : ''}}`;
+    return this.call('POST', this.tenantPath(tenant, '/events/batch'), { body, retryable: everyEventHasId || dry_run });
+  }
+
+  async query(tenant: string, filter?: QueryFilter): Promise<QueryResult> {
+    checkTenant(tenant);
+    checkFilter(filter);
+    return this.call('GET', this.tenantPath(tenant, `/events${queryString(filter)}`), { retryable: true });
+  }
+
+  async get(tenant: string, id: string, options?: { include_deleted?: boolean }): Promise<StoredEvent> {
+    checkTenant(tenant);
+    checkId(id, 'id', { allowReserved: true });
+    const include = options?.include_deleted === true ? { include_deleted: true } : undefined;
+    return this.call('GET', this.tenantPath(tenant, `/events/${encodeURIComponent(id)}${queryString(include)}`), { retryable: true });
+  }
+
+  async state(tenant: string, entityId: string, options?: AsOfOptions): Promise<EntityState> {
+    checkTenant(tenant);
+    checkId(entityId, 'entity_id');
+    checkAsOfOptions(options);
+    return this.call('GET', this.tenantPath(tenant, `/entities/${encodeURIComponent(entityId)}/state${queryString(options)}`), { retryable: true });
+  }
+
+  async search(tenant: string, options: SearchOptions): Promise<SearchResult> {
+    checkTenant(tenant);
+    checkSearchOptions(options);
+    return this.call('GET', this.tenantPath(tenant, `/search${queryString(options)}`), { retryable: true });
+  }
+
+  async entities(tenant: string, options?: ListOptions): Promise<EntitiesResult> {
+    checkTenant(tenant);
+    checkListOptions(options);
+    return this.call('GET', this.tenantPath(tenant, `/entities${queryString(options)}`), { retryable: true });
+  }
+
+  async eventTypes(tenant: string, options?: ListOptions): Promise<EventTypesResult> {
+    checkTenant(tenant);
+    checkListOptions(options);
+    return this.call('GET', this.tenantPath(tenant, `/event-types${queryString(options)}`), { retryable: true });
+  }
+
+  async stats(tenant: string): Promise<TenantStats> {
+    checkTenant(tenant);
+    return this.call('GET', this.tenantPath(tenant, '/stats'), { retryable: true });
+  }
+
+  async watch(tenant: string, options?: WatchOptions): Promise<WatchResult> {
+    checkTenant(tenant);
+    const checked = checkWatchOptions(options);
+    return this.call('GET', this.tenantPath(tenant, `/watch${queryString(options)}`), { retryable: true, waitMs: checked.timeout_ms });
+  }
+
+  async tombstone(tenant: string, selector: TombstoneSelector): Promise<TombstoneResult> {
+    return this.control(tenant, selector, '/tombstone');
+  }
+
+  async restore(tenant: string, selector: TombstoneSelector): Promise<TombstoneResult> {
+    return this.control(tenant, selector, '/restore');
+  }
+
+  private async control(tenant: string, selector: TombstoneSelector, path: string): Promise<TombstoneResult> {
+    checkTenant(tenant);
+    checkSelector(selector);
+    // A repeated tombstone changes nothing more (already-hidden events are not counted again),
+    // so a retry after a lost answer is safe.
+    return this.call('POST', this.tenantPath(tenant, path), { body: JSON.stringify(selector), retryable: true });
+  }
+
+  async verify(tenant: string): Promise<VerifyResult> {
+    checkTenant(tenant);
+    return this.call('GET', this.tenantPath(tenant, '/verify'), { retryable: true });
+  }
+
+  async health(): Promise<StoreHealth> {
+    const who = await this.call<{ kind: string; tenant: string | null }>('GET', `${this.connection.base}/whoami`, { retryable: true });
+    return { ok: true, kind: 'http', url: this.connection.origin, principal: who.kind, tenant: who.tenant };
+  }
+
+  async close(): Promise<void> {
+    await this.connection.close();
+  }
+}

@@ -1,0 +1,36 @@
+// What the Core REST API and HttpCore agree on besides the routes: which HTTP status each error
+// code travels with, and how typed values ride in a query string.
+
+import type { ErrorCode } from '../errors.js';
+
+const STATUS: Record<ErrorCode, number> = {
+  invalid: 400,
+  unauthorized: 401,
+  payment_required: 402,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  quota_exceeded: 429,
+  internal: 500,
+  unavailable: 503,
+};
+
+/** The HTTP status of an error code (413 is `invalid` with a body too large; see the server). */
+export function statusForCode(code: ErrorCode): number {
+  return STATUS[code] ?? 500;
+}
+
+/**
+ * A query string from already-validated options: strings as they are, numbers and booleans as
+ * text, objects (payload_equals) as JSON; undefined options are left out.
+ */
+export function queryString(options: object | undefined): string {
+  if (options === undefined || options === null) return '';
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined) continue;
+    params.set(key, typeof value === 'object' ? JSON.stringify(value) : String(value));
+  }
+  const text = params.toString();
+  return text === '' ? '' : `?${text}`;
+}
