@@ -11,6 +11,8 @@ import { createOutput } from '../src/cli/output.js';
 import { integerIn, collectWhere } from '../src/cli/parse.js';
 import { parseToolsets, type McpFlags } from '../src/cli/mcp.js';
 import type { QueryFlags } from '../src/cli/query.js';
+import type { CoreFlags } from '../src/cli/core.js';
+import type { AdminFlags } from '../src/cli/admin.js';
 import { LIMITS } from '../src/core/types.js';
 
 /** The package version, read at run time from package.json (two levels above dist/bin/allsource.js). */
@@ -28,7 +30,7 @@ function buildProgram(): Command {
     .description('Memory for AI agents on an immutable, tenant-scoped event log. With no command, serves MCP over stdio (`allsource mcp`); the other commands inspect and feed a local store.')
     .version(packageVersion(), '-V, --version', 'print the version')
     .option('--data <dir>', 'data directory (default: $ALLSOURCE_DATA, else ~/.allsource)')
-    .option('--tenant <tenant>', 'tenant to read or write', 'default')
+    .option('--tenant <tenant>', 'tenant to read or write (default: "default"); for `keys`, the tenant of the key')
     .option('--json', 'machine-readable JSON on stdout')
     .configureHelp({ showGlobalOptions: true })
     // Usage errors exit 2 (below); store and runtime errors exit 1.
@@ -131,6 +133,70 @@ function buildProgram(): Command {
     .action(async (_opts: unknown, cmd: Command) => {
       const { runStats } = await import('../src/cli/stats.js');
       await runStats(context(cmd), out);
+    });
+
+  program
+    .command('core')
+    .description('run the Core: the data directory behind a tenant-authenticated REST API (/api/v1), with /health, /ready, /metrics; admin key from ALLSOURCE_ADMIN_KEY')
+    .addOption(new Option('--port <port>', 'TCP port (0 picks a free one)').default(3900).argParser(integerIn(0, 65535)))
+    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .option('--insecure-local', 'run without an admin key: requests without a key act as admin; loopback hosts only')
+    .option('--rate-limit <n>', 'requests per second per key, 429 past it (default: no limit)', integerIn(1, 1_000_000))
+    .option('--max-body-bytes <n>', 'largest request body (default 32 MiB)', integerIn(1024, 1024 * 1024 * 1024))
+    .action(async (opts: CoreFlags, cmd: Command) => {
+      const { runCore } = await import('../src/cli/core.js');
+      await runCore(context(cmd), opts);
+    });
+
+  const coreOption = (): Option => new Option('--core <url>', 'the Core (default: $ALLSOURCE_CORE_URL, else http://127.0.0.1:3900); admin key from ALLSOURCE_ADMIN_KEY');
+  const tenants = program.command('tenants').description('manage the tenants of a running Core (admin key)');
+  tenants
+    .command('create')
+    .description('create a tenant')
+    .argument('<tenant>', 'tenant id')
+    .addOption(coreOption())
+    .action(async (tenant: string, opts: AdminFlags, cmd: Command) => {
+      const { runTenantsCreate } = await import('../src/cli/admin.js');
+      await runTenantsCreate(context(cmd), tenant, opts, out);
+    });
+  tenants
+    .command('list')
+    .description('list tenants and how many active keys each has')
+    .addOption(coreOption())
+    .action(async (opts: AdminFlags, cmd: Command) => {
+      const { runTenantsList } = await import('../src/cli/admin.js');
+      await runTenantsList(context(cmd), opts, out);
+    });
+
+  const keys = program.command('keys').description('manage the API keys of a running Core (admin key)');
+  keys
+    .command('create')
+    .description('create a key bound to the tenant given by --tenant (required) and print it (shown once; only its HMAC is stored)')
+    .option('--read-only', 'the key may only read')
+    .option('--label <text>', 'a note for people (who or what uses the key)')
+    .addOption(coreOption())
+    .action(async (opts: AdminFlags & { readOnly?: boolean; label?: string }, cmd: Command) => {
+      const tenant = cmd.optsWithGlobals<GlobalOptions>().tenant;
+      if (tenant === undefined) cmd.error("error: required option '--tenant <tenant>' not specified");
+      const { runKeysCreate } = await import('../src/cli/admin.js');
+      await runKeysCreate(context(cmd), { ...opts, tenant: tenant as string }, out);
+    });
+  keys
+    .command('list')
+    .description("list keys (ids, tenants, read-only, revoked), never their secrets; --tenant lists one tenant's")
+    .addOption(coreOption())
+    .action(async (opts: AdminFlags, cmd: Command) => {
+      const { runKeysList } = await import('../src/cli/admin.js');
+      await runKeysList(context(cmd), { ...opts, tenant: cmd.optsWithGlobals<GlobalOptions>().tenant }, out);
+    });
+  keys
+    .command('revoke')
+    .description('revoke a key; it fails from the next request on')
+    .argument('<key_id>', 'the key id (see keys list)')
+    .addOption(coreOption())
+    .action(async (keyId: string, opts: AdminFlags, cmd: Command) => {
+      const { runKeysRevoke } = await import('../src/cli/admin.js');
+      await runKeysRevoke(context(cmd), keyId, opts, out);
     });
 
   return program;

@@ -1,0 +1,57 @@
+// `allsource core`: the Core server on a local data directory (an EmbeddedCore behind the REST
+// API), until SIGTERM or Ctrl-C, which stop it gracefully (in-flight requests finish, the store
+// closes). Everything it reports goes to stderr as JSON log lines; stdout stays empty.
+
+import type { CliContext } from './context.js';
+
+export interface CoreFlags {
+  port: number;
+  host: string;
+  insecureLocal?: boolean;
+  rateLimit?: number;
+  maxBodyBytes?: number;
+}
+
+export async function runCore(ctx: CliContext, flags: CoreFlags, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const [{ startCoreServer }, { loadKeySecret }, { openEmbeddedCore }, { packageVersion }] = await Promise.all([
+    import('../core/http/server.js'),
+    import('../core/http/secret.js'),
+    import('../core/embedded/index.js'),
+    import('../../tools/version.js'),
+  ]);
+  const adminKey = env.ALLSOURCE_ADMIN_KEY || undefined;
+  const keySecret = await loadKeySecret(ctx.dataDir, env);
+  const server = await startCoreServer({
+    openStore: () => openEmbeddedCore({ dataDir: ctx.dataDir }),
+    keySecret,
+    adminKey,
+    insecureLocal: flags.insecureLocal === true,
+    host: flags.host,
+    port: flags.port,
+    rateLimit: flags.rateLimit,
+    bodyLimit: flags.maxBodyBytes,
+    version: packageVersion(),
+  });
+  process.stderr.write(`allsource core: listening on ${server.url} (data ${ctx.dataDir})${adminKey ? '' : ' — insecure-local: no key needed on loopback'}\n`);
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) process.exit(130); // a second signal: stop now
+    stopping = true;
+    process.stderr.write(`allsource core: ${signal}: finishing in-flight requests, then closing the store\n`);
+    server.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`error: internal: shutting down: ${(err as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  try {
+    await server.ready;
+  } catch (err) {
+    await server.close().catch(() => undefined);
+    throw err;
+  }
+}
