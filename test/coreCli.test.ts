@@ -1,0 +1,119 @@
+// `allsource core` as a real child process, and the admin commands against it: tenants create and
+// list, keys create (printed once; --json), list and revoke; the key works through curl-style HTTP
+// and stops working when revoked; SIGTERM stops the Core cleanly; a missing admin key is refused.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BIN, runCli } from './helpers/runCli.js';
+
+const ADMIN = 'cli-admin-key-0123456789abcdef';
+
+async function startCore(dataDir: string, env: NodeJS.ProcessEnv, extra: string[] = []): Promise<{ child: ChildProcess; url: string; stderr: () => string; stdout: () => string }> {
+  const child = spawn(process.execPath, [BIN, 'core', '--data', dataDir, '--port', '0', ...extra], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  let stdout = '';
+  child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`core did not start: ${stderr}`)), 15_000);
+    child.stderr!.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c;
+      const ready = /"msg":"core ready"/.test(stderr) && /listening on (http:\/\/[^\s]+)/.exec(stderr);
+      if (ready) {
+        clearTimeout(timer);
+        resolve(ready[1]);
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`core exited ${code}: ${stderr}`));
+    });
+  });
+  return { child, url, stderr: () => stderr, stdout: () => stdout };
+}
+
+describe('allsource core (CLI)', () => {
+  const cleanup: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const fn of cleanup.splice(0).reverse()) await fn();
+  });
+
+  it('serves a data directory; tenants and keys are managed from the command line', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'allsource-core-cli-'));
+    cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
+    const env = { PATH: process.env.PATH, HOME: dataDir, ALLSOURCE_ADMIN_KEY: ADMIN };
+    const core = await startCore(dataDir, env);
+    cleanup.push(async () => {
+      if (core.child.exitCode === null) core.child.kill('SIGKILL');
+    });
+    const at = ['--core', core.url];
+
+    expect(await runCli(['tenants', 'create', 'acme', ...at], env)).toMatchObject({ code: 0, stdout: 'created tenant acme\n' });
+    const again = await runCli(['tenants', 'create', 'acme', ...at], env);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^error: conflict: tenant "acme" already exists/);
+
+    const created = await runCli(['keys', 'create', '--tenant', 'acme', '--json', ...at], env);
+    expect(created.code).toBe(0);
+    const key = JSON.parse(created.stdout) as { key: string; key_id: string; tenant: string };
+    expect(Object.keys(key).sort()).toEqual(['key', 'key_id', 'read_only', 'tenant']);
+    expect(key.tenant).toBe('acme');
+    const noTenant = await runCli(['keys', 'create', ...at], env);
+    expect(noTenant.code).toBe(2);
+    expect(noTenant.stderr).toContain('--tenant');
+
+    const ro = await runCli(['keys', 'create', '--tenant', 'acme', '--read-only', ...at], env);
+    expect(ro.stdout).toMatch(/^as_live_[0-9a-f]{12}_\S{43}\n$/);
+    expect(ro.stderr).toMatch(/not shown again/);
+
+    const listed = await runCli(['keys', 'list', '--tenant', 'acme', ...at], env);
+    expect(listed.stdout.trim().split('\n')).toHaveLength(2);
+    expect(listed.stdout).toContain(key.key_id);
+    expect(listed.stdout).not.toContain(key.key.slice(21));
+    expect((await runCli(['tenants', 'list', '--json', ...at], env)).stdout).toContain('"active_keys": 2');
+
+    const statsUrl = `${core.url}/api/v1/tenants/acme/stats`;
+    const append = await request(`${core.url}/api/v1/tenants/acme/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ entity_id: 'user-1', event_type: 'user.signed_up', payload: { plan: 'pro' } }),
+    });
+    expect(append.statusCode).toBe(201);
+    await append.body.text();
+    const stats = await request(statsUrl, { headers: { authorization: `Bearer ${key.key}` } });
+    expect(await stats.body.json()).toMatchObject({ tenant_id: 'acme', events: 1 });
+
+    expect((await runCli(['keys', 'revoke', key.key_id, ...at], env)).stdout).toMatch(/^revoked key/);
+    const after = await request(statsUrl, { headers: { authorization: `Bearer ${key.key}` } });
+    expect(after.statusCode).toBe(401);
+    await after.body.text();
+
+    const withoutKey = await runCli(['tenants', 'list', '--core', core.url.replace('127.0.0.1', 'localhost')], { PATH: process.env.PATH, HOME: dataDir });
+    expect(withoutKey.code).toBe(1);
+    expect(withoutKey.stderr).toMatch(/^error: unauthorized/);
+
+    // The key digests are under a secret kept owner-only in the data directory.
+    expect((await stat(join(dataDir, 'key-secret'))).mode & 0o777).toBe(0o600);
+
+    const exited = new Promise<number | null>((resolve) => core.child.on('exit', resolve));
+    core.child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(core.stdout(), 'the Core writes nothing to stdout').toBe('');
+    expect(core.stderr()).toContain('core stopped');
+  }, 60_000);
+
+  it('refuses to start without ALLSOURCE_ADMIN_KEY unless --insecure-local, which binds loopback only', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'allsource-core-cli-'));
+    cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
+    const env = { PATH: process.env.PATH, HOME: dataDir };
+    const refused = await runCli(['core', '--data', dataDir, '--port', '0'], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^error: invalid: ALLSOURCE_ADMIN_KEY: is not set/);
+    const wide = await runCli(['core', '--data', dataDir, '--port', '0', '--insecure-local', '--host', '0.0.0.0'], env);
+    expect(wide.code).toBe(1);
+    expect(wide.stderr).toMatch(/loopback only/);
+  });
+});
