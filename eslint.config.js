@@ -1,6 +1,41 @@
-// Lint configuration: typescript-eslint's recommended rules over every TypeScript source.
+// Lint configuration: typescript-eslint's recommended rules over every TypeScript source, and the
+// layers as import rules. Bottom to top: src/core and src/text (leaves), src/embed, src/prime, then
+// tools/ (the MCP tools), transports/, and the CLI (src/cli, bin/). A module imports only from
+// below, so no layer can grow a cycle. (Dynamic `import()` is not checked; the CLI uses it to load
+// tools and transports lazily.)
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+
+/** A layer, as the import paths that reach it (relative imports from anywhere in the repo). */
+const LAYER = {
+  core: ['**/core/**'],
+  text: ['**/text/**'],
+  embed: ['**/embed/**'],
+  prime: ['**/prime/**'],
+  cli: ['**/cli/**'],
+  tools: ['**/tools/**'],
+  transports: ['**/transports/**'],
+  bin: ['**/bin/**'],
+};
+
+/**
+ * `no-restricted-imports` for files of layer `from`, which may not import any of `banned`. One
+ * rule setting per file: ESLint does not merge a rule's options across config blocks (the last
+ * block that matches wins), so each block states its whole list.
+ */
+function layerRule(from, banned, why) {
+  return [
+    'error',
+    {
+      patterns: banned.map((layer) => ({
+        group: LAYER[layer],
+        message: `${from} may not import ${layer === 'bin' || layer === 'tools' || layer === 'transports' ? `${layer}/` : `src/${layer}`}: ${why}`,
+      })),
+    },
+  ];
+}
+
+const ABOVE_SRC = ['tools', 'transports', 'bin'];
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'coverage/', '.exp/', '.prof/'] },
@@ -11,5 +46,39 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-constant-condition': ['error', { checkLoops: false }],
     },
+  },
+  // The layers. More specific blocks come later and replace the general src/ one.
+  {
+    files: ['src/**/*.ts'],
+    rules: { 'no-restricted-imports': layerRule('src/', ABOVE_SRC, 'the library sits below the MCP tools, the transports and the CLI entry point') },
+  },
+  {
+    files: ['src/core/**/*.ts'],
+    rules: { 'no-restricted-imports': layerRule('src/core', ['prime', 'embed', 'text', 'cli', ...ABOVE_SRC], 'the EventStore port and its adapters are the bottom layer') },
+  },
+  {
+    files: ['src/text/**/*.ts'],
+    rules: { 'no-restricted-imports': layerRule('src/text', ['core', 'embed', 'prime', 'cli', ...ABOVE_SRC], 'the tokenizer is a leaf that embed and prime share') },
+  },
+  {
+    files: ['src/embed/**/*.ts'],
+    rules: { 'no-restricted-imports': layerRule('src/embed', ['prime', 'cli', ...ABOVE_SRC], 'embedders sit below Prime and everything above it') },
+  },
+  {
+    files: ['src/prime/**/*.ts'],
+    rules: { 'no-restricted-imports': layerRule('src/prime', ['cli', ...ABOVE_SRC], 'Prime sits below the MCP tools and the CLI') },
+  },
+  {
+    // The CLI's implementation: it loads the tools and the stdio transport (lazily), never the entry point.
+    files: ['src/cli/**/*.ts'],
+    rules: { 'no-restricted-imports': layerRule('src/cli', ['bin'], 'bin/allsource.ts is the entry point that imports the CLI') },
+  },
+  {
+    files: ['tools/**/*.ts'],
+    rules: { 'no-restricted-imports': layerRule('tools/', ['cli', 'transports', 'bin'], 'the MCP tools sit below the transports and the CLI that serve them') },
+  },
+  {
+    files: ['transports/**/*.ts'],
+    rules: { 'no-restricted-imports': layerRule('transports/', ['cli', 'bin'], 'transports sit below the CLI that starts them') },
   },
 );

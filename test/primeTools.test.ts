@@ -62,10 +62,11 @@ async function connectTo(store: EmbeddedCore, prime: PrimeService, tenant = 'acm
     async fail(name: string, args: Record<string, unknown> = {}): Promise<string> {
       const result = await call(name, args);
       expect(result.isError, `${name} should have failed`).toBe(true);
-      expect(result.structuredContent).toBeUndefined();
       const text = textOf(result);
       expect(text).toMatch(/^(invalid|not_found|conflict|unavailable|internal): /);
       expect(text).not.toMatch(/\n\s+at /);
+      const { error } = result.structuredContent as { error: { code: string; message: string } };
+      expect(`${error.code}: ${error.message}`).toBe(text);
       return text;
     },
     async close() {

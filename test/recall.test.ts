@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { createHashEmbedder, HASH_EMBEDDER_NAME } from '../src/embed/hashEmbedder.js';
 import { LexicalIndex } from '../src/prime/lexical.js';
 import { rankRecall, type RecallSources } from '../src/prime/recall.js';
-import { terms, words } from '../src/prime/text.js';
+import { terms } from '../src/prime/text.js';
+import { words } from '../src/text/words.js';
 
 const DAY = 24 * 3600 * 1000;
 const NOW = Date.UTC(2025, 0, 31);

@@ -179,7 +179,12 @@ describe('CLI: tools and call', () => {
     expect(bad.stderr).toMatch(/^error: invalid: entity_id: is required/);
     const missing = await run(['call', 'get_snapshot', '{"entity_id":"ghost"}', '--data', data]);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/^error: not_found: /);
+    expect(missing.stderr).toMatch(/^error: not_found: entity_id: entity "ghost" has no events\. Next: /);
+    // Rebuilt from the result's structured error: the code, and the argument the caller sent.
+    const conflict = await run(['call', 'ingest_event', '{"entity_id":"user-1","event_type":"user.renamed","payload":{},"expected_version":7}', '--data', data]);
+    expect(conflict.code).toBe(1);
+    expect(conflict.stderr).toMatch(/^error: conflict: expected_version: entity "user-1" is at version 1, not 7/);
+    expect(conflict.stderr).not.toContain('(field:');
     const unknown = await run(['call', 'no_such_tool', '{}', '--data', data]);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/^error: not_found: tool "no_such_tool" does not exist/);

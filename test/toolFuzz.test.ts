@@ -192,6 +192,8 @@ describe(`tool fuzzing (seed ${SEED})`, () => {
           expect(text, where).toMatch(ERROR_TEXT);
           expect(text, where).not.toMatch(/\n\s+at /);
           expect(text, where).not.toBe('internal: unexpected error');
+          const { error } = result.structuredContent as { error: { code: string; message: string } };
+          expect(`${error.code}: ${error.message}`, where).toBe(text);
           expect(await written(), `${where} failed but wrote`).toBe(before);
         } else {
           tally.ok++;

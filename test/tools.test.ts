@@ -139,10 +139,12 @@ async function connect(options: Partial<AllsourceServerOptions> & { storeOverrid
     async fail(name: string, args: Record<string, unknown> = {}): Promise<string> {
       const result = await call(name, args);
       expect(result.isError, `${name} should have failed`).toBe(true);
-      expect(result.structuredContent).toBeUndefined();
       const text = result.content.map((c) => (c.type === 'text' ? c.text : '')).join('');
       expect(text).toMatch(/^(invalid|not_found|conflict|unauthorized|payment_required|quota_exceeded|unavailable|internal): /);
       expect(text).not.toMatch(/\n\s+at /); // no stack trace
+      // The same error as data: the text is `<code>: <message>`.
+      const { error } = result.structuredContent as { error: { code: string; message: string } };
+      expect(`${error.code}: ${error.message}`).toBe(text);
       return text;
     },
     async close() {

@@ -3,7 +3,7 @@
 // Separate from the registry so tool groups import nothing that imports them back.
 
 import type { z } from 'zod';
-import type { ToolDefinition } from './registry.js';
+import type { ToolDefinition } from './types.js';
 
 export function defineTool<I extends z.ZodRawShape, O extends z.ZodRawShape>(definition: ToolDefinition<I, O>): ToolDefinition {
   return definition as unknown as ToolDefinition;

@@ -13,7 +13,7 @@ import { LIMITS, type EntityState, type JsonObject, type NewEvent, type QueryFil
 import type { PrimeCapabilities } from '../src/prime/types.js';
 import { defineTool } from './define.js';
 import { detectFormat, parseImport, toCsv, toJsonl, toParquet, type ImportProblem } from './exchange.js';
-import type { ToolContext, ToolDefinition } from './registry.js';
+import type { ToolContext, ToolDefinition } from './types.js';
 import {
   appendedResult,
   asOfArg,

@@ -5,7 +5,7 @@
 import { EVENT_TOOLS } from './events.js';
 import { MEMORY_TOOLS } from './memory.js';
 import { PRIME_TOOLS } from './prime.js';
-import type { ToolDefinition } from './registry.js';
+import type { ToolDefinition } from './types.js';
 
 export const ALL_TOOLS: readonly ToolDefinition[] = [...EVENT_TOOLS, ...PRIME_TOOLS, ...MEMORY_TOOLS];
 

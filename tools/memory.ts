@@ -12,7 +12,7 @@ import { edgeCreated, edgeDeleted, nodeCreated, nodeDeleted, nodeUpdated } from 
 import type { PrimeEdge, PrimeNode, PrimeService, PrimeView } from '../src/prime/types.js';
 import { defineTool } from './define.js';
 import { requirePrime } from './prime.js';
-import type { ToolContext, ToolDefinition } from './registry.js';
+import type { ToolContext, ToolDefinition } from './types.js';
 import { asOfArg, cursorArg, graphEntityResult, graphRelationResult, limitArg, pageShape, PRIME_NAME_MAX } from './schemas.js';
 
 // ── The graph as the reference sees it ────────────────────────────────────────────────────────

@@ -9,7 +9,7 @@ import { AllSourceError } from '../src/core/errors.js';
 import type { JsonObject } from '../src/core/types.js';
 import type { EmbedderInfo, NeighborHit, PrimeEdge, PrimeNode, PrimeService, RecallHit, VectorIndexStatus } from '../src/prime/types.js';
 import { defineTool } from './define.js';
-import type { ToolContext, ToolDefinition } from './registry.js';
+import type { ToolContext, ToolDefinition } from './types.js';
 import {
   asOfArg,
   edgeIdArg,

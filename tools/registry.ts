@@ -1,83 +1,24 @@
 // The tool registry: a tool is data (a ToolDefinition), and this module is the one place that
 // turns definitions into MCP tools. It validates arguments, runs the handler against the
-// EventStore port, and maps every failure to an `isError` result whose text starts with a stable
-// error code, so one wrapper decides how errors look on the wire for all 43 tools.
+// EventStore port, checks the result against the tool's outputSchema, and maps every failure to
+// an `isError` result whose text starts with a stable error code and whose structuredContent holds
+// the same error as data, so one wrapper decides how errors look on the wire for all 43 tools.
 
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { InvalidError, isAllSourceError, type ErrorCode } from '../src/core/errors.js';
+import { InvalidError, isAllSourceError } from '../src/core/errors.js';
 import type { EventStore } from '../src/core/types.js';
 import { createPrimeService } from '../src/prime/service.js';
 import type { PrimeService } from '../src/prime/types.js';
+import { TOOL_ERROR_JSON_SCHEMA } from './errors.js';
 import { TOOL_GROUPS, type ToolGroup } from './groups.js';
 import { ALL_TOOLS } from './index.js';
+import type { LogSink, ServerMode, ToolContext, ToolDefinition, ToolError } from './types.js';
 import { packageVersion } from './version.js';
 
 export { TOOL_GROUPS, type ToolGroup };
-
-/** Where the server runs: `local` (stdio, a data directory on this machine) or `hosted` (HTTP, many tenants). */
-export type ServerMode = 'local' | 'hosted';
-
-/** What a handler may use. The store is the only way to data; there is no other I/O channel. */
-export interface ToolContext {
-  store: EventStore;
-  /** Prime (graph, vectors, recall) over the same store; absent only for servers built without it. */
-  prime?: PrimeService;
-  tenant: string;
-  /** Clock in ms since the epoch (injected so tests can pin it). */
-  now: () => number;
-  mode: ServerMode;
-  /** The local data directory (local mode only). */
-  dataDir?: string;
-  /** When the server was created, in ms since the epoch. */
-  startedAt: number;
-  /** The allsource package version. */
-  version: string;
-}
-
-/** MCP tool annotations as allsource uses them: every hint stated, and the memory is a closed world. */
-export interface ToolHints extends ToolAnnotations {
-  readOnlyHint: boolean;
-  destructiveHint: boolean;
-  idempotentHint: boolean;
-  openWorldHint: false;
-}
-
-/**
- * One tool, declaratively. `inputSchema` and `outputSchema` are zod shapes; the registry makes the
- * input strict (unknown arguments are rejected, so a misspelled argument is never silently ignored).
- */
-export interface ToolDefinition<I extends z.ZodRawShape = z.ZodRawShape, O extends z.ZodRawShape = z.ZodRawShape> {
-  /** snake_case verb_noun. */
-  name: string;
-  title: string;
-  /** Product copy for the model: what the tool does, when to use it, what it returns. */
-  description: string;
-  group: ToolGroup;
-  /** True when the tool can append to the log; `--read-only` hides these. */
-  writes: boolean;
-  inputSchema: I;
-  outputSchema: O;
-  annotations: ToolHints;
-  /** Does the work. Throw AllSourceError for domain errors; they become `isError` results. */
-  handler(args: z.output<z.ZodObject<I>>, ctx: ToolContext): Promise<z.output<z.ZodObject<O>>>;
-  /** A short human rendering of the result (the text content next to structuredContent). */
-  render?(result: z.output<z.ZodObject<O>>, args: z.output<z.ZodObject<I>>): string;
-  /**
-   * Translates a store field name in an error (`filter.limit`, `events[0].id`) to the argument the
-   * caller actually sent, so the error names something the model can fix.
-   */
-  argumentForField?(field: string): string;
-  /**
-   * A next step appended to an error with this code (e.g. which tool finds valid ids); a function
-   * gets the argument the error names, for hints that apply to one argument only.
-   */
-  hints?: Partial<Record<ErrorCode, string | ((argument: string | undefined) => string | undefined)>>;
-}
-
-/** Where diagnostics go: stderr by default (stdout is the protocol channel in stdio mode). */
-export type LogSink = (line: string) => void;
+export type { LogSink, ServerMode, ToolContext, ToolDefinition, ToolError, ToolErrorContent, ToolHints } from './types.js';
 
 const stderrLog: LogSink = (line) => {
   process.stderr.write(`${line}\n`);
@@ -89,19 +30,45 @@ const stderrLog: LogSink = (line) => {
  */
 export function registerTools(server: McpServer, tools: readonly ToolDefinition[], ctx: ToolContext, log: LogSink = stderrLog): void {
   for (const tool of tools) {
-    const { strictInput, listedInput } = compiled(tool);
+    const schemas = compiled(tool);
     server.registerTool(
       tool.name,
       {
         title: tool.title,
         description: tool.description,
-        inputSchema: listedInput,
-        outputSchema: tool.outputSchema,
+        inputSchema: schemas.listedInput,
+        outputSchema: schemas.listedOutput,
         annotations: { title: tool.title, ...tool.annotations },
       },
-      async (rawArgs: unknown) => runTool(tool, strictInput, rawArgs, ctx, log),
+      async (rawArgs: unknown) => runTool(tool, schemas, rawArgs, ctx, log),
     );
   }
+}
+
+/** A definition's schemas, built once: a hosted server is built per request and must not redo this each time. */
+interface CompiledTool {
+  /** The arguments, unknown ones rejected. */
+  strictInput: z.ZodObject;
+  /** What the SDK is given as inputSchema (see listedAs). */
+  listedInput: z.ZodType;
+  /** A successful result, checked before it is sent. */
+  output: z.ZodObject;
+  /** What the SDK is given as outputSchema (see listedOutputAs). */
+  listedOutput: z.ZodObject;
+}
+
+const compiledTools = new WeakMap<ToolDefinition, CompiledTool>();
+
+function compiled(tool: ToolDefinition): CompiledTool {
+  let entry = compiledTools.get(tool);
+  if (entry === undefined) {
+    const strictInput = z.strictObject(tool.inputSchema);
+    // Strict like the listed schema (`additionalProperties: false`): an undeclared field is a bug too.
+    const output = z.strictObject(tool.outputSchema);
+    entry = { strictInput, listedInput: listedAs(strictInput), output, listedOutput: listedOutputAs(output) };
+    compiledTools.set(tool, entry);
+  }
+  return entry;
 }
 
 /**
@@ -115,24 +82,39 @@ function listedAs(strictInput: z.ZodObject): z.ZodType {
   return z.looseObject({}).meta(jsonSchema);
 }
 
-/** Built once per definition: a hosted server is built per request and must not redo this each time. */
-const compiledTools = new WeakMap<ToolDefinition, { strictInput: z.ZodObject; listedInput: z.ZodType }>();
-
-function compiled(tool: ToolDefinition): { strictInput: z.ZodObject; listedInput: z.ZodType } {
-  let entry = compiledTools.get(tool);
-  if (entry === undefined) {
-    const strictInput = z.strictObject(tool.inputSchema);
-    entry = { strictInput, listedInput: listedAs(strictInput) };
-    compiledTools.set(tool, entry);
-  }
-  return entry;
+/**
+ * The outputSchema handed to the SDK: it accepts any object, and tools/list shows an object that is
+ * either the tool's result or the error of an `isError` result. Clients validate structuredContent
+ * against it even on errors, and the SDK takes only object schemas (a zod union would be dropped),
+ * so the union is written in JSON Schema. runTool checks results against `output` itself.
+ */
+function listedOutputAs(output: z.ZodObject): z.ZodObject {
+  const result = z.toJSONSchema(output, { io: 'output', target: 'draft-7' }) as Record<string, unknown>;
+  delete result.$schema;
+  // Shared definitions must sit at the root for their `#/definitions/…` references to resolve.
+  const { definitions, ...resultSchema } = result;
+  return z.looseObject({}).meta({
+    type: 'object',
+    anyOf: [resultSchema, TOOL_ERROR_JSON_SCHEMA],
+    ...(definitions === undefined ? {} : { definitions }),
+    // Drop what the generator writes for the loose object itself: anyOf says it all.
+    properties: undefined,
+    additionalProperties: undefined,
+  });
 }
 
-async function runTool(tool: ToolDefinition, strictInput: z.ZodObject, rawArgs: unknown, ctx: ToolContext, log: LogSink): Promise<CallToolResult> {
-  const parsed = strictInput.safeParse(rawArgs ?? {});
-  if (!parsed.success) return errorResult(`invalid: ${describeIssues(parsed.error.issues, rawArgs)}`);
+async function runTool(tool: ToolDefinition, schemas: CompiledTool, rawArgs: unknown, ctx: ToolContext, log: LogSink): Promise<CallToolResult> {
+  const parsed = schemas.strictInput.safeParse(rawArgs ?? {});
+  if (!parsed.success) return errorResult(describeIssues(parsed.error.issues, rawArgs));
   try {
     const result = await tool.handler(parsed.data, ctx);
+    // A result that breaks the declared schema is a bug here, not the caller's: it is never sent.
+    // The result itself is sent, not zod's parsed copy (which would drop a payload key `__proto__`).
+    const checked = schemas.output.safeParse(result);
+    if (!checked.success) {
+      log(`allsource: ${tool.name} returned a result that does not match its outputSchema: ${oneLine(z.prettifyError(checked.error))}`);
+      return errorResult({ code: 'internal', message: 'unexpected error' });
+    }
     const text = tool.render ? tool.render(result, parsed.data) : `${tool.name}: done`;
     return { content: [{ type: 'text', text }], structuredContent: result };
   } catch (err) {
@@ -140,18 +122,21 @@ async function runTool(tool: ToolDefinition, strictInput: z.ZodObject, rawArgs: 
   }
 }
 
-function errorResult(text: string): CallToolResult {
-  return { isError: true, content: [{ type: 'text', text }] };
+/** An `isError` result: the text `<code>: <message>`, and the same error as structuredContent. */
+function errorResult(error: ToolError): CallToolResult {
+  return { isError: true, content: [{ type: 'text', text: `${error.code}: ${error.message}` }], structuredContent: { error: { ...error } } };
 }
 
 /**
- * `<code>: <message>[. Next: <hint>]` for a typed error; `internal: unexpected error` for anything
- * else, whose stack goes to the log only (a stack is noise to the model and may leak paths).
+ * A typed error as the caller should see it: its field translated to the argument they sent, named
+ * in the message, and a next step appended (`<message>[. Next: <hint>]`). Anything else is
+ * `internal: unexpected error`, whose stack goes to the log only (a stack is noise to the model
+ * and may leak paths).
  */
-export function describeError(tool: Pick<ToolDefinition, 'name' | 'argumentForField' | 'hints'>, err: unknown, log: LogSink = stderrLog): string {
+export function describeError(tool: Pick<ToolDefinition, 'name' | 'argumentForField' | 'hints'>, err: unknown, log: LogSink = stderrLog): ToolError {
   if (!isAllSourceError(err)) {
     log(`allsource: ${tool.name} failed unexpectedly: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    return 'internal: unexpected error';
+    return { code: 'internal', message: 'unexpected error' };
   }
   let message = oneLine(err.message);
   let argument: string | undefined;
@@ -162,16 +147,34 @@ export function describeError(tool: Pick<ToolDefinition, 'name' | 'argumentForFi
   }
   const hintOrFn = tool.hints?.[err.code];
   const hint = typeof hintOrFn === 'function' ? hintOrFn(argument) : hintOrFn;
-  return `${err.code}: ${message}${hint ? `. Next: ${hint}` : ''}`;
+  const error: ToolError = { code: err.code, message: `${message}${hint ? `. Next: ${hint}` : ''}` };
+  if (argument !== undefined) error.field = argument;
+  const details = jsonSafe(err.details);
+  if (details !== undefined) error.details = details;
+  return error;
+}
+
+/** A copy of `details` that survives JSON, or nothing (a bigint or a cycle): the message still says what happened. */
+function jsonSafe(details: unknown): Record<string, unknown> | undefined {
+  if (typeof details !== 'object' || details === null) return undefined;
+  try {
+    const copy: unknown = JSON.parse(JSON.stringify(details));
+    return typeof copy === 'object' && copy !== null && !Array.isArray(copy) ? (copy as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const MAX_ISSUES_SHOWN = 3;
 
-/** One line naming each bad argument: `entity_id: is required; limit: must be at most 1000`. */
-function describeIssues(issues: readonly z.core.$ZodIssue[], rawArgs: unknown): string {
+/** `invalid`, naming each bad argument on one line (`entity_id: is required; limit: …`); field is the first one. */
+function describeIssues(issues: readonly z.core.$ZodIssue[], rawArgs: unknown): ToolError {
   const parts = issues.slice(0, MAX_ISSUES_SHOWN).map((issue) => describeIssue(issue, rawArgs));
   const more = issues.length > MAX_ISSUES_SHOWN ? `; and ${issues.length - MAX_ISSUES_SHOWN} more` : '';
-  return parts.join('; ') + more;
+  const error: ToolError = { code: 'invalid', message: parts.join('; ') + more };
+  const field = issues.length > 0 ? issueField(issues[0]) : undefined;
+  if (field !== undefined) error.field = field;
+  return error;
 }
 
 function describeIssue(issue: z.core.$ZodIssue, rawArgs: unknown): string {
@@ -182,6 +185,12 @@ function describeIssue(issue: z.core.$ZodIssue, rawArgs: unknown): string {
   const path = issue.path.length > 0 ? formatPath(issue.path) : 'arguments';
   if (valueAt(rawArgs, issue.path) === undefined) return `${path}: is required${issue.code === 'invalid_type' ? ` (expected ${issue.expected})` : ''}`;
   return `${path}: ${oneLine(issue.message)}`;
+}
+
+/** The argument an issue is about: its path, or for unknown arguments the (first) unknown one. */
+function issueField(issue: z.core.$ZodIssue): string | undefined {
+  const path = issue.code === 'unrecognized_keys' && issue.keys.length > 0 ? [...issue.path, issue.keys[0].slice(0, 64)] : issue.path;
+  return path.length > 0 ? formatPath(path) : undefined;
 }
 
 /** `events[2].entity_id` from `['events', 2, 'entity_id']`. */

@@ -1,6 +1,6 @@
 // `allsource call <tool> '<json args>'`: runs one MCP tool against the local data directory,
 // through the real server and a real MCP client over an in-memory transport, so what it prints
-// is exactly what an agent would get: the structuredContent as JSON, or the error text.
+// is exactly what an agent would get: the structuredContent as JSON, or the error it carries.
 
 import { text as readStream } from 'node:stream/consumers';
 import { errorFromWire, InvalidError, NotFoundError } from '../core/errors.js';
@@ -56,11 +56,13 @@ export async function runCall(ctx: CliContext, toolName: string, argsText: strin
   });
 
   if (result.isError) {
+    // Rebuilt as a typed error from the structured error, the CLI reports it like any other.
+    const structured = result.structuredContent as { error?: unknown } | undefined;
+    if (typeof structured?.error === 'object' && structured.error !== null) throw errorFromWire(structured.error);
+    // Only an error from the SDK itself (a protocol-level failure) comes as text alone.
     const content = Array.isArray(result.content) ? result.content : [];
     const text = content.map((c: { type: string; text?: string }) => (c.type === 'text' ? (c.text ?? '') : '')).join(' ');
-    // The text is `<code>: <message>`; rebuilt as a typed error, the CLI reports it like any other.
-    const match = /^([a-z_]+): (.*)$/s.exec(text);
-    throw errorFromWire(match ? { code: match[1], message: match[2] } : { code: 'internal', message: text });
+    throw errorFromWire({ code: 'internal', message: text });
   }
   await out.json(result.structuredContent ?? {});
 }

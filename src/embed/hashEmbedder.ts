@@ -3,7 +3,7 @@
 // n-grams of each word, so near-spellings and inflections still overlap. It is honest about what
 // it is — lexical — and earns its place in recall as a second, fuzzier view beside BM25.
 
-import { STOPWORDS, stem, words } from '../prime/text.js';
+import { STOPWORDS, stem, words } from '../text/words.js';
 import type { Embedder, EmbedderInfo } from './types.js';
 
 /** Bump the version whenever the features, weights or hashing change: stored vectors record it. */
