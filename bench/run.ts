@@ -11,6 +11,7 @@
 //   --json            print JSON instead of the markdown table (skips the MCP bench)
 //   --skip-mcp        only the store bench, not the MCP bench (bench/mcp.ts) that follows it
 //   --skip-prime      not the Prime benches that follow (bench/locomo.ts recall quality, bench/prime.ts speed)
+//   --skip-core       not the Core-over-HTTP bench (bench/core.ts: HttpCore vs in-process)
 //
 // Progress goes to stderr; stdout carries only the report.
 
@@ -50,6 +51,8 @@ interface Options {
   mcp: boolean;
   /** Also run the Prime benchmarks (bench/locomo.ts, bench/prime.ts) after that. */
   prime: boolean;
+  /** Also run the Core-over-HTTP benchmark (bench/core.ts). */
+  core: boolean;
 }
 
 /** What one peer measured: metric name -> value, or an error message. */
@@ -76,11 +79,12 @@ function parseOptions(): Options {
       json: { type: 'boolean', default: false },
       'skip-mcp': { type: 'boolean', default: false },
       'skip-prime': { type: 'boolean', default: false },
+      'skip-core': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
-    process.stdout.write('usage: npm run bench -- [--events N] [--only ingest,concurrent,query,state,reopen,bytes] [--peer allsource|sqlite|both] [--seconds S] [--iterations N] [--json] [--skip-mcp] [--skip-prime]\n');
+    process.stdout.write('usage: npm run bench -- [--events N] [--only ingest,concurrent,query,state,reopen,bytes] [--peer allsource|sqlite|both] [--seconds S] [--iterations N] [--json] [--skip-mcp] [--skip-prime] [--skip-core]\n');
     process.exit(0);
   }
   const int = (name: string, text: string): number => {
@@ -104,6 +108,7 @@ function parseOptions(): Options {
     json: values.json,
     mcp: !values['skip-mcp'] && !values.json,
     prime: !values['skip-prime'] && !values.json,
+    core: !values['skip-core'] && !values.json,
   };
 }
 
@@ -498,6 +503,12 @@ async function main(): Promise<void> {
     process.stdout.write('\n');
     const mcp = spawnSync(process.execPath, [fileURLToPath(new URL('./mcp.js', import.meta.url))], { stdio: 'inherit' });
     if (mcp.status !== 0) process.exitCode = 1;
+  }
+  if (options.core) {
+    // Its own process too: it starts an `allsource core` child and measures HttpCore against it.
+    process.stdout.write('\n');
+    const core = spawnSync(process.execPath, [fileURLToPath(new URL('./core.js', import.meta.url))], { stdio: 'inherit' });
+    if (core.status !== 0) process.exitCode = 1;
   }
   if (options.prime) {
     // Each in its own process, so one's heap and background index builds do not colour the other's figures.

@@ -67,9 +67,16 @@ function cell(value: number | string | null, unit: string): string {
   return `${formatNumber(value)} ${unit}`;
 }
 
+/** Column titles of the two peers and their ratio (default: allsource, sqlite, ratio). */
+export interface TableHeader {
+  a: string;
+  b: string;
+  ratio: string;
+}
+
 /** Renders the rows as one markdown table with aligned columns. */
-export function renderTable(rows: Row[]): string {
-  const header = ['scenario', 'allsource', 'sqlite', 'ratio', 'target', 'result'];
+export function renderTable(rows: Row[], names: TableHeader = { a: 'allsource', b: 'sqlite', ratio: 'ratio' }): string {
+  const header = ['scenario', names.a, names.b, names.ratio, 'target', 'result'];
   const body = rows.map((r) => [
     r.scenario,
     cell(r.allsource, r.unit),

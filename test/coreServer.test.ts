@@ -19,6 +19,9 @@ import { startCoreServer } from '../src/core/http/server.js';
 import { openEmbeddedCore, type EventStore } from '../src/index.js';
 import { startTestCore, TEST_ADMIN_KEY, type TestCore } from './helpers/coreServer.js';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are checked field by field
+type Json = Record<string, any>;
+
 async function http(url: string, init: { method?: string; key?: string; body?: unknown; headers?: Record<string, string> } = {}) {
   const headers: Record<string, string> = { ...init.headers };
   if (init.key !== undefined) headers.authorization = `Bearer ${init.key}`;
@@ -35,7 +38,7 @@ async function http(url: string, init: { method?: string; key?: string; body?: u
   } catch {
     json = undefined;
   }
-  return { status: res.statusCode, headers: res.headers, text, json: json as Record<string, any> };
+  return { status: res.statusCode, headers: res.headers, text, json: json as Json };
 }
 
 async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {

@@ -16,6 +16,7 @@ import { ALL_TOOLS } from '../tools/index.js';
 import { createAllsourceServer } from '../tools/registry.js';
 import { startTestCore, TEST_ADMIN_KEY } from './helpers/coreServer.js';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- transcripts are walked generically
 type Json = Record<string, any>;
 interface Step {
   tool: string;

@@ -6,10 +6,20 @@
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AllSourceError, InvalidError, NotFoundError } from '../errors.js';
-import type { AppendResult, JsonValue, NewEvent, QueryFilter, TombstoneSelector } from '../types.js';
+import type { AppendResult, EventStore, JsonValue, NewEvent, QueryFilter, TombstoneSelector } from '../types.js';
 import { ADMIN_TENANT, checkDataTenant } from './keys.js';
 import { ROUTES, type RouteName, type RouteSpec } from './schemas.js';
-import type { CoreContext } from './server.js';
+import type { Keyring } from './keys.js';
+import type { CoreMetrics } from './metrics.js';
+
+/** What the routes need from the server. */
+export interface CoreContext {
+  store: () => EventStore;
+  keyring: () => Keyring;
+  metrics: CoreMetrics;
+  /** Aborted when the server starts shutting down: waiting watches answer then. */
+  shutdown: AbortSignal;
+}
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown>; Body: Record<string, unknown> }>;
 type Handler = (req: Req, reply: FastifyReply, tenant: string) => Promise<unknown>;

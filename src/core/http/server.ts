@@ -13,8 +13,8 @@ import { pino, type Logger } from 'pino';
 import { AllSourceError, InvalidError, isAllSourceError, NotFoundError, type ErrorCode } from '../errors.js';
 import type { EventStore } from '../types.js';
 import { Keyring, type Principal } from './keys.js';
-import { createCoreMetrics, type CoreMetrics } from './metrics.js';
-import { registerRoutes } from './routes.js';
+import { createCoreMetrics } from './metrics.js';
+import { registerRoutes, type CoreContext } from './routes.js';
 import { openApiDocument, routeSpecOf } from './schemas.js';
 import { statusForCode } from './wire.js';
 
@@ -64,15 +64,6 @@ declare module 'fastify' {
   }
 }
 
-/** What routes.ts needs from the server. */
-export interface CoreContext {
-  store: () => EventStore;
-  keyring: () => Keyring;
-  metrics: CoreMetrics;
-  /** Aborted when the server starts shutting down: waiting watches answer then. */
-  shutdown: AbortSignal;
-}
-
 /** Starts a Core server: listening at once, serving /api/v1 once the store is open. */
 export async function startCoreServer(options: CoreServerOptions): Promise<CoreServer> {
   const host = options.host ?? '127.0.0.1';
@@ -82,7 +73,9 @@ export async function startCoreServer(options: CoreServerOptions): Promise<CoreS
   } else if (options.adminKey.length < MIN_ADMIN_KEY_LENGTH) {
     throw new InvalidError('ALLSOURCE_ADMIN_KEY', `must be at least ${MIN_ADMIN_KEY_LENGTH} characters (e.g. \`openssl rand -hex 32\`)`);
   }
-  const log = options.logger === false ? null : (options.logger ?? pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination(2)));
+  // Asynchronous writes: a log line per request must not cost a blocking write() per request.
+  const stderrLog = options.logger === undefined ? pino.destination({ dest: 2, sync: false }) : undefined;
+  const log = options.logger === false ? null : (options.logger ?? pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, stderrLog));
 
   let store: EventStore | undefined;
   let keyring: Keyring | undefined;
@@ -190,6 +183,7 @@ export async function startCoreServer(options: CoreServerOptions): Promise<CoreS
       await ready.catch(() => undefined);
       await store?.close();
       log?.info({}, 'core stopped');
+      stderrLog?.flushSync();
     })());
 
   return { url, ready, close, app };
