@@ -6,6 +6,8 @@
 //
 //   --events N     events of the batched-ingest scenario (default 200,000; a multiple of 100)
 //   --seconds S    duration of the 64-client single-append scenario, per peer (default 3)
+//
+// ALLSOURCE_BENCH_CORE_NODE_ARGS passes node flags to the Core child (e.g. "--cpu-prof").
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -39,7 +41,8 @@ interface Measured {
 }
 
 async function startCoreProcess(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [BIN, 'core', '--data', dataDir, '--port', '0'], { env: { ...process.env, ALLSOURCE_ADMIN_KEY: ADMIN_KEY }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const nodeArgs = (process.env.ALLSOURCE_BENCH_CORE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, BIN, 'core', '--data', dataDir, '--port', '0'], { env: { ...process.env, ALLSOURCE_ADMIN_KEY: ADMIN_KEY }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const url = await new Promise<string>((resolve, reject) => {
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {

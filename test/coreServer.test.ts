@@ -195,6 +195,36 @@ describe('Core server', () => {
     expect((await http(`${url}/api/v1/tenants/acme/stats`, { key: TEST_ADMIN_KEY })).json.events).toBe(1);
   });
 
+  it('concurrent appends travel in one bulk request and each answers on its own', async () => {
+    const c = await client(TEST_ADMIN_KEY);
+    await c.append('acme', [{ entity_id: 'taken', event_type: 't', payload: {} }]);
+    const before = (await http(`${core.server.url}/metrics`)).text;
+    const bulkCount = (text: string): number => Number(/route="\/api\/v1\/tenants\/:tenant\/events\/bulk",status="200"\} (\d+)/.exec(text)?.[1] ?? 0);
+    const settled = await Promise.allSettled([
+      ...Array.from({ length: 30 }, (_, i) => c.append('acme', [{ entity_id: `e-${i}`, event_type: 't', payload: { i } }])),
+      c.append('acme', [{ entity_id: 'taken', event_type: 't', payload: {}, expected_version: 0 }]),
+      c.append('acme', [{ entity_id: 'x', event_type: 't', payload: {} }], { dry_run: true }),
+    ]);
+    expect(settled.slice(0, 30).every((s) => s.status === 'fulfilled')).toBe(true);
+    expect(settled[30]).toMatchObject({ status: 'rejected', reason: { code: 'conflict', details: { expected: 0, actual: 1 } } });
+    expect(settled[31]).toMatchObject({ status: 'fulfilled', value: { dry_run: true } });
+    const versions = settled.slice(0, 30).map((s) => (s as PromiseFulfilledResult<{ events: { entity_id: string; version: number }[] }>).value.events[0]);
+    expect(versions.map((e) => [e.entity_id, e.version])).toEqual(Array.from({ length: 30 }, (_, i) => [`e-${i}`, 1]));
+    expect(bulkCount((await http(`${core.server.url}/metrics`)).text) - bulkCount(before), 'one bulk request').toBe(1);
+    expect((await c.stats('acme')).events).toBe(31);
+
+    // The route directly: items fail alone, with the error as the error handler would send it.
+    const res = await http(`${core.server.url}/api/v1/tenants/acme/events/bulk`, {
+      method: 'POST',
+      key: TEST_ADMIN_KEY,
+      body: { appends: [{ events: [{ entity_id: 'ok', event_type: 't', payload: {} }] }, { events: [{ entity_id: '$bad', event_type: 't', payload: {} }] }] },
+    });
+    expect(res.status).toBe(200);
+    expect(res.json.results[0].result.events[0]).toMatchObject({ entity_id: 'ok', version: 1 });
+    expect(res.json.results[1].error).toMatchObject({ code: 'invalid', field: 'events[0].entity_id' });
+    expect((await http(`${core.server.url}/api/v1/tenants/acme/events/bulk`, { method: 'POST', key: TEST_ADMIN_KEY, body: { appends: [] } })).json.error.field).toBe('appends');
+  });
+
   it('refuses an oversize body with 413 and writes nothing', async () => {
     const small = await startTestCore({ server: { bodyLimit: 64 * 1024 } });
     try {

@@ -86,8 +86,12 @@ export function checkAppendCall(tenant: unknown, events: unknown, options: unkno
   return { dry_run: (options as { dry_run?: unknown } | null | undefined)?.dry_run === true };
 }
 
-/** Validates one event of a batch; `index` is its place in the batch, used in field names. */
-export function prepareEvent(raw: unknown, index: number, maxPayloadBytes: number): PreparedEvent {
+/**
+ * Validates one event of a batch; `index` is its place in the batch, used in field names. With
+ * `copy` false the prepared event keeps the caller's payload and metadata objects instead of frozen
+ * copies (a client that only sends the JSON texts on needs no copy).
+ */
+export function prepareEvent(raw: unknown, index: number, maxPayloadBytes: number, copy = true): PreparedEvent {
   const at = `events[${index}]`;
   if (!isPlainObject(raw)) throw new InvalidError(at, `must be an object, got ${describeType(raw)}`);
   for (const key in raw) if (!EVENT_FIELDS.has(key)) throw new InvalidError(`${at}.${key}`, `is not a known event field (known: ${[...EVENT_FIELDS].join(', ')})`);
@@ -121,6 +125,7 @@ export function prepareEvent(raw: unknown, index: number, maxPayloadBytes: numbe
   }
   // The store keeps its own frozen copy, parsed back from the text it hashes and logs: a caller
   // may go on mutating what it passed without changing what was recorded.
+  if (!copy) return { entity_id, event_type, payload: event.payload, payloadJson, metadata, metadataJson, id, occurred_at, expected_version };
   const payload = deepFreeze(JSON.parse(payloadJson) as JsonObject);
   const metadataCopy = metadata === null ? null : deepFreeze(JSON.parse(metadataJson) as JsonObject);
   return { entity_id, event_type, payload, payloadJson, metadata: metadataCopy, metadataJson, id, occurred_at, expected_version };

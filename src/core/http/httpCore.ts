@@ -5,6 +5,8 @@
 // retried when the server is unreachable or answers 503 (restarting, shutting down); so are
 // appends whose events all carry a client id, since those are idempotent. Anything else that
 // loses its connection fails with `unavailable`, saying the append may or may not have landed.
+// Appends issued in the same turn of the event loop (many concurrent callers) travel together in
+// one bulk request, each still atomic and answered on its own: per-request overhead is shared.
 
 import type {
   AppendOptions,
@@ -30,8 +32,9 @@ import type {
   WatchResult,
 } from '../types.js';
 import { checkAppendCall, checkAsOfOptions, checkFilter, checkId, checkListOptions, checkSearchOptions, checkSelector, checkTenant, checkWatchOptions, prepareEvent } from '../validate.js';
+import { errorFromWire } from '../errors.js';
 import { CoreConnection, type CallOptions, type CoreConnectionOptions } from './connection.js';
-import { queryString } from './wire.js';
+import { MAX_BULK_APPENDS, queryString } from './wire.js';
 
 export type HttpCoreOptions = CoreConnectionOptions;
 
@@ -40,8 +43,21 @@ export async function openHttpCore(options: HttpCoreOptions): Promise<HttpCore> 
   return new HttpCore(options);
 }
 
+/** An append waiting for the next bulk flush: its JSON body and how to answer it. */
+interface PendingAppend {
+  json: string;
+  retryable: boolean;
+  resolve: (result: AppendResult) => void;
+  reject: (err: unknown) => void;
+}
+
+/** A bulk request stops growing here (the server's default body limit is 32 MiB). */
+const MAX_BULK_BYTES = 4 * 1024 * 1024;
+
 export class HttpCore implements EventStore {
   private readonly connection: CoreConnection;
+  private readonly pending = new Map<string, PendingAppend[]>();
+  private flushScheduled = false;
 
   constructor(options: HttpCoreOptions) {
     this.connection = new CoreConnection(options);
@@ -61,7 +77,7 @@ export class HttpCore implements EventStore {
     const parts = new Array<string>(events.length);
     let everyEventHasId = true;
     for (let i = 0; i < events.length; i++) {
-      const p = prepareEvent(events[i], i, Number.POSITIVE_INFINITY);
+      const p = prepareEvent(events[i], i, Number.POSITIVE_INFINITY, false);
       if (p.id === undefined) everyEventHasId = false;
       let json = `{"entity_id":${JSON.stringify(p.entity_id)},"event_type":${JSON.stringify(p.event_type)},"payload":${p.payloadJson}`;
       if (p.metadataJson !== 'null') json += `,"metadata":${p.metadataJson}`;
@@ -70,8 +86,55 @@ export class HttpCore implements EventStore {
       if (p.expected_version !== undefined) json += `,"expected_version":${p.expected_version}`;
       parts[i] = `${json}}`;
     }
-    const body = `{"events":[${parts.join(',')}]${dry_run ? ',"dry_run":true' : ''}}`;
-    return this.call('POST', this.tenantPath(tenant, '/events/batch'), { body, retryable: everyEventHasId || dry_run });
+    const json = `{"events":[${parts.join(',')}]${dry_run ? ',"dry_run":true' : ''}}`;
+    return new Promise<AppendResult>((resolve, reject) => {
+      let queue = this.pending.get(tenant);
+      if (queue === undefined) this.pending.set(tenant, (queue = []));
+      queue.push({ json, retryable: everyEventHasId || dry_run, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        // After this turn's other callers have queued theirs.
+        setImmediate(() => this.flushAppends());
+      }
+    });
+  }
+
+  /** Sends what was queued: a lone append as itself, several as bulk requests of independent appends. */
+  private flushAppends(): void {
+    this.flushScheduled = false;
+    for (const [tenant, queue] of this.pending) {
+      this.pending.delete(tenant);
+      if (queue.length === 1) {
+        const [only] = queue;
+        this.call<AppendResult>('POST', this.tenantPath(tenant, '/events/batch'), { body: only.json, retryable: only.retryable }).then(only.resolve, only.reject);
+        continue;
+      }
+      for (let start = 0; start < queue.length; ) {
+        let end = start;
+        let bytes = 0;
+        while (end < queue.length && end - start < MAX_BULK_APPENDS && (end === start || bytes + queue[end].json.length <= MAX_BULK_BYTES)) bytes += queue[end++].json.length;
+        void this.sendBulk(tenant, queue.slice(start, end));
+        start = end;
+      }
+    }
+  }
+
+  private async sendBulk(tenant: string, appends: PendingAppend[]): Promise<void> {
+    let answer: { results: Array<{ result?: AppendResult; error?: Record<string, unknown> }> };
+    try {
+      answer = await this.call('POST', this.tenantPath(tenant, '/events/bulk'), {
+        body: `{"appends":[${appends.map((a) => a.json).join(',')}]}`,
+        retryable: appends.every((a) => a.retryable),
+      });
+    } catch (err) {
+      for (const a of appends) a.reject(err);
+      return;
+    }
+    appends.forEach((a, i) => {
+      const item = answer.results[i];
+      if (item?.result !== undefined) a.resolve(item.result);
+      else a.reject(errorFromWire(item?.error ?? { code: 'internal', message: 'the Core gave no answer for this append' }));
+    });
   }
 
   async query(tenant: string, filter?: QueryFilter): Promise<QueryResult> {

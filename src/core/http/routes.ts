@@ -19,6 +19,8 @@ export interface CoreContext {
   metrics: CoreMetrics;
   /** Aborted when the server starts shutting down: waiting watches answer then. */
   shutdown: AbortSignal;
+  /** A failure as the wire carries it (`{code, message, field?, details?}`), as the error handler would send it. */
+  wireError: (err: unknown, req: FastifyRequest) => Record<string, unknown>;
 }
 
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, unknown>; Body: Record<string, unknown> }>;
@@ -42,19 +44,38 @@ function allowedTenant(route: RouteSpec, req: Req): string | undefined {
 
 export function registerRoutes(app: FastifyInstance, ctx: CoreContext): void {
   const store = ctx.store;
-  const counted = (result: AppendResult, req: Req): AppendResult => {
+  const counted = (result: AppendResult): AppendResult => {
     if (!result.dry_run) {
       let fresh = 0;
       for (const e of result.events) if (!e.duplicate) fresh++;
       ctx.metrics.appendedEvents.inc(fresh);
-      ctx.metrics.appendedBytes.inc(Number(req.headers['content-length'] ?? 0));
     }
     return result;
   };
+  const appended = (result: AppendResult, req: Req): AppendResult => {
+    if (!result.dry_run) ctx.metrics.appendedBytes.inc(Number(req.headers['content-length'] ?? 0));
+    return counted(result);
+  };
 
   const handlers: Record<RouteName, Handler> = {
-    appendOne: async (req, reply, t) => reply.code(201).send(counted(await store().append(t, [req.body as unknown as NewEvent], dryRun(req.query.dry_run)), req)),
-    appendBatch: async (req, reply, t) => reply.code(201).send(counted(await store().append(t, req.body.events as NewEvent[], dryRun(req.body.dry_run)), req)),
+    appendOne: async (req, reply, t) => reply.code(201).send(appended(await store().append(t, [req.body as unknown as NewEvent], dryRun(req.query.dry_run)), req)),
+    appendBatch: async (req, reply, t) => reply.code(201).send(appended(await store().append(t, req.body.events as NewEvent[], dryRun(req.body.dry_run)), req)),
+    appendMany: async (req, _reply, t) => {
+      const appends = req.body.appends as Array<{ events: NewEvent[]; dry_run?: boolean }>;
+      // Started together, so they share the store's group commit (one fsync for the lot).
+      const results = await Promise.all(
+        appends.map((a) =>
+          store()
+            .append(t, a.events, dryRun(a.dry_run))
+            .then(
+              (result) => ({ result: counted(result) }),
+              (err: unknown) => ({ error: ctx.wireError(err, req) }),
+            ),
+        ),
+      );
+      ctx.metrics.appendedBytes.inc(Number(req.headers['content-length'] ?? 0));
+      return { results };
+    },
     query: async (req, _reply, t) => store().query(t, withPayloadEquals(req.query) as QueryFilter),
     get: async (req, _reply, t) => store().get(t, req.params.event_id, req.query.include_deleted === undefined ? undefined : { include_deleted: req.query.include_deleted as boolean }),
     state: async (req, _reply, t) => store().state(t, req.params.entity_id, req.query),

@@ -5,6 +5,7 @@
 // store's own validation (src/core/validate.ts) does the rest, naming the exact field.
 
 import { ERROR_CODE_LIST } from '../errors.js';
+import { MAX_BULK_APPENDS } from './wire.js';
 
 type Schema = Record<string, unknown>;
 
@@ -20,18 +21,18 @@ function object(properties: Record<string, Schema>, required: string[] = [], des
 
 // ── shared pieces ───────────────────────────────────────────────────────────────────────────────
 
-export const errorSchema = object(
+const errorBody = object(
   {
-    error: object(
-      {
-        code: { type: 'string', enum: [...ERROR_CODE_LIST], description: 'Stable error code.' },
-        message: str('What went wrong, for people.'),
-        field: str('The request field the error is about, e.g. events[0].entity_id.'),
-        details: jsonObject('Machine-readable facts, e.g. expected and actual versions of a conflict.'),
-      },
-      ['code', 'message'],
-    ),
+    code: { type: 'string', enum: [...ERROR_CODE_LIST], description: 'Stable error code.' },
+    message: str('What went wrong, for people.'),
+    field: str('The request field the error is about, e.g. events[0].entity_id.'),
+    details: jsonObject('Machine-readable facts, e.g. expected and actual versions of a conflict.'),
   },
+  ['code', 'message'],
+);
+
+export const errorSchema = object(
+  { error: errorBody },
   ['error'],
   'An error. The HTTP status follows the code (see the README error table).',
 );
@@ -155,6 +156,7 @@ export interface RouteSpec {
 
 const T = '/api/v1/tenants/:tenant';
 
+
 export const ROUTES = {
   appendOne: {
     method: 'POST',
@@ -171,6 +173,29 @@ export const ROUTES = {
     fields: { body: '' },
     writes: true,
     schema: { params: tenantParams, body: object({ events: { type: 'array', items: { type: 'object' }, description: 'The events (1-10000).' }, dry_run: bool('Validate and check conflicts, write nothing.') }, ['events']), response: { 201: appendResult } },
+  },
+  appendMany: {
+    method: 'POST',
+    url: `${T}/events/bulk`,
+    summary: 'Several independent appends in one request: each is atomic on its own and answers on its own (HttpCore sends concurrent appends this way).',
+    writes: true,
+    fields: { body: '' },
+    schema: {
+      params: tenantParams,
+      body: object(
+        {
+          appends: {
+            type: 'array',
+            minItems: 1,
+            maxItems: MAX_BULK_APPENDS,
+            items: object({ events: { type: 'array', items: { type: 'object' }, description: 'The events of this append (1-10000).' }, dry_run: bool('Validate and check conflicts, write nothing.') }, ['events']),
+            description: `The appends (1-${MAX_BULK_APPENDS}), run concurrently.`,
+          },
+        },
+        ['appends'],
+      ),
+      response: { 200: object({ results: { type: 'array', items: { type: 'object', properties: { result: appendResult, error: errorBody }, description: 'Per append, in order: {result} or {error}.' } } }, ['results']) },
+    },
   },
   query: {
     method: 'GET',

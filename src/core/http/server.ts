@@ -129,6 +129,7 @@ export async function startCoreServer(options: CoreServerOptions): Promise<CoreS
     if (wire.code === 'internal') log?.error({ req_id: req.id, err: err instanceof Error ? err.stack : String(err) }, 'unexpected error');
     return sendError(reply, wire);
   });
+
   app.setNotFoundHandler(async (req, reply) => sendError(reply, new NotFoundError(`no route ${req.method} ${req.url.split('?')[0]}`)));
 
   if (options.rateLimit !== undefined && options.rateLimit > 0) {
@@ -153,7 +154,12 @@ export async function startCoreServer(options: CoreServerOptions): Promise<CoreS
   const document = openApiDocument(options.version ?? '0.0.0');
   app.get('/api/v1/openapi.json', async () => document);
 
-  const ctx: CoreContext = { store: () => store!, keyring: () => keyring!, metrics, shutdown: shutdown.signal };
+  const wireError = (err: unknown, req: FastifyRequest): Record<string, unknown> => {
+    const wire = toWireError(err as FastifyError, req);
+    if (wire.code === 'internal') log?.error({ req_id: req.id, err: err instanceof Error ? err.stack : String(err) }, 'unexpected error');
+    return wireBody(wire).error;
+  };
+  const ctx: CoreContext = { store: () => store!, keyring: () => keyring!, metrics, shutdown: shutdown.signal, wireError };
   registerRoutes(app, ctx);
 
   await app.listen({ host, port: options.port ?? 3900 });
@@ -233,12 +239,16 @@ function toWireError(err: FastifyError | AllSourceError, req: FastifyRequest): A
   return new AllSourceError('internal', 'unexpected error');
 }
 
+/** The JSON body of an error: `{error: {code, message, field?, details?}}`. */
+function wireBody(err: AllSourceError): { error: Record<string, unknown> } {
+  const details = err.details === undefined ? undefined : Object.fromEntries(Object.entries(err.details).filter(([k]) => k !== 'status'));
+  return { error: { code: err.code, message: err.message, ...(err.field !== undefined ? { field: err.field } : {}), ...(details !== undefined && Object.keys(details).length > 0 ? { details } : {}) } };
+}
+
 function sendError(reply: FastifyReply, err: AllSourceError): FastifyReply {
   const status = err.details?.status === 413 ? 413 : statusForCode(err.code as ErrorCode);
   if (status === 401) reply.header('www-authenticate', 'Bearer realm="allsource"');
   const retry = err.details?.retry_after_seconds;
   if ((status === 429 || status === 503) && typeof retry === 'number') reply.header('retry-after', String(retry));
-  const details = err.details === undefined ? undefined : Object.fromEntries(Object.entries(err.details).filter(([k]) => k !== 'status'));
-  const body = { error: { code: err.code, message: err.message, ...(err.field !== undefined ? { field: err.field } : {}), ...(details !== undefined && Object.keys(details).length > 0 ? { details } : {}) } };
-  return reply.code(status).send(body);
+  return reply.code(status).send(wireBody(err));
 }

@@ -3,6 +3,9 @@
 
 import type { ErrorCode } from '../errors.js';
 
+/** Most appends one bulk request (`POST …/events/bulk`) carries. */
+export const MAX_BULK_APPENDS = 1000;
+
 const STATUS: Record<ErrorCode, number> = {
   invalid: 400,
   unauthorized: 401,
