@@ -178,6 +178,8 @@ describe('Core server', () => {
     expect(bad.json.error).toMatchObject({ code: 'invalid', field: 'filter.limit' });
     const unknownParam = await http(`${url}/api/v1/tenants/acme/events?entity=x`, { key: TEST_ADMIN_KEY });
     expect(unknownParam.json.error).toMatchObject({ code: 'invalid', field: 'filter.entity' });
+    const notJsonFilter = await http(`${url}/api/v1/tenants/acme/events?payload_equals=%7Bplan`, { key: TEST_ADMIN_KEY });
+    expect(notJsonFilter.json.error).toMatchObject({ code: 'invalid', field: 'filter.payload_equals' });
     const forged = await http(`${url}/health`, { headers: { 'x-request-id': 'bad id\twith tab' } });
     expect(forged.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     expect((await http(`${url}/api/v1/nothing-here`, { key: TEST_ADMIN_KEY })).status).toBe(404);

@@ -23,3 +23,22 @@ it('runs the README example: Prime over an EmbeddedCore', async () => {
   await prime.close();
   await store.close();
 });
+
+it('runs the README example: HttpCore against a Core, with a tenant key made by the admin client', async () => {
+  const { startTestCore, TEST_ADMIN_KEY } = await import('./helpers/coreServer.js');
+  const { openHttpCore, CoreAdminClient } = await import('../src/index.js');
+  const core = await startTestCore();
+  try {
+    const admin = new CoreAdminClient({ url: core.server.url, key: TEST_ADMIN_KEY });
+    await admin.createTenant('tenant-a');
+    const { key } = await admin.createKey({ tenant: 'tenant-a' });
+    await admin.close();
+    const store = await openHttpCore({ url: core.server.url, key });
+    await store.append('tenant-a', [{ entity_id: 'order-7', event_type: 'order.placed', payload: { total: 42 } }]);
+    expect((await store.state('tenant-a', 'order-7')).state).toEqual({ total: 42 });
+    await expect(store.stats('tenant-b')).rejects.toMatchObject({ code: 'not_found' });
+    await store.close();
+  } finally {
+    await core.cleanup();
+  }
+});

@@ -142,7 +142,7 @@ function withPayloadEquals(query: Record<string, unknown>): Record<string, unkno
   try {
     parsed = JSON.parse(query.payload_equals) as JsonValue;
   } catch {
-    throw new InvalidError('payload_equals', 'must be a JSON object of {"dot.path": value}, e.g. {"user.plan":"pro"}');
+    throw new InvalidError('filter.payload_equals', 'must be a JSON object of {"dot.path": value}, e.g. {"user.plan":"pro"}');
   }
   return { ...query, payload_equals: parsed };
 }

@@ -124,11 +124,13 @@ export async function startCoreServer(options: CoreServerOptions): Promise<CoreS
     log?.info({ req_id: req.id, tenant: (req.params as { tenant?: string } | undefined)?.tenant, method: req.method, route, status: reply.statusCode, latency_ms: Math.round(seconds * 1e6) / 1e3 }, 'request');
   });
 
-  app.setErrorHandler(async (err: FastifyError | AllSourceError, req, reply) => {
-    const wire = toWireError(err, req);
+  /** Any failure as the typed error the client gets; an unexpected one is logged with its stack (which the client never sees). */
+  const asWire = (err: unknown, req: FastifyRequest): AllSourceError => {
+    const wire = toWireError(err as FastifyError, req);
     if (wire.code === 'internal') log?.error({ req_id: req.id, err: err instanceof Error ? err.stack : String(err) }, 'unexpected error');
-    return sendError(reply, wire);
-  });
+    return wire;
+  };
+  app.setErrorHandler(async (err, req, reply) => sendError(reply, asWire(err, req)));
 
   app.setNotFoundHandler(async (req, reply) => sendError(reply, new NotFoundError(`no route ${req.method} ${req.url.split('?')[0]}`)));
 
@@ -154,12 +156,7 @@ export async function startCoreServer(options: CoreServerOptions): Promise<CoreS
   const document = openApiDocument(options.version ?? '0.0.0');
   app.get('/api/v1/openapi.json', async () => document);
 
-  const wireError = (err: unknown, req: FastifyRequest): Record<string, unknown> => {
-    const wire = toWireError(err as FastifyError, req);
-    if (wire.code === 'internal') log?.error({ req_id: req.id, err: err instanceof Error ? err.stack : String(err) }, 'unexpected error');
-    return wireBody(wire).error;
-  };
-  const ctx: CoreContext = { store: () => store!, keyring: () => keyring!, metrics, shutdown: shutdown.signal, wireError };
+  const ctx: CoreContext = { store: () => store!, keyring: () => keyring!, metrics, shutdown: shutdown.signal, wireError: (err, req) => wireBody(asWire(err, req)).error };
   registerRoutes(app, ctx);
 
   await app.listen({ host, port: options.port ?? 3900 });
