@@ -197,9 +197,9 @@ export class HttpCore implements EventStore {
   private async control(tenant: string, selector: TombstoneSelector, path: string): Promise<TombstoneResult> {
     checkTenant(tenant);
     checkSelector(selector);
-    // A repeated tombstone changes nothing more (already-hidden events are not counted again),
-    // so a retry after a lost answer is safe.
-    return this.call('POST', this.tenantPath(tenant, path), { body: JSON.stringify(selector), retryable: true });
+    // Not retried: a second tombstone after a lost answer would change nothing more, but would
+    // answer `count: 0`, which is not what the first call did.
+    return this.call('POST', this.tenantPath(tenant, path), { body: JSON.stringify(selector), retryable: false });
   }
 
   async verify(tenant: string): Promise<VerifyResult> {
