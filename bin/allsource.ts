@@ -8,11 +8,12 @@ import { Command, CommanderError, Option } from 'commander';
 import { resolveContext, type GlobalOptions } from '../src/cli/context.js';
 import { EXIT, debugEnabled, reportError } from '../src/cli/errors.js';
 import { createOutput } from '../src/cli/output.js';
-import { integerIn, collectWhere } from '../src/cli/parse.js';
+import { integerIn, collectWhere, commaList } from '../src/cli/parse.js';
 import { parseToolsets, type McpFlags } from '../src/cli/mcp.js';
 import type { QueryFlags } from '../src/cli/query.js';
 import type { CoreFlags } from '../src/cli/core.js';
 import type { AdminFlags } from '../src/cli/admin.js';
+import type { ServeFlags } from '../src/cli/serve.js';
 import { LIMITS } from '../src/core/types.js';
 
 /** The package version, read at run time from package.json (two levels above dist/bin/allsource.js). */
@@ -146,6 +147,22 @@ function buildProgram(): Command {
     .action(async (opts: CoreFlags, cmd: Command) => {
       const { runCore } = await import('../src/cli/core.js');
       await runCore(context(cmd), opts);
+    });
+
+  program
+    .command('serve')
+    .description('serve the MCP tools over streamable HTTP at /mcp (stateless): --core URL (tenant keys checked against that Core; admin key from ALLSOURCE_ADMIN_KEY), --data DIR (one box: the Core API and /mcp on one port), or --local (no key, loopback only)')
+    .addOption(new Option('--port <port>', 'TCP port (0 picks a free one)').default(3905).argParser(integerIn(0, 65535)))
+    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .option('--core <url>', 'the Core to serve (HttpCore); without it, the data directory in this process')
+    .option('--local', 'one operator, no key: the --tenant of the data directory, loopback only')
+    .option('--toolsets <groups>', 'comma-separated tool groups to serve: events, prime, graph (default: all)', parseToolsets)
+    .option('--allowed-origins <origins>', 'comma-separated browser origins allowed to call /mcp (default: loopback pages on a loopback bind)', commaList)
+    .option('--allowed-hosts <hosts>', 'comma-separated Host headers accepted on a loopback bind besides loopback names (e.g. behind a proxy)', commaList)
+    .option('--max-body-bytes <n>', 'largest request body (default 16 MiB; 32 MiB with the Core API)', integerIn(1024, 1024 * 1024 * 1024))
+    .action(async (opts: Omit<ServeFlags, 'dataGiven'>, cmd: Command) => {
+      const { runServe } = await import('../src/cli/serve.js');
+      await runServe(context(cmd), { ...opts, dataGiven: cmd.optsWithGlobals<GlobalOptions>().data !== undefined });
     });
 
   const coreOption = (): Option => new Option('--core <url>', 'the Core (default: $ALLSOURCE_CORE_URL, else http://127.0.0.1:3900); admin key from ALLSOURCE_ADMIN_KEY');

@@ -28,7 +28,7 @@ const stderrLog: LogSink = (line) => {
  * Registers `tools` on `server`, each wrapped so that it validates its arguments, runs against
  * `ctx`, and answers `{ content: [text], structuredContent }` or an `isError` result.
  */
-export function registerTools(server: McpServer, tools: readonly ToolDefinition[], ctx: ToolContext, log: LogSink = stderrLog): void {
+export function registerTools(server: McpServer, tools: readonly ToolDefinition[], ctx: ToolContext, log: LogSink = stderrLog, observe?: ToolCallObserver): void {
   for (const tool of tools) {
     const schemas = compiled(tool);
     server.registerTool(
@@ -40,7 +40,14 @@ export function registerTools(server: McpServer, tools: readonly ToolDefinition[
         outputSchema: schemas.listedOutput,
         annotations: { title: tool.title, ...tool.annotations },
       },
-      async (rawArgs: unknown) => runTool(tool, schemas, rawArgs, ctx, log),
+      async (rawArgs: unknown) => {
+        if (observe === undefined) return runTool(tool, schemas, rawArgs, ctx, log);
+        const started = process.hrtime.bigint();
+        const result = await runTool(tool, schemas, rawArgs, ctx, log);
+        const outcome = result.isError ? ((result.structuredContent as { error?: { code?: string } } | undefined)?.error?.code ?? 'error') : 'ok';
+        observe({ tool: tool.name, outcome, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
+        return result;
+      },
     );
   }
 }
@@ -239,7 +246,12 @@ export interface AllsourceServerOptions {
   /** The tool definitions to choose from (default: every allsource tool). */
   tools?: readonly ToolDefinition[];
   log?: LogSink;
+  /** Told of every tool call once it is answered (the HTTP edge counts and times them). */
+  observe?: ToolCallObserver;
 }
+
+/** One answered tool call: the tool, `ok` or the error code, and how long it took. */
+export type ToolCallObserver = (call: { tool: string; outcome: string; seconds: number }) => void;
 
 /** The tools a server with these options serves, in registry order. */
 export function selectTools(tools: readonly ToolDefinition[], options: { toolsets?: readonly ToolGroup[]; readOnly?: boolean }): ToolDefinition[] {
@@ -279,6 +291,6 @@ export function createAllsourceServer(options: AllsourceServerOptions): McpServe
   const selected = selectTools(tools, options);
   // An MCP server with no tools answers tools/list with "method not found"; say why instead.
   if (selected.length === 0) throw new InvalidError('toolsets', `${(options.toolsets ?? TOOL_GROUPS).join(', ')}${options.readOnly ? ' (read-only)' : ''} hold no tools`);
-  registerTools(server, selected, ctx, options.log);
+  registerTools(server, selected, ctx, options.log, options.observe);
   return server;
 }

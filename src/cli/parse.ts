@@ -39,3 +39,8 @@ export function collectWhere(value: string, previous: Record<string, JsonValue> 
   Object.defineProperty(next, path, { value: parsed, enumerable: true, writable: true, configurable: true });
   return next;
 }
+
+/** Parses `a,b,c` into its non-empty, trimmed parts. */
+export function commaList(value: string): string[] {
+  return value.split(',').map((part) => part.trim()).filter((part) => part.length > 0);
+}

@@ -106,10 +106,13 @@ export interface PrimeServiceExtras {
   whenIdle(): Promise<void>;
   /** Whether a tenant is warm (in the cache). */
   isWarm(tenant: string): boolean;
+  /** The warm cache, for metrics: tenants warm now, and hydrations (cold tenants built from the log) so far. */
+  cacheInfo(): { warm_tenants: number; hydrations: number };
 }
 
 class Prime implements PrimeService, PrimeServiceExtras {
   private readonly store: EventStore;
+  private hydrations = 0;
   private readonly embedder: Embedder;
   private readonly now: () => number;
   private readonly log: (line: string) => void;
@@ -189,6 +192,10 @@ class Prime implements PrimeService, PrimeServiceExtras {
     return this.cache.peek(tenant)?.slot.projection !== undefined;
   }
 
+  cacheInfo(): { warm_tenants: number; hydrations: number } {
+    return { warm_tenants: this.warmCount(), hydrations: this.hydrations };
+  }
+
   // ── projections ──────────────────────────────────────────────────────────────────────────────
 
   /** The tenant's live projection, hydrated or caught up with the log. */
@@ -226,6 +233,7 @@ class Prime implements PrimeService, PrimeServiceExtras {
   }
 
   private async hydrate(tenant: string, slot: TenantSlot): Promise<void> {
+    this.hydrations++;
     // Control events after this position (e.g. a tombstone landing mid-hydration) force a rebuild.
     const startPosition = (await this.store.stats(tenant)).last_position;
     const projection = this.newProjection(tenant, null);

@@ -24,6 +24,8 @@ export interface CallOptions {
   retryable: boolean;
   /** Extra time the server may legitimately take (a watch's wait). */
   waitMs?: number;
+  /** Headers for this call only (e.g. another key's Authorization). */
+  headers?: Record<string, string>;
 }
 
 export class CoreConnection {
@@ -62,7 +64,7 @@ export class CoreConnection {
         const response = await this.pool.request({
           method,
           path,
-          headers: options.body === undefined ? this.headers : { ...this.headers, 'content-type': 'application/json' },
+          headers: { ...this.headers, ...(options.body === undefined ? {} : { 'content-type': 'application/json' }), ...options.headers },
           body: options.body,
           headersTimeout: timeout,
           bodyTimeout: timeout,

@@ -13,7 +13,7 @@ import { pino, type Logger } from 'pino';
 import { AllSourceError, InvalidError, isAllSourceError, NotFoundError, type ErrorCode } from '../errors.js';
 import type { EventStore } from '../types.js';
 import { Keyring, type Principal } from './keys.js';
-import { createCoreMetrics } from './metrics.js';
+import { createCoreMetrics, type CoreMetrics } from './metrics.js';
 import { registerRoutes, type CoreContext } from './routes.js';
 import { openApiDocument, routeSpecOf } from './schemas.js';
 import { statusForCode } from './wire.js';
@@ -39,6 +39,13 @@ export interface CoreServerOptions {
   logger?: Logger | false;
   /** Reported in the OpenAPI document. */
   version?: string;
+  /**
+   * More routes on the same server, added before it listens (`allsource serve --data` mounts the
+   * MCP endpoint beside the Core API this way). They get the store and keyring once ready.
+   */
+  /** Runs after the last request is answered and before the store closes (e.g. closing Prime). */
+  beforeStoreClose?: () => Promise<void>;
+  extend?: (app: FastifyInstance, core: { store: () => EventStore; keyring: () => Keyring; ready: () => boolean; metrics: CoreMetrics; log: Logger | null }) => void;
 }
 
 export interface CoreServer {
@@ -57,6 +64,26 @@ const MIN_ADMIN_KEY_LENGTH = 16;
 /** A request id a client may choose: short and printable (it is echoed and logged). */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** The request id of a request: the client's `x-request-id` when it is sane, else a new UUID. */
+export function requestIdOf(req: { headers: Record<string, string | string[] | undefined> }): string {
+  const sent = req.headers['x-request-id'];
+  return typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : randomUUID();
+}
+
+/**
+ * The default log of an HTTP edge: pino JSON lines on stderr, written asynchronously (a line per
+ * request must not cost a blocking write per request); `flush` before exiting.
+ */
+export function createStderrLogger(): { log: Logger; flush: () => void } {
+  const destination = pino.destination({ dest: 2, sync: false });
+  return { log: pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, destination), flush: () => destination.flushSync() };
+}
+
+/** Hosts a server bound to loopback may be reached by. */
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK.has(host);
+}
+
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
@@ -73,9 +100,8 @@ export async function startCoreServer(options: CoreServerOptions): Promise<CoreS
   } else if (options.adminKey.length < MIN_ADMIN_KEY_LENGTH) {
     throw new InvalidError('ALLSOURCE_ADMIN_KEY', `must be at least ${MIN_ADMIN_KEY_LENGTH} characters (e.g. \`openssl rand -hex 32\`)`);
   }
-  // Asynchronous writes: a log line per request must not cost a blocking write() per request.
-  const stderrLog = options.logger === undefined ? pino.destination({ dest: 2, sync: false }) : undefined;
-  const log = options.logger === false ? null : (options.logger ?? pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, stderrLog));
+  const stderrLog = options.logger === undefined ? createStderrLogger() : undefined;
+  const log = options.logger === false ? null : (options.logger ?? stderrLog!.log);
 
   let store: EventStore | undefined;
   let keyring: Keyring | undefined;
@@ -91,10 +117,7 @@ export async function startCoreServer(options: CoreServerOptions): Promise<CoreS
     logger: false,
     bodyLimit: options.bodyLimit ?? 32 * 1024 * 1024,
     requestIdHeader: false,
-    genReqId: (req) => {
-      const sent = req.headers['x-request-id'];
-      return typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : randomUUID();
-    },
+    genReqId: requestIdOf,
     // Unknown query parameters and body fields are refused, not silently dropped; query strings
     // are coerced to the declared types ("10" → 10).
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: false } },
@@ -121,7 +144,7 @@ export async function startCoreServer(options: CoreServerOptions): Promise<CoreS
     const seconds = Number(process.hrtime.bigint() - req.startedAt) / 1e9;
     metrics.requests.inc({ method: req.method, route, status: String(reply.statusCode) });
     metrics.duration.observe({ method: req.method, route }, seconds);
-    log?.info({ req_id: req.id, tenant: (req.params as { tenant?: string } | undefined)?.tenant, method: req.method, route, status: reply.statusCode, latency_ms: Math.round(seconds * 1e6) / 1e3 }, 'request');
+    log?.info({ req_id: req.id, tenant: (req.params as { tenant?: string } | undefined)?.tenant ?? (req as { tenant?: string }).tenant, method: req.method, route, status: reply.statusCode, latency_ms: Math.round(seconds * 1e6) / 1e3 }, 'request');
   });
 
   /** Any failure as the typed error the client gets; an unexpected one is logged with its stack (which the client never sees). */
@@ -158,6 +181,7 @@ export async function startCoreServer(options: CoreServerOptions): Promise<CoreS
 
   const ctx: CoreContext = { store: () => store!, keyring: () => keyring!, metrics, shutdown: shutdown.signal, wireError: (err, req) => wireBody(asWire(err, req)).error };
   registerRoutes(app, ctx);
+  options.extend?.(app, { store: () => store!, keyring: () => keyring!, ready: () => state === 'ready', metrics, log });
 
   await app.listen({ host, port: options.port ?? 3900 });
   const address = app.server.address() as AddressInfo;
@@ -184,9 +208,13 @@ export async function startCoreServer(options: CoreServerOptions): Promise<CoreS
       shutdown.abort();
       await app.close();
       await ready.catch(() => undefined);
-      await store?.close();
+      try {
+        await options.beforeStoreClose?.();
+      } finally {
+        await store?.close();
+      }
       log?.info({}, 'core stopped');
-      stderrLog?.flushSync();
+      stderrLog?.flush();
     })());
 
   return { url, ready, close, app };

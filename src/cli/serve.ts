@@ -1,0 +1,120 @@
+// `allsource serve`: the MCP tools over streamable HTTP at /mcp, stateless. Three ways to run it:
+//   --core URL   a hosted edge: tenant keys checked against that Core, data through HttpCore
+//                (admin key from ALLSOURCE_ADMIN_KEY); any number of instances behind a balancer.
+//   --data DIR   one box: the Core API (/api/v1, keys, metrics) and /mcp on the same port, over an
+//                in-process EmbeddedCore; still multi-tenant, keys as for `allsource core`.
+//   --local      one operator, no key: tenant `default` (or --tenant) of --data, loopback only.
+// Stops gracefully on SIGTERM or Ctrl-C. Logs go to stderr; stdout stays empty.
+
+import { InvalidError, UnavailableError } from '../core/errors.js';
+import type { ToolGroup } from '../../tools/groups.js';
+import type { CliContext } from './context.js';
+
+export interface ServeFlags {
+  port: number;
+  host: string;
+  core?: string;
+  local?: boolean;
+  /** Set when --data was given explicitly (the one-box mode); the context has it resolved. */
+  dataGiven: boolean;
+  toolsets?: ToolGroup[];
+  allowedOrigins?: string[];
+  allowedHosts?: string[];
+  maxBodyBytes?: number;
+}
+
+export async function runServe(ctx: CliContext, flags: ServeFlags, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  if (flags.core !== undefined && (flags.local || flags.dataGiven)) throw new InvalidError('core', '--core serves a remote Core; it does not take --data or --local');
+  const [{ startMcpHttpServer, startHostedMcpServer, registerMcpRoutes, bearerToken }, { createPrimeService }, { createEmbedderFromEnv }, { openEmbeddedCore }, { isLoopbackHost }] = await Promise.all([
+    import('../../transports/http.js'),
+    import('../prime/service.js'),
+    import('../embed/index.js'),
+    import('../core/embedded/index.js'),
+    import('../core/http/server.js'),
+  ]);
+  const embedder = createEmbedderFromEnv(env);
+  const edge = { toolsets: flags.toolsets, allowedOrigins: flags.allowedOrigins, allowedHosts: flags.allowedHosts };
+  let close: () => Promise<void>;
+  let url: string;
+
+  if (flags.local) {
+    if (!isLoopbackHost(flags.host)) throw new InvalidError('host', `--local binds loopback only (127.0.0.1, ::1 or localhost), not ${flags.host}`);
+    const store = await openEmbeddedCore({ dataDir: ctx.dataDir });
+    const prime = createPrimeService({ store, embedder, dataDir: ctx.dataDir });
+    const server = await startMcpHttpServer({
+      ...edge,
+      store: () => store,
+      prime: () => prime,
+      mode: 'local',
+      resolveCaller: async () => ({ tenant: ctx.tenant, readOnly: false }),
+      host: flags.host,
+      port: flags.port,
+      bodyLimit: flags.maxBodyBytes,
+      ready: async () => (await store.health()).ok,
+      closeResources: async () => {
+        await prime.close();
+        await store.close();
+      },
+    });
+    ({ url, close } = { url: server.url, close: server.close });
+    process.stderr.write(`allsource serve: MCP on ${url}/mcp for tenant ${ctx.tenant} of ${ctx.dataDir} (local: no key, loopback only)\n`);
+  } else if (flags.core !== undefined) {
+    const adminKey = env.ALLSOURCE_ADMIN_KEY || undefined;
+    if (adminKey === undefined) throw new InvalidError('ALLSOURCE_ADMIN_KEY', 'is not set: `serve --core` reaches the Core with the admin key and checks tenant keys against it');
+    const server = await startHostedMcpServer({ ...edge, coreUrl: flags.core, adminKey, embedder, host: flags.host, port: flags.port, bodyLimit: flags.maxBodyBytes });
+    ({ url, close } = { url: server.url, close: server.close });
+    process.stderr.write(`allsource serve: MCP on ${url}/mcp over the Core at ${flags.core}\n`);
+  } else {
+    // One box: the Core and the MCP edge in one process, on one port.
+    const [{ startCoreServer }, { loadKeySecret }, { packageVersion }] = await Promise.all([import('../core/http/server.js'), import('../core/http/secret.js'), import('../../tools/version.js')]);
+    let prime: ReturnType<typeof createPrimeService> | undefined;
+    const server = await startCoreServer({
+      openStore: async () => {
+        const store = await openEmbeddedCore({ dataDir: ctx.dataDir });
+        prime = createPrimeService({ store, embedder, dataDir: ctx.dataDir });
+        return store;
+      },
+      keySecret: await loadKeySecret(ctx.dataDir, env),
+      adminKey: env.ALLSOURCE_ADMIN_KEY || undefined,
+      host: flags.host,
+      port: flags.port,
+      bodyLimit: flags.maxBodyBytes,
+      version: packageVersion(),
+      beforeStoreClose: async () => prime?.close(),
+      extend: (app, core) =>
+        registerMcpRoutes(app, {
+          ...edge,
+          store: core.store,
+          prime: () => prime!,
+          mode: 'hosted',
+          log: core.log,
+          registry: core.metrics.registry,
+          resolveCaller: async (authorization) => {
+            if (!core.ready()) throw new UnavailableError('the store is still opening');
+            const token = bearerToken(authorization);
+            const principal = token === undefined ? null : await core.keyring().authenticate(token);
+            return principal?.kind === 'tenant' ? { tenant: principal.tenant, readOnly: principal.read_only } : null;
+          },
+        }),
+    });
+    await server.ready;
+    ({ url, close } = { url: server.url, close: server.close });
+    process.stderr.write(`allsource serve: MCP on ${url}/mcp and the Core API on ${url}/api/v1 (data ${ctx.dataDir})\n`);
+  }
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    process.stderr.write(`allsource serve: ${signal}: finishing in-flight requests\n`);
+    close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`error: internal: shutting down: ${(err as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

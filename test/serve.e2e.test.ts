@@ -1,0 +1,149 @@
+// `allsource serve` over a remote Core, end to end: one real Core server and two stateless MCP
+// edges (startHostedMcpServer, as `serve --core` runs them) on 127.0.0.1:0, real MCP clients over
+// streamable HTTP. The production checks: no key ⇒ 401 and nothing written; tenants see only
+// their own data; a cold second instance counts exactly; a write through one instance is read
+// through the other at once; read-only keys see only read tools; protocol 2025-06-18 and
+// 2025-11-25 clients both work; GET is 405; a foreign Origin or Host is refused.
+
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CoreAdminClient } from '../src/core/http/index.js';
+import { ALL_TOOLS } from '../tools/index.js';
+import { startHostedMcpServer, type McpHttpServer } from '../transports/http.js';
+import { startTestCore, TEST_ADMIN_KEY, type TestCore } from './helpers/coreServer.js';
+
+let core: TestCore;
+let one: McpHttpServer;
+let two: McpHttpServer;
+const keys: Record<string, string> = {};
+const clients: Client[] = [];
+
+async function connect(server: McpHttpServer, key: string | undefined): Promise<Client> {
+  const transport = new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), { requestInit: { headers: key === undefined ? {} : { authorization: `Bearer ${key}` } } });
+  const client = new Client({ name: 'serve-e2e', version: '0' });
+  await client.connect(transport);
+  clients.push(client);
+  return client;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- results are checked field by field
+type Json = Record<string, any>;
+
+async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<{ isError: boolean; data: Json }> {
+  const r = (await client.callTool({ name, arguments: args })) as CallToolResult;
+  return { isError: r.isError === true, data: (r.structuredContent ?? {}) as Json };
+}
+
+async function post(url: string, body: unknown, headers: Record<string, string | undefined> = {}) {
+  const res = await request(url, { method: 'POST', headers: Object.fromEntries(Object.entries({ 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers }).filter(([, v]) => v !== undefined)) as Record<string, string>, body: JSON.stringify(body) });
+  const text = await res.body.text();
+  return { status: res.statusCode, headers: res.headers, json: text ? (JSON.parse(text) as Json) : undefined };
+}
+
+beforeAll(async () => {
+  core = await startTestCore();
+  const admin = new CoreAdminClient({ url: core.server.url, key: TEST_ADMIN_KEY });
+  for (const tenant of ['alpha', 'beta']) {
+    await admin.createTenant(tenant);
+    keys[tenant] = (await admin.createKey({ tenant })).key;
+  }
+  keys.alphaReader = (await admin.createKey({ tenant: 'alpha', read_only: true })).key;
+  await admin.close();
+  const edge = { coreUrl: core.server.url, adminKey: TEST_ADMIN_KEY, host: '127.0.0.1', port: 0, logger: false as const };
+  one = await startHostedMcpServer(edge);
+  two = await startHostedMcpServer(edge);
+});
+
+afterAll(async () => {
+  for (const c of clients) await c.close().catch(() => undefined);
+  await one?.close();
+  await two?.close();
+  await core?.cleanup();
+});
+
+describe('allsource serve over a remote Core', () => {
+  it('refuses a missing or bad key with 401 and runs nothing', async () => {
+    const body = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'prime_add_node', arguments: { type: 'x' } } };
+    for (const headers of [{}, { authorization: 'Bearer nope' }, { authorization: `Bearer ${TEST_ADMIN_KEY}` }]) {
+      const res = await post(`${one.url}/mcp`, body, headers);
+      expect(res.status).toBe(401);
+      expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
+      expect(res.headers['www-authenticate']).not.toContain('resource_metadata');
+    }
+    const inQuery = await post(`${one.url}/mcp?key=${keys.alpha}`, body);
+    expect(inQuery.status).toBe(400);
+    await expect(connect(one, undefined)).rejects.toThrow();
+    const stats = await request(`${core.server.url}/api/v1/tenants/alpha/stats`, { headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } });
+    expect(((await stats.body.json()) as { events: number }).events).toBe(0);
+  });
+
+  it('scopes every call to the key: B cannot see A; a cold instance counts exactly; writes are fresh across instances', async () => {
+    const a1 = await connect(one, keys.alpha);
+    const ada = (await call(a1, 'prime_add_node', { type: 'person', properties: { name: 'Ada', note: 'wrote the first program' } })).data;
+    expect((await call(a1, 'prime_get_node', { node_id: ada.id })).data.properties.name).toBe('Ada');
+    const engine = (await call(a1, 'prime_add_node', { type: 'machine', properties: { name: 'Engine' } })).data;
+    await call(a1, 'prime_add_edge', { source: ada.id, target: engine.id, relation: 'programmed' });
+
+    const b2 = await connect(two, keys.beta);
+    const stolen = await call(b2, 'prime_get_node', { node_id: ada.id });
+    expect(stolen.isError).toBe(true);
+    expect(stolen.data.error.code).toBe('not_found');
+    expect((await call(b2, 'prime_recall', { text: 'who wrote the first program?' })).data.results).toEqual([]);
+    expect((await call(b2, 'prime_stats')).data).toMatchObject({ nodes: 0, edges: 0 });
+
+    // Instance two has never seen alpha: it hydrates from the Core and counts exactly.
+    const a2 = await connect(two, keys.alpha);
+    expect((await call(a2, 'prime_stats')).data).toMatchObject({ nodes: 2, edges: 1, events: 3 });
+    // Now warm on both: a write through one is read through two on the very next call.
+    const babbage = (await call(a1, 'prime_add_node', { type: 'person', properties: { name: 'Babbage' } })).data;
+    expect((await call(a2, 'prime_get_node', { node_id: babbage.id })).data.properties.name).toBe('Babbage');
+    expect((await call(a2, 'prime_stats')).data).toMatchObject({ nodes: 3, edges: 1, events: 4 });
+    const recalled = (await call(a2, 'prime_recall', { text: 'Babbage' })).data.results.map((r: { node: { id: string } }) => r.node.id);
+    expect(recalled).toContain(babbage.id);
+  });
+
+  it('serves read-only keys only the read tools, in tools/list and tools/call', async () => {
+    const reader = await connect(one, keys.alphaReader);
+    const listed = (await reader.listTools()).tools.map((t) => t.name).sort();
+    expect(listed).toEqual(ALL_TOOLS.filter((t) => !t.writes).map((t) => t.name).sort());
+    const write = (await reader.callTool({ name: 'prime_add_node', arguments: { type: 'x' } })) as CallToolResult;
+    expect(write.isError).toBe(true);
+    expect((await call(reader, 'prime_stats')).isError).toBe(false);
+  });
+
+  it('answers clients of protocol 2025-06-18 and 2025-11-25, statelessly, on either instance', async () => {
+    const latest = await connect(two, keys.alpha);
+    expect(latest.getServerVersion()?.name).toBe('allsource');
+    const headers = { authorization: `Bearer ${keys.alpha}` };
+    const init = await post(`${one.url}/mcp`, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'old', version: '0' } } }, headers);
+    expect(init.status).toBe(200);
+    expect(init.json?.result.protocolVersion).toBe('2025-06-18');
+    expect(init.headers['mcp-session-id']).toBeUndefined();
+    // No session: the next request may land anywhere.
+    const listed = await post(`${two.url}/mcp`, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, { ...headers, 'mcp-protocol-version': '2025-06-18' });
+    expect(listed.status).toBe(200);
+    expect(listed.json?.result.tools.length).toBe(ALL_TOOLS.length);
+    const bogus = await post(`${two.url}/mcp`, { jsonrpc: '2.0', id: 3, method: 'tools/list' }, { ...headers, 'mcp-protocol-version': '1999-01-01' });
+    expect(bogus.status).toBe(400);
+  });
+
+  it('offers no GET stream (405), refuses foreign Origins and Hosts (403), limits bodies (413)', async () => {
+    const get = await request(`${one.url}/mcp`, { headers: { authorization: `Bearer ${keys.alpha}`, accept: 'text/event-stream' } });
+    expect(get.statusCode).toBe(405);
+    await get.body.text();
+    const ping = { jsonrpc: '2.0', id: 1, method: 'ping' };
+    const headers = { authorization: `Bearer ${keys.alpha}` };
+    expect((await post(`${one.url}/mcp`, ping, { ...headers, origin: 'https://evil.example' })).status).toBe(403);
+    expect((await post(`${one.url}/mcp`, ping, { ...headers, host: 'evil.example' })).status).toBe(403);
+    expect((await post(`${one.url}/mcp`, ping, { ...headers, origin: 'http://localhost:5173' })).status).toBe(200);
+    const big = await post(`${one.url}/mcp`, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'ingest_event', arguments: { entity_id: 'e', event_type: 't', payload: { text: 'x'.repeat(17 * 1024 * 1024) } } } }, headers);
+    expect(big.status).toBe(413);
+    const metrics = await (await request(`${one.url}/metrics`)).body.text();
+    expect(metrics).toMatch(/allsource_mcp_tool_calls_total\{tool="prime_add_node",outcome="ok"\} [1-9]/);
+    expect(metrics).toMatch(/allsource_mcp_warm_tenants [1-9]/);
+    expect(metrics).not.toContain('alpha');
+  });
+});

@@ -1,0 +1,99 @@
+// `allsource serve` as a real child process: `--local` (no key, loopback only) and `--data` (one
+// box: the Core API and /mcp on one port, keys made with `allsource keys create` against it),
+// each driven by a real MCP client over streamable HTTP, and stopped with SIGTERM.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BIN, runCli } from './helpers/runCli.js';
+
+const ADMIN = 'serve-admin-key-0123456789abcdef';
+
+async function startServe(args: string[], env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string; stdout: () => string }> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  let stdout = '';
+  child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 15_000);
+    child.stderr!.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c;
+      const match = /MCP on (http:\/\/\S+)\/mcp/.exec(stderr);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited ${code}: ${stderr}`));
+    });
+  });
+  return { child, url, stdout: () => stdout };
+}
+
+async function mcp(url: string, key?: string): Promise<Client> {
+  const client = new Client({ name: 'serve-cli-test', version: '0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers: key ? { authorization: `Bearer ${key}` } : {} } }));
+  return client;
+}
+
+async function stop(child: ChildProcess): Promise<number | null> {
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  child.kill('SIGTERM');
+  return exited;
+}
+
+describe('allsource serve (CLI)', () => {
+  const cleanup: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const fn of cleanup.splice(0).reverse()) await fn();
+  });
+  const dataDir = async (): Promise<string> => {
+    const dir = await mkdtemp(join(tmpdir(), 'allsource-serve-cli-'));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    return dir;
+  };
+
+  it('--local serves the default tenant with no key, and refuses a non-loopback host', async () => {
+    const dir = await dataDir();
+    const env = { PATH: process.env.PATH, HOME: dir };
+    const refused = await runCli(['serve', '--local', '--data', dir, '--host', '0.0.0.0'], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/loopback only/);
+
+    const serve = await startServe(['--local', '--data', dir], env);
+    cleanup.push(async () => void (serve.child.exitCode === null && serve.child.kill('SIGKILL')));
+    const client = await mcp(serve.url);
+    await client.callTool({ name: 'ingest_event', arguments: { entity_id: 'user-1', event_type: 'user.signed_up', payload: { plan: 'pro' } } });
+    const state = await client.callTool({ name: 'reconstruct_state', arguments: { entity_id: 'user-1' } });
+    expect(state.structuredContent).toMatchObject({ state: { plan: 'pro' } });
+    await client.close();
+    expect(await stop(serve.child)).toBe(0);
+    expect(serve.stdout()).toBe('');
+    // What it wrote is in the data directory, tenant default.
+    const query = await runCli(['query', '--data', dir, '--json'], env);
+    expect(query.stdout).toContain('user.signed_up');
+  }, 60_000);
+
+  it('--data serves the Core API and /mcp on one port; keys made against it work for MCP', async () => {
+    const dir = await dataDir();
+    const env = { PATH: process.env.PATH, HOME: dir, ALLSOURCE_ADMIN_KEY: ADMIN };
+    const serve = await startServe(['--data', dir], env);
+    cleanup.push(async () => void (serve.child.exitCode === null && serve.child.kill('SIGKILL')));
+    expect((await runCli(['tenants', 'create', 'acme', '--core', serve.url], env)).code).toBe(0);
+    const key = (await runCli(['keys', 'create', '--tenant', 'acme', '--core', serve.url], env)).stdout.trim();
+    await expect(mcp(serve.url, 'as_live_000000000000_' + 'x'.repeat(43))).rejects.toThrow();
+    const client = await mcp(serve.url, key);
+    const node = await client.callTool({ name: 'prime_add_node', arguments: { type: 'note', properties: { text: 'served from one box' } } });
+    expect(node.isError).toBeFalsy();
+    const stats = await client.callTool({ name: 'prime_stats', arguments: {} });
+    expect(stats.structuredContent).toMatchObject({ nodes: 1 });
+    await client.close();
+    expect(await stop(serve.child)).toBe(0);
+  }, 60_000);
+});

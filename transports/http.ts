@@ -1,0 +1,289 @@
+// The hosted transport: MCP over streamable HTTP (the 2025-11-25 transport, SDK 1.32's
+// StreamableHTTPServerTransport) at /mcp, stateless — every POST builds a server for the caller's
+// tenant, answers, and forgets it, so any instance serves any request and nothing durable lives
+// here. The caller comes only from its credential (never from tool arguments). This file is the
+// edge: who is calling, DNS-rebinding checks on Origin and Host, the body limit, tool-call metrics
+// and access logs; the store (HttpCore or EmbeddedCore) and one shared Prime do the rest.
+
+import type { AddressInfo } from 'node:net';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { isAllSourceError } from '../src/core/errors.js';
+import { createStderrLogger, isLoopbackHost, requestIdOf } from '../src/core/http/server.js';
+import type { EventStore } from '../src/core/types.js';
+import type { PrimeService } from '../src/prime/types.js';
+import { openHttpCore } from '../src/core/http/httpCore.js';
+import { createKeyCheck } from '../src/core/http/keyCheck.js';
+import type { Embedder } from '../src/embed/types.js';
+import { createPrimeService } from '../src/prime/service.js';
+import { createAllsourceServer, type ServerMode, type ToolGroup } from '../tools/registry.js';
+
+/** Who is calling: the tenant every tool call is scoped to, and whether it may write. */
+export interface Caller {
+  tenant: string;
+  readOnly: boolean;
+}
+
+/**
+ * Turns the Authorization header into a caller: null when the credential is missing or refused
+ * (401, nothing runs); throws `unavailable` when it cannot be checked right now (503).
+ */
+export type ResolveCaller = (authorization: string | undefined) => Promise<Caller | null>;
+
+export interface McpEdgeOptions {
+  store: () => EventStore;
+  prime: () => PrimeService & { cacheInfo?: () => { warm_tenants: number; hydrations: number } };
+  resolveCaller: ResolveCaller;
+  /** `hosted` (tenant keys) or `local` (one operator's tenant, loopback only). */
+  mode: ServerMode;
+  toolsets?: readonly ToolGroup[];
+  /** Origins (scheme://host[:port]) a browser page may call from, besides loopback pages on a loopback bind. */
+  allowedOrigins?: readonly string[];
+  /** Host headers accepted besides the bound address (a public name behind a proxy). */
+  allowedHosts?: readonly string[];
+  log: Logger | null;
+  /** Where the MCP metrics go (a registry of their own, or the Core's when mounted beside it). */
+  registry: Registry;
+}
+
+/** Bearer tokens only in the header, never in a query string (they would land in access logs). */
+const BEARER = /^Bearer +(\S+) *$/i;
+
+/** Extracts the bearer token, or undefined. */
+export function bearerToken(authorization: string | undefined): string | undefined {
+  if (authorization === undefined) return undefined;
+  return BEARER.exec(authorization)?.[1];
+}
+
+/** Registers /mcp (POST; GET and DELETE answer 405: this server offers no stream and no session). */
+export function registerMcpRoutes(app: FastifyInstance, options: McpEdgeOptions): void {
+  const metrics = createMcpMetrics(options.registry, () => options.prime().cacheInfo?.());
+  const rejectJsonRpc = (reply: FastifyReply, status: number, message: string, headers: Record<string, string> = {}): FastifyReply => {
+    for (const [name, value] of Object.entries(headers)) reply.header(name, value);
+    return reply.code(status).type('application/json').send({ jsonrpc: '2.0', error: { code: -32000, message }, id: null });
+  };
+
+  app.post('/mcp', async (req, reply) => {
+    const refusal = checkOriginAndHost(req, options);
+    if (refusal !== null) return rejectJsonRpc(reply, 403, refusal);
+    if (typeof req.query === 'object' && req.query !== null && ('key' in req.query || 'api_key' in req.query || 'token' in req.query)) {
+      return rejectJsonRpc(reply, 400, 'credentials go in the Authorization header, never in the URL');
+    }
+    let caller: Caller | null;
+    try {
+      caller = await options.resolveCaller(req.headers.authorization);
+    } catch (err) {
+      if (isAllSourceError(err) && err.code === 'unavailable') return rejectJsonRpc(reply, 503, `cannot check the key right now: ${err.message}`, { 'retry-after': '1' });
+      throw err;
+    }
+    if (caller === null) return rejectJsonRpc(reply, 401, 'a valid key is required: Authorization: Bearer <key>', { 'www-authenticate': 'Bearer realm="allsource"' });
+    (req as FastifyRequest & { tenant?: string }).tenant = caller.tenant;
+
+    const server = createAllsourceServer({
+      store: options.store(),
+      prime: options.prime(),
+      tenant: caller.tenant,
+      mode: options.mode,
+      toolsets: options.toolsets,
+      readOnly: caller.readOnly,
+      log: (line) => options.log?.warn({ req_id: req.id, tenant: caller.tenant }, line),
+      observe: ({ tool, outcome, seconds }) => {
+        metrics.toolCalls.inc({ tool, outcome });
+        metrics.toolSeconds.observe({ tool }, seconds);
+        options.log?.info({ req_id: req.id, tenant: caller.tenant, tool, outcome, latency_ms: Math.round(seconds * 1e6) / 1e3 }, 'tool call');
+      },
+    });
+    // Stateless: no session id, JSON answers; this transport and server live for this request only.
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    reply.hijack();
+    reply.raw.setHeader('x-request-id', req.id);
+    reply.raw.on('close', () => {
+      void transport.close().catch(() => undefined);
+      void server.close().catch(() => undefined);
+    });
+    await server.connect(transport);
+    await transport.handleRequest(req.raw, reply.raw, req.body);
+  });
+
+  const notOffered = async (_req: FastifyRequest, reply: FastifyReply) =>
+    rejectJsonRpc(reply, 405, 'this server is stateless: POST JSON-RPC messages to /mcp (no SSE stream, no session)', { allow: 'POST' });
+  app.get('/mcp', notOffered);
+  app.delete('/mcp', notOffered);
+}
+
+/**
+ * DNS-rebinding protection: a browser page on another origin must not reach a server on this
+ * machine. An Origin header must be an allowed origin (or a loopback page when bound to
+ * loopback); on a loopback bind the Host header must name loopback (or an allowed host).
+ * Returns why a request is refused, or null.
+ */
+function checkOriginAndHost(req: FastifyRequest, options: McpEdgeOptions): string | null {
+  const address = req.socket.localAddress ?? '';
+  const boundToLoopback = address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
+  const host = req.headers.host ?? '';
+  if (boundToLoopback && !options.allowedHosts?.includes(host)) {
+    const name = host.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+    if (!isLoopbackHost(name)) return `Host ${JSON.stringify(host.slice(0, 100))} is not this server (DNS rebinding protection)`;
+  }
+  const origin = req.headers.origin;
+  if (origin === undefined) return null;
+  if (options.allowedOrigins?.includes(origin)) return null;
+  try {
+    if (boundToLoopback && isLoopbackHost(new URL(origin).hostname.replace(/^\[(.*)\]$/, '$1'))) return null;
+  } catch {
+    // not a URL: refused below
+  }
+  return `Origin ${JSON.stringify(origin.slice(0, 100))} is not allowed (DNS rebinding protection; see --allowed-origins)`;
+}
+
+interface McpMetrics {
+  toolCalls: Counter<'tool' | 'outcome'>;
+  toolSeconds: Histogram<'tool'>;
+}
+
+function createMcpMetrics(registry: Registry, cache: () => { warm_tenants: number; hydrations: number } | undefined): McpMetrics {
+  const toolCalls = new Counter({ name: 'allsource_mcp_tool_calls_total', help: 'MCP tool calls answered, by tool and outcome (ok or the error code).', labelNames: ['tool', 'outcome'], registers: [registry] });
+  const toolSeconds = new Histogram({
+    name: 'allsource_mcp_tool_call_duration_seconds',
+    help: 'Time to answer a tool call, by tool.',
+    labelNames: ['tool'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'allsource_mcp_warm_tenants',
+    help: "Tenants whose Prime projections are in this instance's warm cache.",
+    registers: [registry],
+    collect() {
+      this.set(cache()?.warm_tenants ?? 0);
+    },
+  });
+  new Counter({
+    name: 'allsource_mcp_hydrations_total',
+    help: 'Cold tenants whose Prime projections this instance built from the log.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(cache()?.hydrations ?? 0);
+    },
+  });
+  return { toolCalls, toolSeconds };
+}
+
+export interface McpHttpServerOptions extends Omit<McpEdgeOptions, 'registry' | 'log'> {
+  host: string;
+  port: number;
+  /** Largest request body in bytes (default 16 MiB). */
+  bodyLimit?: number;
+  logger?: Logger | false;
+  /** Whether the store can serve (for /ready). */
+  ready: () => Promise<boolean>;
+  /** Closes what the server does not own (Prime, the store) after the last request. */
+  closeResources: () => Promise<void>;
+}
+
+export interface McpHttpServer {
+  url: string;
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+/** A standalone MCP edge (`allsource serve --core URL`, or `--local`): /mcp, /health, /ready, /metrics. */
+export async function startMcpHttpServer(options: McpHttpServerOptions): Promise<McpHttpServer> {
+  const stderr = options.logger === undefined ? createStderrLogger() : undefined;
+  const log = options.logger === false ? null : (options.logger ?? stderr!.log);
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'allsource_mcp_' });
+  const requests = new Counter({ name: 'allsource_mcp_http_requests_total', help: 'HTTP requests answered, by path, method and status.', labelNames: ['method', 'route', 'status'], registers: [registry] });
+  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 16 * 1024 * 1024, requestIdHeader: false, genReqId: requestIdOf, return503OnClosing: true });
+  const started = new WeakMap<object, bigint>();
+  app.addHook('onRequest', async (req, reply) => {
+    started.set(req, process.hrtime.bigint());
+    reply.header('x-request-id', req.id);
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    const t0 = started.get(req) ?? process.hrtime.bigint();
+    requests.inc({ method: req.method, route, status: String(reply.statusCode) });
+    log?.info({ req_id: req.id, tenant: (req as FastifyRequest & { tenant?: string }).tenant, method: req.method, route, status: reply.statusCode, latency_ms: Math.round(Number(process.hrtime.bigint() - t0) / 1e3) / 1e3 }, 'request');
+  });
+  app.setErrorHandler(async (err, req, reply) => {
+    const status = (err as { statusCode?: number }).statusCode ?? 500;
+    if (status >= 500) log?.error({ req_id: req.id, err: err instanceof Error ? err.stack : String(err) }, 'unexpected error');
+    const message = status === 413 ? `the request body is larger than ${app.initialConfig.bodyLimit} bytes` : status < 500 ? (err as Error).message : 'internal error';
+    return reply.code(status).type('application/json').send({ jsonrpc: '2.0', error: { code: status === 413 || status < 500 ? -32600 : -32603, message }, id: null });
+  });
+  app.get('/health', async () => ({ ok: true }));
+  app.get('/ready', async (_req, reply) => {
+    const ok = await options.ready().catch(() => false);
+    return reply.code(ok ? 200 : 503).send({ ok });
+  });
+  app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  registerMcpRoutes(app, { ...options, log, registry });
+
+  await app.listen({ host: options.host, port: options.port });
+  const address = app.server.address() as AddressInfo;
+  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  let closing: Promise<void> | null = null;
+  return {
+    url,
+    app,
+    close: () =>
+      (closing ??= (async () => {
+        await app.close();
+        await options.closeResources();
+        stderr?.flush();
+      })()),
+  };
+}
+
+export interface HostedMcpServerOptions extends Pick<McpEdgeOptions, 'toolsets' | 'allowedOrigins' | 'allowedHosts'> {
+  /** The Core every call goes to (HttpCore). */
+  coreUrl: string;
+  /** The Core's admin key: data access for any tenant (each call names the caller's own). */
+  adminKey: string;
+  embedder?: Embedder;
+  /** How long an accepted tenant key is trusted without asking the Core again (default 5000 ms). */
+  keyCacheMs?: number;
+  host: string;
+  port: number;
+  bodyLimit?: number;
+  logger?: Logger | false;
+}
+
+/**
+ * `allsource serve --core URL`: a stateless MCP edge over a remote Core. Tenant keys are checked
+ * against the Core (whoami, cached `keyCacheMs`); data goes through one HttpCore; one Prime
+ * serves every tenant of this instance, catching a warm tenant up with the log before each read.
+ */
+export async function startHostedMcpServer(options: HostedMcpServerOptions): Promise<McpHttpServer> {
+  const store = await openHttpCore({ url: options.coreUrl, key: options.adminKey });
+  const keys = createKeyCheck({ url: options.coreUrl, ttlMs: options.keyCacheMs });
+  const prime = createPrimeService({ store, embedder: options.embedder, log: (line) => process.stderr.write(`${line}\n`) });
+  return startMcpHttpServer({
+    toolsets: options.toolsets,
+    allowedOrigins: options.allowedOrigins,
+    allowedHosts: options.allowedHosts,
+    store: () => store,
+    prime: () => prime,
+    mode: 'hosted',
+    resolveCaller: async (authorization) => {
+      const token = bearerToken(authorization);
+      const principal = token === undefined ? null : await keys.check(token);
+      // The admin key is not a tenant: MCP calls need a tenant key.
+      return principal?.kind === 'tenant' ? { tenant: principal.tenant, readOnly: principal.read_only } : null;
+    },
+    host: options.host,
+    port: options.port,
+    bodyLimit: options.bodyLimit,
+    logger: options.logger,
+    ready: async () => (await store.health()).ok,
+    closeResources: async () => {
+      await prime.close();
+      await keys.close();
+      await store.close();
+    },
+  });
+}
