@@ -105,6 +105,24 @@ describe('allsource serve over a remote Core', () => {
     expect(recalled).toContain(babbage.id);
   });
 
+  it('keeps create_entities names unique across instances, racing writers included', async () => {
+    const b1 = await connect(one, keys.beta);
+    const b2 = await connect(two, keys.beta);
+    const names = Array.from({ length: 8 }, (_, i) => `Person ${i}`);
+    const batch = { entities: names.map((name) => ({ name, entityType: 'person', observations: [] })) };
+    const [r1, r2] = await Promise.all([call(b1, 'create_entities', batch), call(b2, 'create_entities', batch)]);
+    expect(r1.isError || r2.isError).toBe(false);
+    const createdNames = [...r1.data.entities, ...r2.data.entities].map((e: { name: string }) => e.name).sort();
+    expect(createdNames, 'each name created once, by one instance or the other').toEqual([...names].sort());
+    const graph = (await call(b2, 'read_graph', { limit: 100 })).data.entities.map((e: { name: string }) => e.name).filter((n: string) => n.startsWith('Person '));
+    expect(graph.sort()).toEqual([...names].sort());
+    // Deleted through one instance, the name is free again through the other.
+    await call(b1, 'delete_entities', { entityNames: ['Person 0'] });
+    expect((await call(b2, 'create_entities', { entities: [{ name: 'Person 0', entityType: 'person', observations: ['back'] }] })).data.entities).toHaveLength(1);
+    expect((await call(b1, 'create_entities', { entities: [{ name: 'Person 0', entityType: 'person', observations: [] }] })).data.entities).toHaveLength(0);
+    expect((await call(b1, 'open_nodes', { names: ['Person 0'] })).data.entities[0].observations).toEqual(['back']);
+  });
+
   it('serves read-only keys only the read tools, in tools/list and tools/call', async () => {
     const reader = await connect(one, keys.alphaReader);
     const listed = (await reader.listTools()).tools.map((t) => t.name).sort();

@@ -5,8 +5,9 @@
 // therefore found by prime_recall too. Unlike the reference: batch writes are one atomic append,
 // reads are paged (read_graph, search_nodes), search is ranked, and every read takes as_of.
 
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { InvalidError, NotFoundError } from '../src/core/errors.js';
+import { InvalidError, isErrorCode, NotFoundError } from '../src/core/errors.js';
 import type { NewEvent } from '../src/core/types.js';
 import { edgeCreated, edgeDeleted, nodeCreated, nodeDeleted, nodeUpdated } from '../src/prime/events.js';
 import type { PrimeEdge, PrimeNode, PrimeService, PrimeView } from '../src/prime/types.js';
@@ -117,9 +118,9 @@ function nodeIdsByName(view: PrimeView): Map<string, string[]> {
 // ── Writes: serialized per tenant, one atomic append each ────────────────────────────────────
 
 /**
- * A write reads the graph (does this name exist?) and then appends; two concurrent writes to one
- * tenant could otherwise both see a name as free and create it twice. Chained per service and
- * tenant, in this process (the reference server has the same read-then-write window, unguarded).
+ * A write reads the graph (does this name exist?) and then appends. Within this process writes to
+ * one tenant are chained, so they do not conflict with each other; across processes the name
+ * claims below settle it (the reference server has the same read-then-write window, unguarded).
  */
 const writeQueues = new WeakMap<PrimeService, Map<string, Promise<unknown>>>();
 
@@ -139,13 +140,67 @@ async function serialized<T>(prime: PrimeService, tenant: string, work: () => Pr
   return run;
 }
 
-/** Runs a graph write: `plan` reads the live view and returns the events to append plus the result. */
-async function write<T>(ctx: ToolContext, plan: (view: PrimeView, prime: PrimeService) => { events: NewEvent[]; result: T }): Promise<T> {
+/**
+ * Name claims make "an entity name exists once" hold across processes and instances, not only in
+ * this one: creating an entity also appends `memory.name.claimed` on the name's claim entity with
+ * the `expected_version` last seen, in the same atomic batch; deleting it appends
+ * `memory.name.released`. Two writers racing for one name: one append wins, the other conflicts,
+ * reads the graph again (which now holds the winner's entity) and skips the name.
+ */
+const CLAIM_PREFIX = 'memory:name:';
+const MAX_WRITE_ATTEMPTS = 5;
+
+function claimEntity(name: string): string {
+  return `${CLAIM_PREFIX}${createHash('sha256').update(name).digest('hex').slice(0, 40)}`;
+}
+
+/** The claim a graph write guards; `known` holds claim versions learnt from earlier conflicts. */
+function nameClaim(name: string, nodeId: string, known: ReadonlyMap<string, number>): NewEvent {
+  const entity_id = claimEntity(name);
+  return { entity_id, event_type: 'memory.name.claimed', payload: { name, node_id: nodeId }, expected_version: known.get(entity_id) ?? 0 };
+}
+
+function nameRelease(name: string): NewEvent {
+  return { entity_id: claimEntity(name), event_type: 'memory.name.released', payload: { name } };
+}
+
+/** The guard a conflict is about, with the version the store holds, or undefined. */
+function conflictingGuard(err: unknown, guards: readonly NewEvent[]): { entity_id: string; actual: number } | undefined {
+  if (!isErrorCode(err, 'conflict')) return undefined;
+  const { field, details } = err as { field?: string; details?: Record<string, unknown> };
+  const index = Number(/^events\[(\d+)\]\.expected_version$/.exec(field ?? '')?.[1] ?? NaN);
+  if (!(index < guards.length) || typeof details?.actual !== 'number') return undefined;
+  return { entity_id: guards[index].entity_id, actual: details.actual };
+}
+
+interface WritePlan<T> {
+  events: NewEvent[];
+  /** Claims and releases written in the same atomic batch (see nameClaim). */
+  guards?: NewEvent[];
+  result: T;
+}
+
+/**
+ * Runs a graph write: `plan` reads the live view and returns the events to append plus the
+ * result. When a name claim conflicts (another writer got there first), it plans again from a
+ * fresh view, a few times at most.
+ */
+async function write<T>(ctx: ToolContext, plan: (view: PrimeView, prime: PrimeService, known: ReadonlyMap<string, number>) => WritePlan<T>): Promise<T> {
   const prime = requirePrime(ctx);
   return serialized(prime, ctx.tenant, async () => {
-    const { events, result } = plan(await prime.view(ctx.tenant), prime);
-    if (events.length > 0) await prime.appendEvents(ctx.tenant, events);
-    return result;
+    const known = new Map<string, number>();
+    for (let attempt = 1; ; attempt++) {
+      const { events, guards = [], result } = plan(await prime.view(ctx.tenant), prime, known);
+      if (events.length === 0) return result;
+      try {
+        await prime.appendEvents(ctx.tenant, events, { guards });
+        return result;
+      } catch (err) {
+        const conflict = conflictingGuard(err, guards);
+        if (conflict === undefined || attempt >= MAX_WRITE_ATTEMPTS) throw err;
+        known.set(conflict.entity_id, conflict.actual);
+      }
+    }
   });
 }
 
@@ -208,17 +263,20 @@ const createEntities = defineTool({
   outputSchema: { entities: z.array(graphEntityResult).describe('The entities created (those not already in the graph).') },
   annotations: WRITE,
   async handler(args, ctx) {
-    return write(ctx, (view, prime) => {
+    return write(ctx, (view, prime, known) => {
       const taken = new Set<string>();
       const created: Entity[] = [];
       const events: NewEvent[] = [];
+      const guards: NewEvent[] = [];
       for (const e of args.entities) {
         if (taken.has(e.name) || view.nodeByName(e.name) !== undefined) continue;
         taken.add(e.name);
+        const id = prime.newId();
         created.push({ name: e.name, entityType: e.entityType, observations: [...e.observations] });
-        events.push(nodeCreated(prime.newId(), e.entityType, { name: e.name, observations: [...e.observations] }));
+        events.push(nodeCreated(id, e.entityType, { name: e.name, observations: [...e.observations] }));
+        guards.push(nameClaim(e.name, id, known));
       }
-      return { events, result: { entities: created } };
+      return { events, guards, result: { entities: created } };
     });
   },
   render: (r) => renderJson(r.entities),
@@ -336,7 +394,8 @@ const deleteEntities = defineTool({
       const edgeIds = new Set<string>();
       for (const id of nodeIds) for (const edge of view.edgesOf(id, 'both')) if (relationOf(view, edge) !== undefined) edgeIds.add(edge.id);
       const events = [...nodeIds].map((id) => nodeDeleted(id));
-      return { events, result: { success: true, message: 'Entities deleted successfully', entities_deleted: nodeIds.size, relations_deleted: edgeIds.size } };
+      const guards = args.entityNames.filter((name) => byName.has(name)).map(nameRelease);
+      return { events, guards, result: { success: true, message: 'Entities deleted successfully', entities_deleted: nodeIds.size, relations_deleted: edgeIds.size } };
     });
   },
   render: (r) => r.message,

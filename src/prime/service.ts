@@ -306,14 +306,18 @@ class Prime implements PrimeService, PrimeServiceExtras {
     return this.projectionFor(tenant, args.as_of);
   }
 
-  async appendEvents(tenant: string, events: NewEvent[]): Promise<void> {
+  async appendEvents(tenant: string, events: NewEvent[], options: { guards?: NewEvent[] } = {}): Promise<void> {
     checkTenant(tenant);
     this.ensureOpen();
     for (const [i, event] of events.entries()) {
       if (typeof event?.event_type !== 'string' || !event.event_type.startsWith(PRIME_EVENT_PREFIX)) throw new InvalidError(`events[${i}].event_type`, `must start with '${PRIME_EVENT_PREFIX}'`);
     }
+    const guards = options.guards ?? [];
+    for (const [i, event] of guards.entries()) {
+      if (typeof event?.event_type !== 'string' || event.event_type.startsWith(PRIME_EVENT_PREFIX)) throw new InvalidError(`guards[${i}].event_type`, `must not start with '${PRIME_EVENT_PREFIX}' (guards are not folded)`);
+    }
     const prepared = this.embedder.deterministic ? events : await this.withEmbeddings(tenant, events);
-    await this.store.append(tenant, prepared);
+    await this.store.append(tenant, guards.length === 0 ? prepared : [...guards, ...prepared]);
     await this.afterWrite(tenant);
   }
 

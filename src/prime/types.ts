@@ -179,9 +179,12 @@ export interface PrimeService {
   view(tenant: string, args?: AsOfArg): Promise<PrimeView>;
   /**
    * Appends prebuilt `prime.*` events atomically (one batch) and brings a warm projection up to
-   * date. For multi-node operations such as the memory-compatible tools.
+   * date. For multi-node operations such as the memory-compatible tools. `guards` are non-Prime
+   * events written first in the same atomic batch (Prime does not fold them): conditions such as
+   * a name claim with an `expected_version`, which make the whole write fail with `conflict` when
+   * another writer, in any process, got there first.
    */
-  appendEvents(tenant: string, events: NewEvent[]): Promise<void>;
+  appendEvents(tenant: string, events: NewEvent[], options?: { guards?: NewEvent[] }): Promise<void>;
   /** Generates a fresh node or edge id. */
   newId(): string;
   close(): Promise<void>;
