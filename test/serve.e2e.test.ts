@@ -123,6 +123,89 @@ describe('allsource serve over a remote Core', () => {
     expect((await call(b1, 'open_nodes', { names: ['Person 0'] })).data.entities[0].observations).toEqual(['back']);
   });
 
+  it('drives all 43 tools as tenant B at tenant A\'s data and finds nothing of A\'s', async () => {
+    const admin = new CoreAdminClient({ url: core.server.url, key: TEST_ADMIN_KEY });
+    await admin.createTenant('gamma');
+    await admin.createTenant('delta');
+    const gammaKey = (await admin.createKey({ tenant: 'gamma' })).key;
+    const deltaKey = (await admin.createKey({ tenant: 'delta' })).key;
+    await admin.close();
+    const a = await connect(one, gammaKey);
+    const marker = 'zanzibar-quokka';
+    const ev = (await call(a, 'ingest_event', { entity_id: 'secret-entity', event_type: 'secret.recorded', payload: { text: `the ${marker} memo` } })).data;
+    const n1 = (await call(a, 'prime_add_node', { type: 'secret', properties: { name: 'Secret Sam', text: `${marker} plans` } })).data;
+    const n2 = (await call(a, 'prime_add_node', { type: 'secret', properties: { name: 'Secret Sue' } })).data;
+    const edge = (await call(a, 'prime_add_edge', { source: n1.id, target: n2.id, relation: 'knows' })).data;
+    await call(a, 'prime_embed', { id: 'secret-vector', text: `${marker} vector` });
+    await call(a, 'create_entities', { entities: [{ name: 'Secret Entity', entityType: 'secret', observations: [marker] }] });
+    const before = (await call(a, 'get_stats')).data;
+    const secrets = [ev.event_id ?? ev.id, n1.id, n2.id, edge.id, 'secret-vector', 'Secret Sam', 'Secret Entity', marker, 'secret-entity', 'gamma'];
+
+    const b = await connect(two, deltaKey);
+    const probes: Record<string, Record<string, unknown>> = {
+      ingest_event: { entity_id: 'secret-entity', event_type: 'probe', payload: {}, expected_version: 1 },
+      ingest_events: { events: [{ entity_id: 'secret-entity', event_type: 'probe', payload: {} }], dry_run: true },
+      query_events: { entity_id: 'secret-entity' },
+      get_event: { event_id: ev.event_id ?? ev.id },
+      reconstruct_state: { entity_id: 'secret-entity' },
+      analyze_changes: { entity_id: 'secret-entity', from_time: '2000-01-01T00:00:00Z' },
+      get_snapshot: { entity_id: 'secret-entity' },
+      list_entities: {},
+      list_event_types: {},
+      get_stats: {},
+      get_cluster_status: {},
+      search_events: { query: marker },
+      watch_events: { after: 0, timeout_ms: 0 },
+      delete_events: { entity_id: 'secret-entity', reason: 'probe' },
+      restore_events: { entity_id: 'secret-entity', reason: 'probe' },
+      export_events: { format: 'jsonl' },
+      import_events: { data: '', format: 'jsonl', validate_only: true },
+      verify_integrity: {},
+      prime_add_node: { type: 'probe' },
+      prime_update_node: { node_id: n1.id, properties: { hacked: true } },
+      prime_get_node: { node_id: n1.id },
+      prime_forget: { node_id: n1.id },
+      prime_add_edge: { source: n1.id, target: n2.id, relation: 'probe' },
+      prime_remove_edge: { edge_id: edge.id },
+      prime_neighbors: { node_id: n1.id },
+      prime_search: { text: marker },
+      prime_shortest_path: { from: n1.id, to: n2.id },
+      prime_subgraph: { node_id: n1.id },
+      prime_history: { node_id: n1.id },
+      prime_embed: { id: 'probe-vector', text: 'probe' },
+      prime_similar: { id: 'secret-vector' },
+      prime_recall: { text: `${marker} plans` },
+      prime_context: { query: marker },
+      prime_stats: {},
+      create_entities: { entities: [{ name: 'Probe', entityType: 'probe', observations: [] }] },
+      create_relations: { relations: [{ from: 'Secret Entity', to: 'Probe', relationType: 'probe' }] },
+      add_observations: { observations: [{ entityName: 'Secret Entity', contents: ['probe'] }] },
+      delete_entities: { entityNames: ['Secret Entity'] },
+      delete_observations: { deletions: [{ entityName: 'Secret Entity', observations: [marker] }] },
+      delete_relations: { relations: [{ from: 'Secret Sam', to: 'Secret Sue', relationType: 'knows' }] },
+      read_graph: {},
+      search_nodes: { query: 'Secret' },
+      open_nodes: { names: ['Secret Entity', 'Secret Sam'] },
+    };
+    expect(Object.keys(probes).sort()).toEqual(ALL_TOOLS.map((t) => t.name).sort());
+    for (const [tool, args] of Object.entries(probes)) {
+      const r = (await b.callTool({ name: tool, arguments: args })) as CallToolResult;
+      const seen = JSON.stringify([r.structuredContent ?? null, r.content]);
+      // An error may echo what B itself sent; anything else of A's must not appear.
+      const sent = JSON.stringify(args);
+      for (const secret of secrets) if (!sent.includes(secret)) expect(seen, `${tool} showed ${secret}`).not.toContain(secret);
+      if (/^(get_event|reconstruct_state|get_snapshot|prime_get_node|prime_update_node|prime_forget|prime_neighbors|prime_history|prime_subgraph|prime_add_edge|prime_shortest_path|prime_remove_edge|prime_similar|add_observations|create_relations)$/.test(tool)) {
+        expect(r.isError, `${tool} on A's id or name is an error in B's tenant`).toBe(true);
+        expect((r.structuredContent as { error: { code: string } }).error.code, tool).toMatch(/^(not_found|invalid)$/);
+      }
+    }
+    // Nothing B did changed A's data.
+    const after = (await call(a, 'get_stats')).data;
+    expect(after.events).toBe(before.events);
+    expect((await call(a, 'prime_get_node', { node_id: n1.id })).data.properties).toEqual({ name: 'Secret Sam', text: `${marker} plans` });
+    expect((await call(a, 'open_nodes', { names: ['Secret Entity'] })).data.entities).toHaveLength(1);
+  });
+
   it('serves read-only keys only the read tools, in tools/list and tools/call', async () => {
     const reader = await connect(one, keys.alphaReader);
     const listed = (await reader.listTools()).tools.map((t) => t.name).sort();
