@@ -156,6 +156,7 @@ function buildProgram(): Command {
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option('--core <url>', 'the Core to serve (HttpCore); without it, the data directory in this process')
     .option('--local', 'one operator, no key: the --tenant of the data directory, loopback only')
+    .option('--gateway', 'behind a trusted gateway (with --core): X-Tenant-Id from callers holding ALLSOURCE_EDGE_KEY, instead of tenant keys')
     .option('--toolsets <groups>', 'comma-separated tool groups to serve: events, prime, graph (default: all)', parseToolsets)
     .option('--allowed-origins <origins>', 'comma-separated browser origins allowed to call /mcp (default: loopback pages on a loopback bind)', commaList)
     .option('--allowed-hosts <hosts>', 'comma-separated Host headers accepted on a loopback bind besides loopback names (e.g. behind a proxy)', commaList)

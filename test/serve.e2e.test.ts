@@ -206,6 +206,27 @@ describe('allsource serve over a remote Core', () => {
     expect((await call(a, 'open_nodes', { names: ['Secret Entity'] })).data.entities).toHaveLength(1);
   });
 
+  it('gateway mode: X-Tenant-Id is trusted only from a holder of the edge key', async () => {
+    const edgeKey = 'edge-key-0123456789abcdef';
+    const gateway = await startHostedMcpServer({ coreUrl: core.server.url, adminKey: TEST_ADMIN_KEY, gatewayKey: edgeKey, host: '127.0.0.1', port: 0, logger: false });
+    try {
+      const listTools = { jsonrpc: '2.0', id: 1, method: 'tools/list' };
+      const url = `${gateway.url}/mcp`;
+      expect((await post(url, listTools, { 'x-tenant-id': 'alpha' })).status, 'no edge key').toBe(401);
+      expect((await post(url, listTools, { 'x-tenant-id': 'alpha', authorization: `Bearer ${keys.alpha}` })).status, 'a tenant key is not the edge key').toBe(401);
+      expect((await post(url, listTools, { authorization: `Bearer ${edgeKey}` })).status, 'no tenant').toBe(400);
+      const readOnly = await post(url, listTools, { authorization: `Bearer ${edgeKey}`, 'x-tenant-id': 'alpha', 'x-tenant-read-only': 'true' });
+      expect(readOnly.json?.result.tools.map((t: { name: string }) => t.name).sort()).toEqual(ALL_TOOLS.filter((t) => !t.writes).map((t) => t.name).sort());
+      const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${edgeKey}`, 'x-tenant-id': 'alpha' } } });
+      const client = new Client({ name: 'gateway', version: '0' });
+      await client.connect(transport);
+      clients.push(client);
+      expect((await call(client, 'prime_stats')).data.nodes, "alpha's nodes, through the gateway").toBeGreaterThanOrEqual(3);
+    } finally {
+      await gateway.close();
+    }
+  });
+
   it('serves read-only keys only the read tools, in tools/list and tools/call', async () => {
     const reader = await connect(one, keys.alphaReader);
     const listed = (await reader.listTools()).tools.map((t) => t.name).sort();

@@ -5,12 +5,15 @@
 // edge: who is calling, DNS-rebinding checks on Origin and Host, the body limit, tool-call metrics
 // and access logs; the store (HttpCore or EmbeddedCore) and one shared Prime do the rest.
 
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { isAllSourceError } from '../src/core/errors.js';
+import { InvalidError, isAllSourceError } from '../src/core/errors.js';
+import { checkTenant } from '../src/core/validate.js';
 import { createStderrLogger, isLoopbackHost, requestIdOf } from '../src/core/http/server.js';
 import type { EventStore } from '../src/core/types.js';
 import type { PrimeService } from '../src/prime/types.js';
@@ -27,10 +30,11 @@ export interface Caller {
 }
 
 /**
- * Turns the Authorization header into a caller: null when the credential is missing or refused
- * (401, nothing runs); throws `unavailable` when it cannot be checked right now (503).
+ * Turns a request's credentials (its headers) into a caller: null when they are missing or
+ * refused (401, nothing runs); throws `unavailable` when they cannot be checked right now (503),
+ * `invalid` for a malformed tenant header (400).
  */
-export type ResolveCaller = (authorization: string | undefined) => Promise<Caller | null>;
+export type ResolveCaller = (headers: IncomingHttpHeaders) => Promise<Caller | null>;
 
 export interface McpEdgeOptions {
   store: () => EventStore;
@@ -73,9 +77,10 @@ export function registerMcpRoutes(app: FastifyInstance, options: McpEdgeOptions)
     }
     let caller: Caller | null;
     try {
-      caller = await options.resolveCaller(req.headers.authorization);
+      caller = await options.resolveCaller(req.headers);
     } catch (err) {
       if (isAllSourceError(err) && err.code === 'unavailable') return rejectJsonRpc(reply, 503, `cannot check the key right now: ${err.message}`, { 'retry-after': '1' });
+      if (isAllSourceError(err) && err.code === 'invalid') return rejectJsonRpc(reply, 400, err.message);
       throw err;
     }
     if (caller === null) return rejectJsonRpc(reply, 401, 'a valid key is required: Authorization: Bearer <key>', { 'www-authenticate': 'Bearer realm="allsource"' });
@@ -247,6 +252,12 @@ export interface HostedMcpServerOptions extends Pick<McpEdgeOptions, 'toolsets' 
   embedder?: Embedder;
   /** How long an accepted tenant key is trusted without asking the Core again (default 5000 ms). */
   keyCacheMs?: number;
+  /**
+   * Gateway mode: a trusted gateway authenticates callers and sends `Authorization: Bearer <this
+   * key>` plus `X-Tenant-Id` (and `X-Tenant-Read-Only: true` for a read-only caller). Tenant keys
+   * are then not accepted.
+   */
+  gatewayKey?: string;
   host: string;
   port: number;
   bodyLimit?: number;
@@ -269,12 +280,15 @@ export async function startHostedMcpServer(options: HostedMcpServerOptions): Pro
     store: () => store,
     prime: () => prime,
     mode: 'hosted',
-    resolveCaller: async (authorization) => {
-      const token = bearerToken(authorization);
-      const principal = token === undefined ? null : await keys.check(token);
-      // The admin key is not a tenant: MCP calls need a tenant key.
-      return principal?.kind === 'tenant' ? { tenant: principal.tenant, readOnly: principal.read_only } : null;
-    },
+    resolveCaller:
+      options.gatewayKey !== undefined
+        ? gatewayCaller(options.gatewayKey)
+        : async (headers) => {
+            const token = bearerToken(headers.authorization);
+            const principal = token === undefined ? null : await keys.check(token);
+            // The admin key is not a tenant: MCP calls need a tenant key.
+            return principal?.kind === 'tenant' ? { tenant: principal.tenant, readOnly: principal.read_only } : null;
+          },
     host: options.host,
     port: options.port,
     bodyLimit: options.bodyLimit,
@@ -286,4 +300,17 @@ export async function startHostedMcpServer(options: HostedMcpServerOptions): Pro
       await store.close();
     },
   });
+}
+
+/** Callers named by a trusted gateway: the edge key proves the gateway, X-Tenant-Id names the tenant. */
+export function gatewayCaller(edgeKey: string): ResolveCaller {
+  if (edgeKey.length < 16) throw new InvalidError('ALLSOURCE_EDGE_KEY', 'must be at least 16 characters');
+  const expected = Buffer.from(edgeKey);
+  return async (headers) => {
+    const presented = Buffer.from(bearerToken(headers.authorization) ?? '');
+    if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) return null;
+    const tenant = headers['x-tenant-id'];
+    if (typeof tenant !== 'string' || tenant === '') throw new InvalidError('X-Tenant-Id', 'is required in gateway mode');
+    return { tenant: checkTenant(tenant), readOnly: headers['x-tenant-read-only'] === 'true' };
+  };
 }

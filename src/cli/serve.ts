@@ -15,6 +15,8 @@ export interface ServeFlags {
   host: string;
   core?: string;
   local?: boolean;
+  /** Behind a trusted gateway: X-Tenant-Id plus the edge key (ALLSOURCE_EDGE_KEY) instead of tenant keys. */
+  gateway?: boolean;
   /** Set when --data was given explicitly (the one-box mode); the context has it resolved. */
   dataGiven: boolean;
   toolsets?: ToolGroup[];
@@ -25,6 +27,7 @@ export interface ServeFlags {
 
 export async function runServe(ctx: CliContext, flags: ServeFlags, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   if (flags.core !== undefined && (flags.local || flags.dataGiven)) throw new InvalidError('core', '--core serves a remote Core; it does not take --data or --local');
+  if (flags.gateway && flags.core === undefined) throw new InvalidError('gateway', '--gateway goes with --core URL');
   const [{ startMcpHttpServer, startHostedMcpServer, registerMcpRoutes, bearerToken }, { createPrimeService }, { createEmbedderFromEnv }, { openEmbeddedCore }, { isLoopbackHost }] = await Promise.all([
     import('../../transports/http.js'),
     import('../prime/service.js'),
@@ -61,9 +64,11 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, env: NodeJS.P
   } else if (flags.core !== undefined) {
     const adminKey = env.ALLSOURCE_ADMIN_KEY || undefined;
     if (adminKey === undefined) throw new InvalidError('ALLSOURCE_ADMIN_KEY', 'is not set: `serve --core` reaches the Core with the admin key and checks tenant keys against it');
-    const server = await startHostedMcpServer({ ...edge, coreUrl: flags.core, adminKey, embedder, host: flags.host, port: flags.port, bodyLimit: flags.maxBodyBytes });
+    const gatewayKey = flags.gateway ? env.ALLSOURCE_EDGE_KEY || undefined : undefined;
+    if (flags.gateway && gatewayKey === undefined) throw new InvalidError('ALLSOURCE_EDGE_KEY', 'is not set: --gateway trusts X-Tenant-Id only from a caller holding the edge key');
+    const server = await startHostedMcpServer({ ...edge, coreUrl: flags.core, adminKey, gatewayKey, embedder, host: flags.host, port: flags.port, bodyLimit: flags.maxBodyBytes });
     ({ url, close } = { url: server.url, close: server.close });
-    process.stderr.write(`allsource serve: MCP on ${url}/mcp over the Core at ${flags.core}\n`);
+    process.stderr.write(`allsource serve: MCP on ${url}/mcp over the Core at ${flags.core}${gatewayKey ? ' (gateway mode: X-Tenant-Id from holders of the edge key)' : ''}\n`);
   } else {
     // One box: the Core and the MCP edge in one process, on one port.
     const [{ startCoreServer }, { loadKeySecret }, { packageVersion }] = await Promise.all([import('../core/http/server.js'), import('../core/http/secret.js'), import('../../tools/version.js')]);
@@ -89,9 +94,9 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, env: NodeJS.P
           mode: 'hosted',
           log: core.log,
           registry: core.metrics.registry,
-          resolveCaller: async (authorization) => {
+          resolveCaller: async (headers) => {
             if (!core.ready()) throw new UnavailableError('the store is still opening');
-            const token = bearerToken(authorization);
+            const token = bearerToken(headers.authorization);
             const principal = token === undefined ? null : await core.keyring().authenticate(token);
             return principal?.kind === 'tenant' ? { tenant: principal.tenant, readOnly: principal.read_only } : null;
           },
