@@ -11,7 +11,8 @@
 //   --json            print JSON instead of the markdown table (skips the MCP bench)
 //   --skip-mcp        only the store bench, not the MCP bench (bench/mcp.ts) that follows it
 //   --skip-prime      not the Prime benches that follow (bench/locomo.ts recall quality, bench/prime.ts speed)
-//   --skip-core       not the Core-over-HTTP bench (bench/core.ts: HttpCore vs in-process)
+//   --skip-core       not the Core-over-HTTP bench (bench/core.ts: HttpCore vs in-process) nor the
+//                     hosted MCP bench (bench/serve.ts: allsource serve over a Core vs stdio)
 //
 // Progress goes to stderr; stdout carries only the report.
 
@@ -505,10 +506,13 @@ async function main(): Promise<void> {
     if (mcp.status !== 0) process.exitCode = 1;
   }
   if (options.core) {
-    // Its own process too: it starts an `allsource core` child and measures HttpCore against it.
+    // Each in its own process too: they start `allsource core` (and `serve`) children of their own.
     process.stdout.write('\n');
-    const core = spawnSync(process.execPath, [fileURLToPath(new URL('./core.js', import.meta.url))], { stdio: 'inherit' });
-    if (core.status !== 0) process.exitCode = 1;
+    for (const script of ['./core.js', './serve.js']) {
+      if (script === './serve.js') process.stdout.write('\n');
+      const run = spawnSync(process.execPath, [fileURLToPath(new URL(script, import.meta.url))], { stdio: 'inherit' });
+      if (run.status !== 0) process.exitCode = 1;
+    }
   }
   if (options.prime) {
     // Each in its own process, so one's heap and background index builds do not colour the other's figures.

@@ -6,6 +6,7 @@
 
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js';
 import { z } from 'zod';
 import { InvalidError, isAllSourceError } from '../src/core/errors.js';
 import type { EventStore } from '../src/core/types.js';
@@ -248,6 +249,12 @@ export interface AllsourceServerOptions {
   log?: LogSink;
   /** Told of every tool call once it is answered (the HTTP edge counts and times them). */
   observe?: ToolCallObserver;
+  /**
+   * The JSON Schema validator the SDK server uses (for elicitation answers). The SDK makes a new
+   * Ajv per server by default, which costs a few milliseconds: the HTTP edge, which builds a
+   * server per request, passes one shared validator instead.
+   */
+  jsonSchemaValidator?: jsonSchemaValidator;
 }
 
 /** One answered tool call: the tool, `ok` or the error code, and how long it took. */
@@ -287,7 +294,7 @@ export function createAllsourceServer(options: AllsourceServerOptions): McpServe
     version,
   };
   const tools = options.tools ?? ALL_TOOLS;
-  const server = new McpServer({ name: 'allsource', title: 'allsource memory', version }, { instructions: INSTRUCTIONS });
+  const server = new McpServer({ name: 'allsource', title: 'allsource memory', version }, { instructions: INSTRUCTIONS, ...(options.jsonSchemaValidator ? { jsonSchemaValidator: options.jsonSchemaValidator } : {}) });
   const selected = selectTools(tools, options);
   // An MCP server with no tools answers tools/list with "method not found"; say why instead.
   if (selected.length === 0) throw new InvalidError('toolsets', `${(options.toolsets ?? TOOL_GROUPS).join(', ')}${options.readOnly ? ' (read-only)' : ''} hold no tools`);

@@ -9,6 +9,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -64,6 +65,8 @@ export function bearerToken(authorization: string | undefined): string | undefin
 /** Registers /mcp (POST; GET and DELETE answer 405: this server offers no stream and no session). */
 export function registerMcpRoutes(app: FastifyInstance, options: McpEdgeOptions): void {
   const metrics = createMcpMetrics(options.registry, () => options.prime().cacheInfo?.());
+  // One for every per-request server: the SDK would build a new Ajv (milliseconds) for each.
+  const jsonSchemaValidator = new AjvJsonSchemaValidator();
   const rejectJsonRpc = (reply: FastifyReply, status: number, message: string, headers: Record<string, string> = {}): FastifyReply => {
     for (const [name, value] of Object.entries(headers)) reply.header(name, value);
     return reply.code(status).type('application/json').send({ jsonrpc: '2.0', error: { code: -32000, message }, id: null });
@@ -93,6 +96,7 @@ export function registerMcpRoutes(app: FastifyInstance, options: McpEdgeOptions)
       mode: options.mode,
       toolsets: options.toolsets,
       readOnly: caller.readOnly,
+      jsonSchemaValidator,
       log: (line) => options.log?.warn({ req_id: req.id, tenant: caller.tenant }, line),
       observe: ({ tool, outcome, seconds }) => {
         metrics.toolCalls.inc({ tool, outcome });
