@@ -65,7 +65,8 @@ describe('stdio MCP server', () => {
       const { event } = structured<{ event: { id: string } }>(await second.client.callTool({ name: 'get_event', arguments: { event_id: 'up-1' } }));
       expect(event.id).toBe('up-1');
       const verify = structured<{ ok: boolean; checked: number }>(await second.client.callTool({ name: 'verify_integrity', arguments: {} }));
-      expect(verify).toMatchObject({ ok: true, checked: 3 });
+      // create_entities wrote the node and its name claim; two ingest_event calls one each.
+      expect(verify).toMatchObject({ ok: true, checked: 4 });
       // Prime is a fold of the log: a fresh process recalls what the first one stored.
       const recall = structured<{ results: Array<{ node: { properties: { name: string } }; retrieval: string[] }> }>(
         await second.client.callTool({ name: 'prime_recall', arguments: { text: 'who wrote the first program?' } }),
