@@ -73,6 +73,10 @@ describe('allsource serve over a remote Core', () => {
       expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
       expect(res.headers['www-authenticate']).not.toContain('resource_metadata');
     }
+    // Key mode advertises no OAuth metadata: a client that saw it might drop its static header.
+    const prm = await request(`${one.url}/.well-known/oauth-protected-resource`);
+    expect(prm.statusCode).toBe(404);
+    await prm.body.text();
     const inQuery = await post(`${one.url}/mcp?key=${keys.alpha}`, body);
     expect(inQuery.status).toBe(400);
     await expect(connect(one, undefined)).rejects.toThrow();

@@ -23,6 +23,7 @@ import { createKeyCheck } from '../src/core/http/keyCheck.js';
 import type { Embedder } from '../src/embed/types.js';
 import { createPrimeService } from '../src/prime/service.js';
 import { createAllsourceServer, type ServerMode, type ToolGroup } from '../tools/registry.js';
+import { createOAuthVerifier, PROTECTED_RESOURCE_PATH, type OAuthOptions } from './oauth.js';
 
 /** Who is calling: the tenant every tool call is scoped to, and whether it may write. */
 export interface Caller {
@@ -51,6 +52,8 @@ export interface McpEdgeOptions {
   log: Logger | null;
   /** Where the MCP metrics go (a registry of their own, or the Core's when mounted beside it). */
   registry: Registry;
+  /** The `WWW-Authenticate` value of a 401 (OAuth mode points to its resource metadata). */
+  challenge?: () => string;
 }
 
 /** Bearer tokens only in the header, never in a query string (they would land in access logs). */
@@ -86,7 +89,7 @@ export function registerMcpRoutes(app: FastifyInstance, options: McpEdgeOptions)
       if (isAllSourceError(err) && err.code === 'invalid') return rejectJsonRpc(reply, 400, err.message);
       throw err;
     }
-    if (caller === null) return rejectJsonRpc(reply, 401, 'a valid key is required: Authorization: Bearer <key>', { 'www-authenticate': 'Bearer realm="allsource"' });
+    if (caller === null) return rejectJsonRpc(reply, 401, 'a valid key is required: Authorization: Bearer <key>', { 'www-authenticate': options.challenge?.() ?? 'Bearer realm="allsource"' });
     (req as FastifyRequest & { tenant?: string }).tenant = caller.tenant;
 
     const server = createAllsourceServer({
@@ -191,6 +194,8 @@ export interface McpHttpServerOptions extends Omit<McpEdgeOptions, 'registry' | 
   ready: () => Promise<boolean>;
   /** Closes what the server does not own (Prime, the store) after the last request. */
   closeResources: () => Promise<void>;
+  /** RFC 9728 Protected Resource Metadata to serve (OAuth mode only: in key mode it is not advertised). */
+  protectedResource?: () => Record<string, unknown>;
 }
 
 export interface McpHttpServer {
@@ -230,6 +235,10 @@ export async function startMcpHttpServer(options: McpHttpServerOptions): Promise
     return reply.code(ok ? 200 : 503).send({ ok });
   });
   app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  const metadata = options.protectedResource;
+  if (metadata !== undefined) {
+    for (const path of [PROTECTED_RESOURCE_PATH, `${PROTECTED_RESOURCE_PATH}/mcp`]) app.get(path, async () => metadata());
+  }
   registerMcpRoutes(app, { ...options, log, registry });
 
   await app.listen({ host: options.host, port: options.port });
@@ -256,6 +265,8 @@ export interface HostedMcpServerOptions extends Pick<McpEdgeOptions, 'toolsets' 
   embedder?: Embedder;
   /** How long an accepted tenant key is trusted without asking the Core again (default 5000 ms). */
   keyCacheMs?: number;
+  /** OAuth 2.1 resource-server mode: JWT access tokens from this issuer (tenant keys still work). */
+  oauth?: OAuthOptions;
   /**
    * Gateway mode: a trusted gateway authenticates callers and sends `Authorization: Bearer <this
    * key>` plus `X-Tenant-Id` (and `X-Tenant-Read-Only: true` for a read-only caller). Tenant keys
@@ -277,22 +288,28 @@ export async function startHostedMcpServer(options: HostedMcpServerOptions): Pro
   const store = await openHttpCore({ url: options.coreUrl, key: options.adminKey });
   const keys = createKeyCheck({ url: options.coreUrl, ttlMs: options.keyCacheMs });
   const prime = createPrimeService({ store, embedder: options.embedder, log: (line) => process.stderr.write(`${line}\n`) });
-  return startMcpHttpServer({
+  // The resource URL defaults to this server's own /mcp, known once it listens.
+  const listening = { url: '' };
+  const resource = (): string => options.oauth?.resource ?? `${listening.url}/mcp`;
+  const oauth = options.oauth === undefined ? undefined : createOAuthVerifier(options.oauth, resource);
+  const keyCaller: ResolveCaller = async (headers) => {
+    const token = bearerToken(headers.authorization);
+    if (token === undefined) return null;
+    if (oauth !== undefined && !token.startsWith('as_live_')) return oauth.verify(token);
+    const principal = await keys.check(token);
+    // The admin key is not a tenant: MCP calls need a tenant key.
+    return principal?.kind === 'tenant' ? { tenant: principal.tenant, readOnly: principal.read_only } : null;
+  };
+  const server = await startMcpHttpServer({
     toolsets: options.toolsets,
     allowedOrigins: options.allowedOrigins,
     allowedHosts: options.allowedHosts,
     store: () => store,
     prime: () => prime,
     mode: 'hosted',
-    resolveCaller:
-      options.gatewayKey !== undefined
-        ? gatewayCaller(options.gatewayKey)
-        : async (headers) => {
-            const token = bearerToken(headers.authorization);
-            const principal = token === undefined ? null : await keys.check(token);
-            // The admin key is not a tenant: MCP calls need a tenant key.
-            return principal?.kind === 'tenant' ? { tenant: principal.tenant, readOnly: principal.read_only } : null;
-          },
+    resolveCaller: options.gatewayKey !== undefined ? gatewayCaller(options.gatewayKey) : keyCaller,
+    challenge: oauth === undefined ? undefined : () => oauth.challenge(new URL(resource()).origin),
+    protectedResource: oauth?.metadata,
     host: options.host,
     port: options.port,
     bodyLimit: options.bodyLimit,
@@ -304,6 +321,8 @@ export async function startHostedMcpServer(options: HostedMcpServerOptions): Pro
       await store.close();
     },
   });
+  listening.url = server.url;
+  return server;
 }
 
 /** Callers named by a trusted gateway: the edge key proves the gateway, X-Tenant-Id names the tenant. */

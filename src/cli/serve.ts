@@ -17,6 +17,10 @@ export interface ServeFlags {
   local?: boolean;
   /** Behind a trusted gateway: X-Tenant-Id plus the edge key (ALLSOURCE_EDGE_KEY) instead of tenant keys. */
   gateway?: boolean;
+  /** OAuth 2.1 resource server: JWT access tokens from this issuer (with --core). */
+  oauthIssuer?: string;
+  oauthResource?: string;
+  oauthTenantClaim?: string;
   /** Set when --data was given explicitly (the one-box mode); the context has it resolved. */
   dataGiven: boolean;
   toolsets?: ToolGroup[];
@@ -28,6 +32,7 @@ export interface ServeFlags {
 export async function runServe(ctx: CliContext, flags: ServeFlags, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   if (flags.core !== undefined && (flags.local || flags.dataGiven)) throw new InvalidError('core', '--core serves a remote Core; it does not take --data or --local');
   if (flags.gateway && flags.core === undefined) throw new InvalidError('gateway', '--gateway goes with --core URL');
+  if (flags.oauthIssuer !== undefined && (flags.core === undefined || flags.gateway)) throw new InvalidError('oauth-issuer', '--oauth-issuer goes with --core URL (and not with --gateway)');
   const [{ startMcpHttpServer, startHostedMcpServer, registerMcpRoutes, bearerToken }, { createPrimeService }, { createEmbedderFromEnv }, { openEmbeddedCore }, { isLoopbackHost }] = await Promise.all([
     import('../../transports/http.js'),
     import('../prime/service.js'),
@@ -66,9 +71,10 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, env: NodeJS.P
     if (adminKey === undefined) throw new InvalidError('ALLSOURCE_ADMIN_KEY', 'is not set: `serve --core` reaches the Core with the admin key and checks tenant keys against it');
     const gatewayKey = flags.gateway ? env.ALLSOURCE_EDGE_KEY || undefined : undefined;
     if (flags.gateway && gatewayKey === undefined) throw new InvalidError('ALLSOURCE_EDGE_KEY', 'is not set: --gateway trusts X-Tenant-Id only from a caller holding the edge key');
-    const server = await startHostedMcpServer({ ...edge, coreUrl: flags.core, adminKey, gatewayKey, embedder, host: flags.host, port: flags.port, bodyLimit: flags.maxBodyBytes });
+    const oauth = flags.oauthIssuer === undefined ? undefined : { issuer: flags.oauthIssuer, resource: flags.oauthResource, tenantClaim: flags.oauthTenantClaim };
+    const server = await startHostedMcpServer({ ...edge, coreUrl: flags.core, adminKey, gatewayKey, oauth, embedder, host: flags.host, port: flags.port, bodyLimit: flags.maxBodyBytes });
     ({ url, close } = { url: server.url, close: server.close });
-    process.stderr.write(`allsource serve: MCP on ${url}/mcp over the Core at ${flags.core}${gatewayKey ? ' (gateway mode: X-Tenant-Id from holders of the edge key)' : ''}\n`);
+    process.stderr.write(`allsource serve: MCP on ${url}/mcp over the Core at ${flags.core}${gatewayKey ? ' (gateway mode: X-Tenant-Id from holders of the edge key)' : ''}${oauth ? ` (OAuth: tokens from ${oauth.issuer})` : ''}\n`);
   } else {
     // One box: the Core and the MCP edge in one process, on one port.
     const [{ startCoreServer }, { loadKeySecret }, { packageVersion }] = await Promise.all([import('../core/http/server.js'), import('../core/http/secret.js'), import('../../tools/version.js')]);
