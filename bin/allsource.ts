@@ -164,6 +164,7 @@ function buildProgram(): Command {
     .option('--allowed-origins <origins>', 'comma-separated browser origins allowed to call /mcp (default: loopback pages on a loopback bind)', commaList)
     .option('--allowed-hosts <hosts>', 'comma-separated Host headers accepted on a loopback bind besides loopback names (e.g. behind a proxy)', commaList)
     .option('--max-body-bytes <n>', 'largest request body (default 16 MiB; 32 MiB with the Core API)', integerIn(1024, 1024 * 1024 * 1024))
+    .option('--rate-limit <n>', 'MCP requests per second per tenant, per instance (burst twice that); 429 past it', integerIn(1, 1_000_000))
     .action(async (opts: Omit<ServeFlags, 'dataGiven'>, cmd: Command) => {
       const { runServe } = await import('../src/cli/serve.js');
       await runServe(context(cmd), { ...opts, dataGiven: cmd.optsWithGlobals<GlobalOptions>().data !== undefined });

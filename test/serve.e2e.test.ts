@@ -231,6 +231,26 @@ describe('allsource serve over a remote Core', () => {
     }
   });
 
+  it('limits each tenant to its rate with 429 and Retry-After, without touching other tenants', async () => {
+    const limited = await startHostedMcpServer({ coreUrl: core.server.url, adminKey: TEST_ADMIN_KEY, rateLimit: { perSecond: 1, burst: 3 }, host: '127.0.0.1', port: 0, logger: false });
+    try {
+      const ping = { jsonrpc: '2.0', id: 1, method: 'ping' };
+      const statuses: number[] = [];
+      let retryAfter: string | string[] | undefined;
+      for (let i = 0; i < 5; i++) {
+        const res = await post(`${limited.url}/mcp`, ping, { authorization: `Bearer ${keys.alpha}` });
+        statuses.push(res.status);
+        if (res.status === 429) retryAfter = res.headers['retry-after'];
+      }
+      expect(statuses).toEqual([200, 200, 200, 429, 429]);
+      expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+      expect((await post(`${limited.url}/mcp`, ping, { authorization: `Bearer ${keys.beta}` })).status, 'another tenant has its own bucket').toBe(200);
+      expect(await (await request(`${limited.url}/metrics`)).body.text()).toMatch(/allsource_mcp_rate_limited_total 2/);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('serves read-only keys only the read tools, in tools/list and tools/call', async () => {
     const reader = await connect(one, keys.alphaReader);
     const listed = (await reader.listTools()).tools.map((t) => t.name).sort();

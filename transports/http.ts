@@ -12,6 +12,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { LRUCache } from 'lru-cache';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { InvalidError, isAllSourceError } from '../src/core/errors.js';
 import { checkTenant } from '../src/core/validate.js';
@@ -54,6 +55,30 @@ export interface McpEdgeOptions {
   registry: Registry;
   /** The `WWW-Authenticate` value of a 401 (OAuth mode points to its resource metadata). */
   challenge?: () => string;
+  /**
+   * Per-tenant token bucket, per instance: `perSecond` requests refill, up to `burst` (default
+   * twice the rate). Past it: 429 with Retry-After. Across N instances a tenant may get N times it.
+   */
+  rateLimit?: { perSecond: number; burst?: number };
+}
+
+/** A token bucket per tenant; the map forgets idle tenants (they come back with a full bucket). */
+function createRateLimiter(limit: { perSecond: number; burst?: number }): (tenant: string) => number {
+  const burst = limit.burst ?? limit.perSecond * 2;
+  const buckets = new LRUCache<string, { tokens: number; at: number }>({ max: 100_000 });
+  /** Takes one token; returns 0 when allowed, else the seconds until one is there. */
+  return (tenant) => {
+    const now = performance.now() / 1000;
+    const bucket = buckets.get(tenant) ?? { tokens: burst, at: now };
+    bucket.tokens = Math.min(burst, bucket.tokens + (now - bucket.at) * limit.perSecond);
+    bucket.at = now;
+    buckets.set(tenant, bucket);
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return 0;
+    }
+    return (1 - bucket.tokens) / limit.perSecond;
+  };
 }
 
 /** Bearer tokens only in the header, never in a query string (they would land in access logs). */
@@ -70,6 +95,7 @@ export function registerMcpRoutes(app: FastifyInstance, options: McpEdgeOptions)
   const metrics = createMcpMetrics(options.registry, () => options.prime().cacheInfo?.());
   // One for every per-request server: the SDK would build a new Ajv (milliseconds) for each.
   const jsonSchemaValidator = new AjvJsonSchemaValidator();
+  const takeToken = options.rateLimit === undefined ? undefined : createRateLimiter(options.rateLimit);
   const rejectJsonRpc = (reply: FastifyReply, status: number, message: string, headers: Record<string, string> = {}): FastifyReply => {
     for (const [name, value] of Object.entries(headers)) reply.header(name, value);
     return reply.code(status).type('application/json').send({ jsonrpc: '2.0', error: { code: -32000, message }, id: null });
@@ -91,6 +117,11 @@ export function registerMcpRoutes(app: FastifyInstance, options: McpEdgeOptions)
     }
     if (caller === null) return rejectJsonRpc(reply, 401, 'a valid key is required: Authorization: Bearer <key>', { 'www-authenticate': options.challenge?.() ?? 'Bearer realm="allsource"' });
     (req as FastifyRequest & { tenant?: string }).tenant = caller.tenant;
+    const wait = takeToken?.(caller.tenant) ?? 0;
+    if (wait > 0) {
+      metrics.rateLimited.inc();
+      return rejectJsonRpc(reply, 429, `over ${options.rateLimit!.perSecond} requests per second for this tenant; retry in ${wait.toFixed(1)} s`, { 'retry-after': String(Math.ceil(wait)) });
+    }
 
     const server = createAllsourceServer({
       store: options.store(),
@@ -153,6 +184,7 @@ function checkOriginAndHost(req: FastifyRequest, options: McpEdgeOptions): strin
 interface McpMetrics {
   toolCalls: Counter<'tool' | 'outcome'>;
   toolSeconds: Histogram<'tool'>;
+  rateLimited: Counter;
 }
 
 function createMcpMetrics(registry: Registry, cache: () => { warm_tenants: number; hydrations: number } | undefined): McpMetrics {
@@ -181,7 +213,8 @@ function createMcpMetrics(registry: Registry, cache: () => { warm_tenants: numbe
       this.inc(cache()?.hydrations ?? 0);
     },
   });
-  return { toolCalls, toolSeconds };
+  const rateLimited = new Counter({ name: 'allsource_mcp_rate_limited_total', help: 'Requests refused with 429 by the per-tenant rate limit.', registers: [registry] });
+  return { toolCalls, toolSeconds, rateLimited };
 }
 
 export interface McpHttpServerOptions extends Omit<McpEdgeOptions, 'registry' | 'log'> {
@@ -257,7 +290,7 @@ export async function startMcpHttpServer(options: McpHttpServerOptions): Promise
   };
 }
 
-export interface HostedMcpServerOptions extends Pick<McpEdgeOptions, 'toolsets' | 'allowedOrigins' | 'allowedHosts'> {
+export interface HostedMcpServerOptions extends Pick<McpEdgeOptions, 'toolsets' | 'allowedOrigins' | 'allowedHosts' | 'rateLimit'> {
   /** The Core every call goes to (HttpCore). */
   coreUrl: string;
   /** The Core's admin key: data access for any tenant (each call names the caller's own). */
@@ -304,6 +337,7 @@ export async function startHostedMcpServer(options: HostedMcpServerOptions): Pro
     toolsets: options.toolsets,
     allowedOrigins: options.allowedOrigins,
     allowedHosts: options.allowedHosts,
+    rateLimit: options.rateLimit,
     store: () => store,
     prime: () => prime,
     mode: 'hosted',

@@ -27,6 +27,8 @@ export interface ServeFlags {
   allowedOrigins?: string[];
   allowedHosts?: string[];
   maxBodyBytes?: number;
+  /** Requests per second per tenant, per instance (token bucket; burst twice that). */
+  rateLimit?: number;
 }
 
 export async function runServe(ctx: CliContext, flags: ServeFlags, env: NodeJS.ProcessEnv = process.env): Promise<void> {
@@ -41,7 +43,7 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, env: NodeJS.P
     import('../core/http/server.js'),
   ]);
   const embedder = createEmbedderFromEnv(env);
-  const edge = { toolsets: flags.toolsets, allowedOrigins: flags.allowedOrigins, allowedHosts: flags.allowedHosts };
+  const edge = { toolsets: flags.toolsets, allowedOrigins: flags.allowedOrigins, allowedHosts: flags.allowedHosts, rateLimit: flags.rateLimit === undefined ? undefined : { perSecond: flags.rateLimit } };
   let close: () => Promise<void>;
   let url: string;
 
