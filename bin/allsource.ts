@@ -40,6 +40,9 @@ function buildProgram(): Command {
   const out = createOutput(process.stdout);
   const context = (cmd: Command) => resolveContext(cmd.optsWithGlobals<GlobalOptions>());
 
+  /** The store commands' `--core`: a running Core instead of the data directory. */
+  const remoteCoreOption = (): Option => new Option('--core <url>', 'use this running Core instead of the data directory (key from ALLSOURCE_KEY, else ALLSOURCE_ADMIN_KEY)');
+
   // ── Subcommands ───────────────────────────────────────────────────────────────────────────
   // Each registers its flags here and delegates to src/cli/<name>.ts. Later verbs (serve, core)
   // are added in this section the same way.
@@ -67,6 +70,7 @@ function buildProgram(): Command {
     .description("run one MCP tool against the data directory and print its structured result as JSON (e.g. call get_snapshot '{\"entity_id\":\"user-1\"}')")
     .argument('<tool>', 'tool name (see `allsource tools`)')
     .argument('[args]', "the arguments as a JSON object; '-' reads them from stdin (default {})")
+    .addOption(remoteCoreOption())
     .action(async (tool: string, args: string | undefined, _opts: unknown, cmd: Command) => {
       const { runCall } = await import('../src/cli/call.js');
       await runCall(context(cmd), tool, args, out);
@@ -81,6 +85,7 @@ function buildProgram(): Command {
         .default(1000)
         .argParser(integerIn(1, LIMITS.maxBatchEvents)),
     )
+    .addOption(remoteCoreOption())
     .action(async (file: string | undefined, opts: { batchSize: number }, cmd: Command) => {
       const { runIngest } = await import('../src/cli/ingest.js');
       await runIngest(context(cmd), file, { batchSize: opts.batchSize }, out);
@@ -90,6 +95,7 @@ function buildProgram(): Command {
     .command('import-memory')
     .description("import the reference MCP memory server's memory.jsonl (entities and relations) into Prime; skips entities whose name exists and duplicate relations, and imports nothing if any line is malformed")
     .argument('<file>', 'the memory.jsonl file (MEMORY_FILE_PATH of @modelcontextprotocol/server-memory)')
+    .addOption(remoteCoreOption())
     .action(async (file: string, _opts: unknown, cmd: Command) => {
       const { runImportMemory } = await import('../src/cli/importMemory.js');
       await runImportMemory(context(cmd), file, out);
@@ -113,6 +119,7 @@ function buildProgram(): Command {
     .option('--cursor <cursor>', 'continue from a previous page (next_cursor)')
     .option('--include-deleted', 'include tombstoned events (marked [deleted])')
     .option('--all', 'follow cursors to the end, streaming (with --json: JSONL of events)')
+    .addOption(remoteCoreOption())
     .action(async (opts: QueryFlags, cmd: Command) => {
       const { runQuery } = await import('../src/cli/query.js');
       await runQuery(context(cmd), opts, out);
@@ -123,6 +130,7 @@ function buildProgram(): Command {
     .description("an entity's current state (merge-patch fold of its events), or as of an instant")
     .argument('<entity>', 'entity id')
     .option('--as-of <time>', 'fold only events recorded at or before this instant (ISO-8601)')
+    .addOption(remoteCoreOption())
     .action(async (entity: string, opts: { asOf?: string }, cmd: Command) => {
       const { runState } = await import('../src/cli/state.js');
       await runState(context(cmd), entity, opts.asOf, out);
@@ -131,6 +139,7 @@ function buildProgram(): Command {
   program
     .command('stats')
     .description("the tenant's counters and the store's health")
+    .addOption(remoteCoreOption())
     .action(async (_opts: unknown, cmd: Command) => {
       const { runStats } = await import('../src/cli/stats.js');
       await runStats(context(cmd), out);

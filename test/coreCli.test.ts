@@ -86,6 +86,19 @@ describe('allsource core (CLI)', () => {
     const stats = await request(statsUrl, { headers: { authorization: `Bearer ${key.key}` } });
     expect(await stats.body.json()).toMatchObject({ tenant_id: 'acme', events: 1 });
 
+    // The store commands against the Core instead of a data directory, with the tenant key.
+    const remote = { ...env, ALLSOURCE_KEY: key.key };
+    const ingested = await runCli(['ingest', '-', '--tenant', 'acme', ...at], remote, '{"entity_id":"user-2","event_type":"user.signed_up","payload":{"plan":"free"}}\n{"entity_id":"user-2","event_type":"user.upgraded","payload":{"plan":"pro"}}\n');
+    expect(ingested.code, ingested.stderr).toBe(0);
+    expect(JSON.parse((await runCli(['state', 'user-2', '--tenant', 'acme', '--json', ...at], remote)).stdout)).toMatchObject({ state: { plan: 'pro' }, version: 2 });
+    expect((await runCli(['query', '--tenant', 'acme', '--entity', 'user-2', '--json', ...at], remote)).stdout).toContain('user.upgraded');
+    const called = await runCli(['call', 'prime_add_node', '{"type":"note","properties":{"text":"from the CLI"}}', '--tenant', 'acme', ...at], remote);
+    expect(called.code, called.stderr).toBe(0);
+    expect(JSON.parse((await runCli(['call', 'prime_stats', '--tenant', 'acme', ...at], remote)).stdout)).toMatchObject({ nodes: 1 });
+    const elsewhere = await runCli(['stats', '--tenant', 'other', ...at], remote);
+    expect(elsewhere.code).toBe(1);
+    expect(elsewhere.stderr).toMatch(/^error: not_found/);
+
     expect((await runCli(['keys', 'revoke', key.key_id, ...at], env)).stdout).toMatch(/^revoked key/);
     const after = await request(statsUrl, { headers: { authorization: `Bearer ${key.key}` } });
     expect(after.statusCode).toBe(401);

@@ -39,8 +39,9 @@ export async function runCall(ctx: CliContext, toolName: string, argsText: strin
   const result = await withStore(ctx, { create: tool.writes }, async (store) => {
     // The same embedder as the MCP server (vectors must share a space); exact vector search, since
     // this process exits right after one call, long before an HNSW build would pay off.
-    const prime = createPrimeService({ store, embedder: createEmbedderFromEnv(), dataDir: ctx.dataDir, vectorSearch: 'exact' });
-    const server = createAllsourceServer({ store, prime, tenant: ctx.tenant, mode: 'local', dataDir: ctx.dataDir });
+    const dataDir = ctx.core === undefined ? ctx.dataDir : undefined;
+    const prime = createPrimeService({ store, embedder: createEmbedderFromEnv(), dataDir, vectorSearch: 'exact' });
+    const server = createAllsourceServer({ store, prime, tenant: ctx.tenant, mode: 'local', dataDir });
     const client = new Client({ name: 'allsource-cli', version: '0' });
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
     await server.connect(serverSide);

@@ -13,6 +13,8 @@ export interface GlobalOptions {
   data?: string;
   tenant?: string;
   json?: boolean;
+  /** A Core to use instead of the data directory (the store commands' `--core URL`). */
+  core?: string;
 }
 
 /** Everything a command needs to know about where and how it runs. */
@@ -22,6 +24,8 @@ export interface CliContext {
   tenant: string;
   /** Machine-readable output on stdout instead of human text. */
   json: boolean;
+  /** When set, store commands talk to this Core (HttpCore, key from ALLSOURCE_KEY) instead of the data directory. */
+  core?: string;
 }
 
 /**
@@ -31,7 +35,7 @@ export interface CliContext {
 export function resolveContext(options: GlobalOptions, env: NodeJS.ProcessEnv = process.env): CliContext {
   const raw = options.data ?? (env.ALLSOURCE_DATA ? env.ALLSOURCE_DATA : join(homedir(), '.allsource'));
   const expanded = raw === '~' ? homedir() : raw.startsWith('~/') ? join(homedir(), raw.slice(2)) : raw;
-  return { dataDir: resolve(expanded), tenant: options.tenant ?? 'default', json: options.json === true };
+  return { dataDir: resolve(expanded), tenant: options.tenant ?? 'default', json: options.json === true, ...(options.core !== undefined ? { core: options.core } : {}) };
 }
 
 export interface WithStoreOptions {
@@ -52,12 +56,21 @@ export async function withStore<T>(
   ctx: CliContext,
   options: WithStoreOptions,
   fn: (store: EventStore, signal: AbortSignal) => Promise<T>,
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<T> {
-  if (!options.create) await requireDataDir(ctx.dataDir);
-  const { openEmbeddedCore } = await import('../core/embedded/index.js');
-  // The store only reports what a person should know (a truncated torn tail, a failed roll or
-  // write), so its diagnostics always go to stderr, next to the answer.
-  const store = await openEmbeddedCore({ dataDir: ctx.dataDir });
+  let store: EventStore;
+  if (ctx.core !== undefined) {
+    // A remote Core: the tenant key (or the admin key) from the environment, never from a flag
+    // (a flag would sit in the shell history and the process list).
+    const { openHttpCore } = await import('../core/http/httpCore.js');
+    store = await openHttpCore({ url: ctx.core, key: env.ALLSOURCE_KEY || env.ALLSOURCE_ADMIN_KEY || undefined });
+  } else {
+    if (!options.create) await requireDataDir(ctx.dataDir);
+    const { openEmbeddedCore } = await import('../core/embedded/index.js');
+    // The store only reports what a person should know (a truncated torn tail, a failed roll or
+    // write), so its diagnostics always go to stderr, next to the answer.
+    store = await openEmbeddedCore({ dataDir: ctx.dataDir });
+  }
   const controller = new AbortController();
   const onSigint = (): void => {
     if (controller.signal.aborted) process.exit(130);

@@ -218,7 +218,7 @@ export async function runImportMemory(ctx: CliContext, file: string, out: Output
   const [{ createPrimeService }, { createEmbedderFromEnv }] = await Promise.all([import('../prime/service.js'), import('../embed/index.js')]);
   const embedder = createEmbedderFromEnv();
   const report = await withStore(ctx, { create: true }, async (store) => {
-    const prime = createPrimeService({ store, embedder, dataDir: ctx.dataDir, vectorSearch: 'exact' });
+    const prime = createPrimeService({ store, embedder, dataDir: ctx.core === undefined ? ctx.dataDir : undefined, vectorSearch: 'exact' });
     try {
       return await importMemoryText(prime, ctx.tenant, text, file);
     } finally {
