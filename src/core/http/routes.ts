@@ -7,9 +7,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AllSourceError, InvalidError, NotFoundError } from '../errors.js';
 import type { AppendResult, EventStore, JsonValue, NewEvent, QueryFilter, TombstoneSelector } from '../types.js';
-import { ADMIN_TENANT, checkDataTenant } from './keys.js';
+import { ADMIN_TENANT, checkDataTenant, type Keyring } from './keys.js';
 import { ROUTES, type RouteName, type RouteSpec } from './schemas.js';
-import type { Keyring } from './keys.js';
 import type { CoreMetrics } from './metrics.js';
 
 /** What the routes need from the server. */
