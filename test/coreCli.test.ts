@@ -2,38 +2,15 @@
 // list, keys create (printed once; --json), list and revoke; the key works through curl-style HTTP
 // and stops working when revoked; SIGTERM stops the Core cleanly; a missing admin key is refused.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BIN, runCli } from './helpers/runCli.js';
+import { startCoreProcess } from './helpers/coreServer.js';
+import { runCli } from './helpers/runCli.js';
 
 const ADMIN = 'cli-admin-key-0123456789abcdef';
-
-async function startCore(dataDir: string, env: NodeJS.ProcessEnv, extra: string[] = []): Promise<{ child: ChildProcess; url: string; stderr: () => string; stdout: () => string }> {
-  const child = spawn(process.execPath, [BIN, 'core', '--data', dataDir, '--port', '0', ...extra], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  let stdout = '';
-  child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`core did not start: ${stderr}`)), 15_000);
-    child.stderr!.setEncoding('utf8').on('data', (c: string) => {
-      stderr += c;
-      const ready = /"msg":"core ready"/.test(stderr) && /listening on (http:\/\/[^\s]+)/.exec(stderr);
-      if (ready) {
-        clearTimeout(timer);
-        resolve(ready[1]);
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`core exited ${code}: ${stderr}`));
-    });
-  });
-  return { child, url, stderr: () => stderr, stdout: () => stdout };
-}
 
 describe('allsource core (CLI)', () => {
   const cleanup: Array<() => Promise<void>> = [];
@@ -45,7 +22,7 @@ describe('allsource core (CLI)', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'allsource-core-cli-'));
     cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
     const env = { PATH: process.env.PATH, HOME: dataDir, ALLSOURCE_ADMIN_KEY: ADMIN };
-    const core = await startCore(dataDir, env);
+    const core = await startCoreProcess(dataDir, env);
     cleanup.push(async () => {
       if (core.child.exitCode === null) core.child.kill('SIGKILL');
     });

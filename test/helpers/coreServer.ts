@@ -1,6 +1,8 @@
 // A real Core server for tests: an EmbeddedCore in a temp directory behind `startCoreServer` on
-// 127.0.0.1:0, with a known admin key, and a way to dispose of both.
+// 127.0.0.1:0 in this process, or the `allsource core` binary as a child process, with a known
+// admin key, and a way to dispose of either.
 
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -40,4 +42,38 @@ export async function startTestCore(options: { store?: Partial<EmbeddedCoreOptio
       }
     },
   };
+}
+
+export interface CoreProcess {
+  child: ChildProcess;
+  /** `http://127.0.0.1:<port>`, once the Core is ready. */
+  url: string;
+  /** Everything it wrote to stderr so far. */
+  stderr: () => string;
+  stdout: () => string;
+}
+
+/** Starts `allsource core --data dataDir --port 0 …` and resolves once it says it is ready. */
+export async function startCoreProcess(dataDir: string, env: NodeJS.ProcessEnv, extra: string[] = []): Promise<CoreProcess> {
+  const { BIN } = await import('./runCli.js');
+  const child = spawn(process.execPath, [BIN, 'core', '--data', dataDir, '--port', '0', ...extra], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  let stdout = '';
+  child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`core did not start: ${stderr}`)), 15_000);
+    child.stderr!.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c;
+      const ready = /"msg":"core ready"/.test(stderr) && /listening on (http:\/\/[^\s]+)/.exec(stderr);
+      if (ready) {
+        clearTimeout(timer);
+        resolve(ready[1]);
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`core exited ${code}: ${stderr}`));
+    });
+  });
+  return { child, url, stderr: () => stderr, stdout: () => stdout };
 }
