@@ -2,38 +2,20 @@
 // box: the Core API and /mcp on one port, keys made with `allsource keys create` against it),
 // each driven by a real MCP client over streamable HTTP, and stopped with SIGTERM.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BIN, runCli } from './helpers/runCli.js';
+import { startAllsource } from './helpers/coreServer.js';
+import { runCli } from './helpers/runCli.js';
 
 const ADMIN = 'serve-admin-key-0123456789abcdef';
 
-async function startServe(args: string[], env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string; stdout: () => string }> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  let stdout = '';
-  child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 15_000);
-    child.stderr!.setEncoding('utf8').on('data', (c: string) => {
-      stderr += c;
-      const match = /MCP on (http:\/\/\S+)\/mcp/.exec(stderr);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited ${code}: ${stderr}`));
-    });
-  });
-  return { child, url, stdout: () => stdout };
+function startServe(args: string[], env: NodeJS.ProcessEnv) {
+  return startAllsource(['serve', '--port', '0', ...args], env, (stderr) => /MCP on (http:\/\/\S+)\/mcp/.exec(stderr)?.[1]);
 }
 
 async function mcp(url: string, key?: string): Promise<Client> {

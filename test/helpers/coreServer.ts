@@ -44,36 +44,45 @@ export async function startTestCore(options: { store?: Partial<EmbeddedCoreOptio
   };
 }
 
-export interface CoreProcess {
+export interface AllsourceProcess {
   child: ChildProcess;
-  /** `http://127.0.0.1:<port>`, once the Core is ready. */
+  /** The URL it serves on, once it is ready. */
   url: string;
   /** Everything it wrote to stderr so far. */
   stderr: () => string;
   stdout: () => string;
 }
+export type CoreProcess = AllsourceProcess;
 
-/** Starts `allsource core --data dataDir --port 0 …` and resolves once it says it is ready. */
-export async function startCoreProcess(dataDir: string, env: NodeJS.ProcessEnv, extra: string[] = []): Promise<CoreProcess> {
+/**
+ * Starts the `allsource` binary with `args` and resolves once `ready` finds the URL it serves on
+ * in its stderr (a server started on port 0 says where it listens).
+ */
+export async function startAllsource(args: string[], env: NodeJS.ProcessEnv, ready: (stderr: string) => string | undefined): Promise<AllsourceProcess> {
   const { BIN } = await import('./runCli.js');
-  const child = spawn(process.execPath, [BIN, 'core', '--data', dataDir, '--port', '0', ...extra], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   let stdout = '';
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`core did not start: ${stderr}`)), 15_000);
+    const timer = setTimeout(() => reject(new Error(`allsource ${args[0]} did not start: ${stderr}`)), 15_000);
     child.stderr!.setEncoding('utf8').on('data', (c: string) => {
       stderr += c;
-      const ready = /"msg":"core ready"/.test(stderr) && /listening on (http:\/\/[^\s]+)/.exec(stderr);
-      if (ready) {
+      const found = ready(stderr);
+      if (found !== undefined) {
         clearTimeout(timer);
-        resolve(ready[1]);
+        resolve(found);
       }
     });
     child.on('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`core exited ${code}: ${stderr}`));
+      reject(new Error(`allsource ${args[0]} exited ${code}: ${stderr}`));
     });
   });
   return { child, url, stderr: () => stderr, stdout: () => stdout };
+}
+
+/** Starts `allsource core --data dataDir --port 0 …` and resolves once it says it is ready. */
+export function startCoreProcess(dataDir: string, env: NodeJS.ProcessEnv, extra: string[] = []): Promise<CoreProcess> {
+  return startAllsource(['core', '--data', dataDir, '--port', '0', ...extra], env, (stderr) => (/"msg":"core ready"/.test(stderr) ? /listening on (http:\/\/[^\s]+)/.exec(stderr)?.[1] : undefined));
 }
