@@ -2,11 +2,12 @@
 // edges (startHostedMcpServer, as `serve --core` runs them) on 127.0.0.1:0, real MCP clients over
 // streamable HTTP. The production checks: no key ⇒ 401 and nothing written; tenants see only
 // their own data; a cold second instance counts exactly; a write through one instance is read
-// through the other at once; read-only keys see only read tools; protocol 2025-06-18 and
-// 2025-11-25 clients both work; GET is 405; a foreign Origin or Host is refused.
+// through the other at once; read-only keys see only read tools; protocol 2025-06-18, 2025-11-25
+// (SDK v1 client) and 2026-07-28 (SDK v2 client) clients all work; GET is 405; a foreign Origin or Host is refused.
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { Client as ClientV2, StreamableHTTPClientTransport as StreamableHTTPClientTransportV2 } from '@modelcontextprotocol/client';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -255,8 +256,8 @@ describe('allsource serve over a remote Core', () => {
     const reader = await connect(one, keys.alphaReader);
     const listed = (await reader.listTools()).tools.map((t) => t.name).sort();
     expect(listed).toEqual(ALL_TOOLS.filter((t) => !t.writes).map((t) => t.name).sort());
-    const write = (await reader.callTool({ name: 'prime_add_node', arguments: { type: 'x' } })) as CallToolResult;
-    expect(write.isError).toBe(true);
+    // A tool that is not served is a protocol error ("Tool prime_add_node not found").
+    await expect(reader.callTool({ name: 'prime_add_node', arguments: { type: 'x' } })).rejects.toThrow(/not found/);
     expect((await call(reader, 'prime_stats')).isError).toBe(false);
   });
 
@@ -274,6 +275,27 @@ describe('allsource serve over a remote Core', () => {
     expect(listed.json?.result.tools.length).toBe(ALL_TOOLS.length);
     const bogus = await post(`${two.url}/mcp`, { jsonrpc: '2.0', id: 3, method: 'tools/list' }, { ...headers, 'mcp-protocol-version': '1999-01-01' });
     expect(bogus.status).toBe(400);
+  });
+
+  it('answers a 2026-07-28 client (SDK v2, no handshake, Mcp-Method/Mcp-Name headers) beside the older ones', async () => {
+    const client = new ClientV2({ name: 'serve-e2e-modern', version: '0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    await client.connect(new StreamableHTTPClientTransportV2(new URL(`${one.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${keys.alpha}` } } }));
+    try {
+      expect(client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
+      expect((await client.listTools()).tools).toHaveLength(ALL_TOOLS.length);
+      const stats = await client.callTool({ name: 'prime_stats', arguments: {} });
+      expect(stats.isError).toBeFalsy();
+      expect(typeof (stats.structuredContent as { nodes: number }).nodes).toBe('number');
+      const bad = await client.callTool({ name: 'prime_get_node', arguments: { node_id: 'nope' } });
+      expect(bad.isError).toBe(true);
+      expect((bad.structuredContent as { error: { code: string } }).error.code).toBe('not_found');
+    } finally {
+      await client.close();
+    }
+    // The headers must match the body: a mismatched Mcp-Name is refused before anything runs.
+    const mismatch = await post(`${one.url}/mcp`, { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'prime_stats', arguments: {}, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '0' }, 'io.modelcontextprotocol/clientCapabilities': {} } } }, { authorization: `Bearer ${keys.alpha}`, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'something_else' });
+    expect(mismatch.status).toBe(400);
+    expect(JSON.stringify(mismatch.json)).toMatch(/Mcp-Name/);
   });
 
   it('offers no GET stream (405), refuses foreign Origins and Hosts (403), limits bodies (413)', async () => {

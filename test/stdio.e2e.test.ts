@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { Client as ClientV2 } from '@modelcontextprotocol/client';
+import { StdioClientTransport as StdioClientTransportV2 } from '@modelcontextprotocol/client/stdio';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BIN, runCli, type CliRun } from './helpers/runCli.js';
@@ -40,6 +42,27 @@ function structured<T>(result: unknown): T {
 }
 
 describe('stdio MCP server', () => {
+  it('answers a 2026-07-28 client (SDK v2, no initialize handshake) and a 2025-11-25 one on the same directory', async () => {
+    const dataDir = join(root, 'eras');
+    const modern = new ClientV2({ name: 'stdio-modern', version: '0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    await modern.connect(new StdioClientTransportV2({ command: process.execPath, args: [BIN, 'mcp', '--data', dataDir], env: childEnv(), stderr: 'ignore' }));
+    try {
+      expect(modern.getNegotiatedProtocolVersion()).toBe('2026-07-28');
+      expect((await modern.listTools()).tools).toHaveLength(43);
+      const written = await modern.callTool({ name: 'ingest_event', arguments: { entity_id: 'era-1', event_type: 'era.tested', payload: { by: 'modern' } } });
+      expect(written.isError).toBeFalsy();
+    } finally {
+      await modern.close();
+    }
+    const legacy = await startClient(['mcp', '--data', dataDir]);
+    try {
+      const state = structured<{ state: unknown }>(await legacy.client.callTool({ name: 'reconstruct_state', arguments: { entity_id: 'era-1' } }));
+      expect(state.state).toEqual({ by: 'modern' });
+    } finally {
+      await legacy.client.close();
+    }
+  });
+
   it('serves the tools, persists across a restart, and reads the same state back', async () => {
     const dataDir = join(root, 'restart');
     const first = await startClient(['mcp', '--data', dataDir]);

@@ -285,8 +285,8 @@ describe('toolsets and read-only', () => {
       const names = (await h.client.listTools()).tools.map((t) => t.name);
       expect(names).toEqual(ALL_TOOL_NAMES.filter((n) => !WRITE_TOOLS.includes(n)));
       expect(names).toHaveLength(26);
-      const result = await h.call('ingest_event', { entity_id: 'a', event_type: 'b', payload: {} });
-      expect(result.isError).toBe(true);
+      // A tool that is not served is a protocol error (-32602, "Tool ingest_event not found").
+      await expect(h.call('ingest_event', { entity_id: 'a', event_type: 'b', payload: {} })).rejects.toThrow(/ingest_event not found/);
       expect((await h.store.stats('acme')).events).toBe(0);
     } finally {
       await h.close();

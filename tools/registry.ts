@@ -4,9 +4,7 @@
 // an `isError` result whose text starts with a stable error code and whose structuredContent holds
 // the same error as data, so one wrapper decides how errors look on the wire for all 43 tools.
 
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js';
+import { McpServer, type CallToolResult, type jsonSchemaValidator } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { InvalidError, isAllSourceError } from '../src/core/errors.js';
 import type { EventStore } from '../src/core/types.js';

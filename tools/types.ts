@@ -2,7 +2,7 @@
 // result carries. Types only, in a module of their own, so the tool groups, `defineTool` and the
 // registry all depend on it and never on each other (the registry imports the groups).
 
-import type { ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
+import type { ToolAnnotations } from '@modelcontextprotocol/server';
 import type { z } from 'zod';
 import type { ErrorCode } from '../src/core/errors.js';
 import type { EventStore } from '../src/core/types.js';

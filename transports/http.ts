@@ -1,15 +1,18 @@
-// The hosted transport: MCP over streamable HTTP (the 2025-11-25 transport, SDK 1.32's
-// StreamableHTTPServerTransport) at /mcp, stateless — every POST builds a server for the caller's
-// tenant, answers, and forgets it, so any instance serves any request and nothing durable lives
-// here. The caller comes only from its credential (never from tool arguments). This file is the
+// The hosted transport: MCP over streamable HTTP at /mcp on SDK v2, stateless — every POST builds
+// a server for the caller's tenant, answers, and forgets it, so any instance serves any request
+// and nothing durable lives here. Both protocol eras on one endpoint: 2025-06-18 / 2025-11-25
+// requests (initialize handshake, no session) go through the Node streamable HTTP transport with
+// JSON answers; 2026-07-28 requests (per-request envelope, server/discover, Mcp-Method/Mcp-Name
+// headers checked against the body) through the SDK's createMcpHandler. The caller comes only from its credential (never from tool arguments). This file is the
 // edge: who is calling, DNS-rebinding checks on Origin and Host, the body limit, tool-call metrics
 // and access logs; the store (HttpCore or EmbeddedCore) and one shared Prime do the rest.
 
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
+import { NodeStreamableHTTPServerTransport, toWebRequest } from '@modelcontextprotocol/node';
+import { createMcpHandler, isLegacyRequest, type McpServer } from '@modelcontextprotocol/server';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/server/validators/ajv';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { LRUCache } from 'lru-cache';
@@ -96,6 +99,32 @@ export function registerMcpRoutes(app: FastifyInstance, options: McpEdgeOptions)
   // One for every per-request server: the SDK would build a new Ajv (milliseconds) for each.
   const jsonSchemaValidator = new AjvJsonSchemaValidator();
   const takeToken = options.rateLimit === undefined ? undefined : createRateLimiter(options.rateLimit);
+  /** A server for one request of `caller` (tools, read-only filter and observers bound to it). */
+  const serverFor = (caller: Caller, reqId: string): McpServer =>
+    createAllsourceServer({
+      store: options.store(),
+      prime: options.prime(),
+      tenant: caller.tenant,
+      mode: options.mode,
+      toolsets: options.toolsets,
+      readOnly: caller.readOnly,
+      jsonSchemaValidator,
+      log: (line) => options.log?.warn({ req_id: reqId, tenant: caller.tenant }, line),
+      observe: ({ tool, outcome, seconds }) => {
+        metrics.toolCalls.inc({ tool, outcome });
+        metrics.toolSeconds.observe({ tool }, seconds);
+        options.log?.info({ req_id: reqId, tenant: caller.tenant, tool, outcome, latency_ms: Math.round(seconds * 1e6) / 1e3 }, 'tool call');
+      },
+    });
+  const modern = createMcpHandler(
+    (mcp) => {
+      const extra = mcp.authInfo?.extra as { caller?: Caller; reqId?: string } | undefined;
+      // Only this edge calls the handler, always with a verified caller.
+      if (extra?.caller === undefined) throw new Error('no verified caller for a 2026-07-28 request');
+      return serverFor(extra.caller, extra.reqId ?? '');
+    },
+    { legacy: 'reject', responseMode: 'json' },
+  );
   const rejectJsonRpc = (reply: FastifyReply, status: number, message: string, headers: Record<string, string> = {}): FastifyReply => {
     for (const [name, value] of Object.entries(headers)) reply.header(name, value);
     return reply.code(status).type('application/json').send({ jsonrpc: '2.0', error: { code: -32000, message }, id: null });
@@ -123,31 +152,26 @@ export function registerMcpRoutes(app: FastifyInstance, options: McpEdgeOptions)
       return rejectJsonRpc(reply, 429, `over ${options.rateLimit!.perSecond} requests per second for this tenant; retry in ${wait.toFixed(1)} s`, { 'retry-after': String(Math.ceil(wait)) });
     }
 
-    const server = createAllsourceServer({
-      store: options.store(),
-      prime: options.prime(),
-      tenant: caller.tenant,
-      mode: options.mode,
-      toolsets: options.toolsets,
-      readOnly: caller.readOnly,
-      jsonSchemaValidator,
-      log: (line) => options.log?.warn({ req_id: req.id, tenant: caller.tenant }, line),
-      observe: ({ tool, outcome, seconds }) => {
-        metrics.toolCalls.inc({ tool, outcome });
-        metrics.toolSeconds.observe({ tool }, seconds);
-        options.log?.info({ req_id: req.id, tenant: caller.tenant, tool, outcome, latency_ms: Math.round(seconds * 1e6) / 1e3 }, 'tool call');
-      },
-    });
-    // Stateless: no session id, JSON answers; this transport and server live for this request only.
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-    reply.hijack();
-    reply.raw.setHeader('x-request-id', req.id);
-    reply.raw.on('close', () => {
-      void transport.close().catch(() => undefined);
-      void server.close().catch(() => undefined);
-    });
-    await server.connect(transport);
-    await transport.handleRequest(req.raw, reply.raw, req.body);
+    const webRequest = await toWebRequest(req.raw, req.body);
+    if (await isLegacyRequest(webRequest, req.body)) {
+      // 2025-era: this transport and server live for this request only (no session id), JSON answers.
+      const server = serverFor(caller, req.id);
+      const transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+      reply.hijack();
+      reply.raw.setHeader('x-request-id', req.id);
+      reply.raw.on('close', () => {
+        void transport.close().catch(() => undefined);
+        void server.close().catch(() => undefined);
+      });
+      await server.connect(transport);
+      await transport.handleRequest(req.raw, reply.raw, req.body);
+      return;
+    }
+    // 2026-07-28: the SDK's per-request handler; the caller rides in authInfo to the factory below.
+    const response = await modern.fetch(webRequest, { authInfo: { token: 'verified', clientId: caller.tenant, scopes: [], extra: { caller, reqId: req.id } }, parsedBody: req.body });
+    reply.code(response.status);
+    response.headers.forEach((value, name) => void reply.header(name, value));
+    return reply.send(Buffer.from(await response.arrayBuffer()));
   });
 
   const notOffered = async (_req: FastifyRequest, reply: FastifyReply) =>

@@ -1,9 +1,11 @@
 // The local transport: `npx allsource` speaks MCP over stdin/stdout to one client (Claude
-// Desktop, an IDE) on an EmbeddedCore in a data directory. Thin: open the store, build the
-// server, connect, and on SIGINT, SIGTERM or the end of stdin close both and exit 0.
+// Desktop, an IDE) on an EmbeddedCore in a data directory. Thin: open the store, serve (SDK v2's
+// serveStdio: the client's first message picks the era, 2025-06-18 / 2025-11-25 with the
+// initialize handshake, or 2026-07-28 without), and on SIGINT, SIGTERM or the end of stdin close
+// everything and exit 0.
 // stdout carries protocol frames only; every diagnostic goes to stderr.
 
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { serveStdio, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import { openEmbeddedCore } from '../src/core/embedded/index.js';
 import { createEmbedderFromEnv } from '../src/embed/index.js';
 import { createPrimeService } from '../src/prime/service.js';
@@ -39,26 +41,31 @@ export async function runStdioServer(options: StdioServerOptions): Promise<void>
   const embedder = createEmbedderFromEnv();
   const store = await openEmbeddedCore({ dataDir: options.dataDir, log });
   const prime = createPrimeService({ store, embedder, dataDir: options.dataDir, log });
-  const server = createAllsourceServer({
-    store,
-    prime,
-    tenant: options.tenant,
-    toolsets: options.toolsets,
-    readOnly: options.readOnly,
-    mode: 'local',
-    dataDir: options.dataDir,
-    log,
-  });
+  const createServer = () =>
+    createAllsourceServer({
+      store,
+      prime,
+      tenant: options.tenant,
+      toolsets: options.toolsets,
+      readOnly: options.readOnly,
+      mode: 'local',
+      dataDir: options.dataDir,
+      log,
+    });
+  // Fail at startup, not on the first message, if the options hold no tools.
+  await createServer().close();
   // Room for an inline import_events of 16 Mi characters (the SDK's default cap is 10 MiB).
   const transport = new StdioServerTransport(process.stdin, process.stdout, { maxBufferSize: MAX_MESSAGE_BYTES });
 
+  // Set once serving starts (below); a shutdown before that has no connection to close.
+  const serving: { handle?: { close(): Promise<void> } } = {};
   let shuttingDown = false;
   const shutdown = async (why: string): Promise<void> => {
     if (shuttingDown) return;
     shuttingDown = true;
     let code = 0;
     try {
-      await server.close();
+      await serving.handle?.close();
     } catch (err) {
       log(`allsource: closing the MCP connection (${why}): ${(err as Error).message}`);
     }
@@ -87,9 +94,12 @@ export async function runStdioServer(options: StdioServerOptions): Promise<void>
   process.stdin.on('end', () => void shutdown('stdin closed'));
   process.stdin.on('close', () => void shutdown('stdin closed'));
   // The transport also closes itself, e.g. on a message over its size cap; the process must not linger.
-  transport.onclose = () => void shutdown('transport closed');
-
-  await server.connect(transport);
+  const closeTransport = transport.close.bind(transport);
+  transport.close = async () => {
+    await closeTransport();
+    void shutdown('transport closed');
+  };
+  serving.handle = serveStdio(createServer, { transport, onerror: (err) => log(`allsource: stdio: ${err.message}`) });
   log(`allsource: MCP server on stdio, data ${options.dataDir}, tenant ${options.tenant}`);
   if (process.stdin.isTTY) {
     log('allsource: this is an MCP server speaking JSON-RPC on stdin/stdout, meant to be started by an MCP client; `allsource --help` lists the commands. Ctrl-C to quit.');

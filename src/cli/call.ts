@@ -28,8 +28,8 @@ export async function runCall(ctx: CliContext, toolName: string, argsText: strin
   const [{ ALL_TOOLS }, { createAllsourceServer }, { Client }, { InMemoryTransport }, { createPrimeService }, { createEmbedderFromEnv }] = await Promise.all([
     import('../../tools/index.js'),
     import('../../tools/registry.js'),
-    import('@modelcontextprotocol/sdk/client/index.js'),
-    import('@modelcontextprotocol/sdk/inMemory.js'),
+    import('@modelcontextprotocol/client'),
+    import('@modelcontextprotocol/server'),
     import('../prime/service.js'),
     import('../embed/index.js'),
   ]);
@@ -48,7 +48,7 @@ export async function runCall(ctx: CliContext, toolName: string, argsText: strin
     await client.connect(clientSide);
     try {
       // A watch may wait up to a minute; the client must not give up before the tool does.
-      return await client.callTool({ name: toolName, arguments: args }, undefined, { timeout: LIMITS.maxWatchTimeoutMs + 30_000 });
+      return await client.callTool({ name: toolName, arguments: args }, { timeout: LIMITS.maxWatchTimeoutMs + 30_000 });
     } finally {
       await client.close();
       await server.close();
