@@ -10,7 +10,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { NodeStreamableHTTPServerTransport, toWebRequest } from '@modelcontextprotocol/node';
+import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
 import { createMcpHandler, isLegacyRequest, type McpServer } from '@modelcontextprotocol/server';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/server/validators/ajv';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -152,7 +152,9 @@ export function registerMcpRoutes(app: FastifyInstance, options: McpEdgeOptions)
       return rejectJsonRpc(reply, 429, `over ${options.rateLimit!.perSecond} requests per second for this tenant; retry in ${wait.toFixed(1)} s`, { 'retry-after': String(Math.ceil(wait)) });
     }
 
-    const webRequest = await toWebRequest(req.raw, req.body);
+    // The body is already parsed (and passed as parsedBody below): a headers-only web Request is
+    // all the era check and the 2026-07-28 handler read, and skips re-streaming the body.
+    const webRequest = headersOnlyRequest(req);
     if (await isLegacyRequest(webRequest, req.body)) {
       // 2025-era: this transport and server live for this request only (no session id), JSON answers.
       const server = serverFor(caller, req.id);
@@ -178,6 +180,24 @@ export function registerMcpRoutes(app: FastifyInstance, options: McpEdgeOptions)
     rejectJsonRpc(reply, 405, 'this server is stateless: POST JSON-RPC messages to /mcp (no SSE stream, no session)', { allow: 'POST' });
   app.get('/mcp', notOffered);
   app.delete('/mcp', notOffered);
+}
+
+/** A web `Request` with this request's method, URL and headers (the body travels as parsedBody). */
+function headersOnlyRequest(req: FastifyRequest): Request {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+    else headers.set(name, value);
+  }
+  headers.delete('content-length');
+  let url: URL;
+  try {
+    url = new URL(req.url, `http://${req.headers.host ?? 'localhost'}`);
+  } catch {
+    url = new URL(req.url, 'http://localhost'); // a Host header that is no host: only the path matters here
+  }
+  return new Request(url, { method: req.method, headers });
 }
 
 /**
