@@ -19,7 +19,9 @@ import { LRUCache } from 'lru-cache';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { InvalidError, isAllSourceError } from '../src/core/errors.js';
 import { checkTenant } from '../src/core/validate.js';
-import { createStderrLogger, isLoopbackHost, requestIdOf } from '../src/core/http/server.js';
+import { createStderrLogger, requestIdOf } from '../src/core/http/server.js';
+import type { Principal } from '../src/core/http/keys.js';
+import { isLoopbackHost } from '../src/core/http/wire.js';
 import type { EventStore } from '../src/core/types.js';
 import type { PrimeService } from '../src/prime/types.js';
 import { openHttpCore } from '../src/core/http/httpCore.js';
@@ -86,6 +88,11 @@ function createRateLimiter(limit: { perSecond: number; burst?: number }): (tenan
 
 /** Bearer tokens only in the header, never in a query string (they would land in access logs). */
 const BEARER = /^Bearer +(\S+) *$/i;
+
+/** The caller a tenant key stands for; null for no key, and for the admin key, which is not a tenant (MCP calls need a tenant key). */
+export function tenantCaller(principal: Principal | null): Caller | null {
+  return principal?.kind === 'tenant' ? { tenant: principal.tenant, readOnly: principal.read_only } : null;
+}
 
 /** Extracts the bearer token, or undefined. */
 export function bearerToken(authorization: string | undefined): string | undefined {
@@ -211,14 +218,13 @@ function checkOriginAndHost(req: FastifyRequest, options: McpEdgeOptions): strin
   const boundToLoopback = address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
   const host = req.headers.host ?? '';
   if (boundToLoopback && !options.allowedHosts?.includes(host)) {
-    const name = host.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
-    if (!isLoopbackHost(name)) return `Host ${JSON.stringify(host.slice(0, 100))} is not this server (DNS rebinding protection)`;
+    if (!isLoopbackHost(host.replace(/:\d+$/, ''))) return `Host ${JSON.stringify(host.slice(0, 100))} is not this server (DNS rebinding protection)`;
   }
   const origin = req.headers.origin;
   if (origin === undefined) return null;
   if (options.allowedOrigins?.includes(origin)) return null;
   try {
-    if (boundToLoopback && isLoopbackHost(new URL(origin).hostname.replace(/^\[(.*)\]$/, '$1'))) return null;
+    if (boundToLoopback && isLoopbackHost(new URL(origin).hostname)) return null;
   } catch {
     // not a URL: refused below
   }
@@ -373,9 +379,7 @@ export async function startHostedMcpServer(options: HostedMcpServerOptions): Pro
     const token = bearerToken(headers.authorization);
     if (token === undefined) return null;
     if (oauth !== undefined && !token.startsWith('as_live_')) return oauth.verify(token);
-    const principal = await keys.check(token);
-    // The admin key is not a tenant: MCP calls need a tenant key.
-    return principal?.kind === 'tenant' ? { tenant: principal.tenant, readOnly: principal.read_only } : null;
+    return tenantCaller(await keys.check(token));
   };
   const server = await startMcpHttpServer({
     toolsets: options.toolsets,

@@ -16,22 +16,14 @@ export function coreUrl(flags: AdminFlags, env: NodeJS.ProcessEnv = process.env)
 }
 
 async function withAdmin<T>(flags: AdminFlags, fn: (client: CoreAdminClient) => Promise<T>, env: NodeJS.ProcessEnv = process.env): Promise<T> {
-  const { CoreAdminClient } = await import('../core/http/adminClient.js');
+  const [{ CoreAdminClient }, { isLoopbackUrl }] = await Promise.all([import('../core/http/adminClient.js'), import('../core/http/wire.js')]);
   const key = env.ALLSOURCE_ADMIN_KEY || undefined;
-  if (key === undefined && !isLoopback(coreUrl(flags, env))) throw new InvalidError('ALLSOURCE_ADMIN_KEY', 'is not set (the admin key of the Core)');
+  if (key === undefined && !isLoopbackUrl(coreUrl(flags, env))) throw new InvalidError('ALLSOURCE_ADMIN_KEY', 'is not set (the admin key of the Core)');
   const client = new CoreAdminClient({ url: coreUrl(flags, env), key, retryForMs: 2000 });
   try {
     return await fn(client);
   } finally {
     await client.close();
-  }
-}
-
-function isLoopback(url: string): boolean {
-  try {
-    return ['127.0.0.1', '[::1]', 'localhost'].includes(new URL(url).hostname);
-  } catch {
-    return false;
   }
 }
 

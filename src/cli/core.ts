@@ -3,6 +3,7 @@
 // closes). Everything it reports goes to stderr as JSON log lines; stdout stays empty.
 
 import type { CliContext } from './context.js';
+import { closeOnSignals } from './signals.js';
 
 export interface CoreFlags {
   port: number;
@@ -33,21 +34,7 @@ export async function runCore(ctx: CliContext, flags: CoreFlags, env: NodeJS.Pro
     version: packageVersion(),
   });
   process.stderr.write(`allsource core: listening on ${server.url} (data ${ctx.dataDir})${adminKey ? '' : ' — insecure-local: no key needed on loopback'}\n`);
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) process.exit(130); // a second signal: stop now
-    stopping = true;
-    process.stderr.write(`allsource core: ${signal}: finishing in-flight requests, then closing the store\n`);
-    server.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        process.stderr.write(`error: internal: shutting down: ${(err as Error).message}\n`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  closeOnSignals('core', server.close, 'finishing in-flight requests, then closing the store');
   try {
     await server.ready;
   } catch (err) {

@@ -9,6 +9,7 @@
 import { InvalidError, UnavailableError } from '../core/errors.js';
 import type { ToolGroup } from '../../tools/groups.js';
 import type { CliContext } from './context.js';
+import { closeOnSignals } from './signals.js';
 
 export interface ServeFlags {
   port: number;
@@ -35,17 +36,17 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, env: NodeJS.P
   if (flags.core !== undefined && (flags.local || flags.dataGiven)) throw new InvalidError('core', '--core serves a remote Core; it does not take --data or --local');
   if (flags.gateway && flags.core === undefined) throw new InvalidError('gateway', '--gateway goes with --core URL');
   if (flags.oauthIssuer !== undefined && (flags.core === undefined || flags.gateway)) throw new InvalidError('oauth-issuer', '--oauth-issuer goes with --core URL (and not with --gateway)');
-  const [{ startMcpHttpServer, startHostedMcpServer, registerMcpRoutes, bearerToken }, { createPrimeService }, { createEmbedderFromEnv }, { openEmbeddedCore }, { isLoopbackHost }] = await Promise.all([
+  const [{ startMcpHttpServer, startHostedMcpServer, registerMcpRoutes, bearerToken, tenantCaller }, { createPrimeService }, { createEmbedderFromEnv }, { openEmbeddedCore }, { isLoopbackHost }] = await Promise.all([
     import('../../transports/http.js'),
     import('../prime/service.js'),
     import('../embed/index.js'),
     import('../core/embedded/index.js'),
-    import('../core/http/server.js'),
+    import('../core/http/wire.js'),
   ]);
   const embedder = createEmbedderFromEnv(env);
   const edge = { toolsets: flags.toolsets, allowedOrigins: flags.allowedOrigins, allowedHosts: flags.allowedHosts, rateLimit: flags.rateLimit === undefined ? undefined : { perSecond: flags.rateLimit } };
-  let close: () => Promise<void>;
-  let url: string;
+  /** Whichever server the mode started: where it listens, and how to stop it. */
+  let running: { url: string; close(): Promise<void> };
 
   if (flags.local) {
     if (!isLoopbackHost(flags.host)) throw new InvalidError('host', `--local binds loopback only (127.0.0.1, ::1 or localhost), not ${flags.host}`);
@@ -66,8 +67,8 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, env: NodeJS.P
         await store.close();
       },
     });
-    ({ url, close } = { url: server.url, close: server.close });
-    process.stderr.write(`allsource serve: MCP on ${url}/mcp for tenant ${ctx.tenant} of ${ctx.dataDir} (local: no key, loopback only)\n`);
+    running = server;
+    process.stderr.write(`allsource serve: MCP on ${server.url}/mcp for tenant ${ctx.tenant} of ${ctx.dataDir} (local: no key, loopback only)\n`);
   } else if (flags.core !== undefined) {
     const adminKey = env.ALLSOURCE_ADMIN_KEY || undefined;
     if (adminKey === undefined) throw new InvalidError('ALLSOURCE_ADMIN_KEY', 'is not set: `serve --core` reaches the Core with the admin key and checks tenant keys against it');
@@ -75,8 +76,8 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, env: NodeJS.P
     if (flags.gateway && gatewayKey === undefined) throw new InvalidError('ALLSOURCE_EDGE_KEY', 'is not set: --gateway trusts X-Tenant-Id only from a caller holding the edge key');
     const oauth = flags.oauthIssuer === undefined ? undefined : { issuer: flags.oauthIssuer, resource: flags.oauthResource, tenantClaim: flags.oauthTenantClaim };
     const server = await startHostedMcpServer({ ...edge, coreUrl: flags.core, adminKey, gatewayKey, oauth, embedder, host: flags.host, port: flags.port, bodyLimit: flags.maxBodyBytes });
-    ({ url, close } = { url: server.url, close: server.close });
-    process.stderr.write(`allsource serve: MCP on ${url}/mcp over the Core at ${flags.core}${gatewayKey ? ' (gateway mode: X-Tenant-Id from holders of the edge key)' : ''}${oauth ? ` (OAuth: tokens from ${oauth.issuer})` : ''}\n`);
+    running = server;
+    process.stderr.write(`allsource serve: MCP on ${server.url}/mcp over the Core at ${flags.core}${gatewayKey ? ' (gateway mode: X-Tenant-Id from holders of the edge key)' : ''}${oauth ? ` (OAuth: tokens from ${oauth.issuer})` : ''}\n`);
   } else {
     // One box: the Core and the MCP edge in one process, on one port.
     const [{ startCoreServer }, { loadKeySecret }, { packageVersion }] = await Promise.all([import('../core/http/server.js'), import('../core/http/secret.js'), import('../../tools/version.js')]);
@@ -105,29 +106,14 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, env: NodeJS.P
           resolveCaller: async (headers) => {
             if (!core.ready()) throw new UnavailableError('the store is still opening');
             const token = bearerToken(headers.authorization);
-            const principal = token === undefined ? null : await core.keyring().authenticate(token);
-            return principal?.kind === 'tenant' ? { tenant: principal.tenant, readOnly: principal.read_only } : null;
+            return tenantCaller(token === undefined ? null : await core.keyring().authenticate(token));
           },
         }),
     });
     await server.ready;
-    ({ url, close } = { url: server.url, close: server.close });
-    process.stderr.write(`allsource serve: MCP on ${url}/mcp and the Core API on ${url}/api/v1 (data ${ctx.dataDir})\n`);
+    running = server;
+    process.stderr.write(`allsource serve: MCP on ${server.url}/mcp and the Core API on ${server.url}/api/v1 (data ${ctx.dataDir})\n`);
   }
 
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) process.exit(130);
-    stopping = true;
-    process.stderr.write(`allsource serve: ${signal}: finishing in-flight requests\n`);
-    close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        process.stderr.write(`error: internal: shutting down: ${(err as Error).message}\n`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  closeOnSignals('serve', running.close, 'finishing in-flight requests');
 }

@@ -16,7 +16,7 @@ import { Keyring, type Principal } from './keys.js';
 import { createCoreMetrics, type CoreMetrics } from './metrics.js';
 import { registerRoutes, type CoreContext } from './routes.js';
 import { openApiDocument, routeSpecOf } from './schemas.js';
-import { statusForCode } from './wire.js';
+import { isLoopbackHost, statusForCode } from './wire.js';
 
 export interface CoreServerOptions {
   /** Opens the store; called once, after the server is listening. The server closes it on shutdown. */
@@ -59,7 +59,6 @@ export interface CoreServer {
   app: FastifyInstance;
 }
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 const MIN_ADMIN_KEY_LENGTH = 16;
 /** A request id a client may choose: short and printable (it is echoed and logged). */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -79,11 +78,6 @@ export function createStderrLogger(): { log: Logger; flush: () => void } {
   return { log: pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, destination), flush: () => destination.flushSync() };
 }
 
-/** Hosts a server bound to loopback may be reached by. */
-export function isLoopbackHost(host: string): boolean {
-  return LOOPBACK.has(host);
-}
-
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
@@ -96,7 +90,7 @@ export async function startCoreServer(options: CoreServerOptions): Promise<CoreS
   const host = options.host ?? '127.0.0.1';
   if (options.adminKey === undefined || options.adminKey === '') {
     if (!options.insecureLocal) throw new InvalidError('ALLSOURCE_ADMIN_KEY', 'is not set: the Core refuses to start without an admin key (or pass --insecure-local to serve loopback only, with no key)');
-    if (!LOOPBACK.has(host)) throw new InvalidError('host', `--insecure-local binds loopback only (127.0.0.1, ::1 or localhost), not ${host}`);
+    if (!isLoopbackHost(host)) throw new InvalidError('host', `--insecure-local binds loopback only (127.0.0.1, ::1 or localhost), not ${host}`);
   } else if (options.adminKey.length < MIN_ADMIN_KEY_LENGTH) {
     throw new InvalidError('ALLSOURCE_ADMIN_KEY', `must be at least ${MIN_ADMIN_KEY_LENGTH} characters (e.g. \`openssl rand -hex 32\`)`);
   }

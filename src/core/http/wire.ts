@@ -3,6 +3,22 @@
 
 import type { ErrorCode } from '../errors.js';
 
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/** A host name (as in a URL or a Host header, IPv6 with or without brackets) that only this machine reaches. */
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK.has(host.replace(/^\[(.*)\]$/, '$1'));
+}
+
+/** Whether a URL points at this machine; false for anything that is not a URL. */
+export function isLoopbackUrl(url: string): boolean {
+  try {
+    return isLoopbackHost(new URL(url).hostname);
+  } catch {
+    return false;
+  }
+}
+
 /** Most appends one bulk request (`POST …/events/bulk`) carries. */
 export const MAX_BULK_APPENDS = 1000;
 
