@@ -6,7 +6,7 @@
 // tenant) for the ratio. Prints one markdown table; every figure is measured here.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,6 +57,30 @@ function callFor(i: number): { name: string; arguments: Record<string, unknown> 
     default:
       return { name: 'prime_recall', arguments: { text: `project ${i % 13} budget`, top_k: 5 } };
   }
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); NaN elsewhere. */
+async function cpuSeconds(pid: number | undefined): Promise<number> {
+  if (pid === undefined) return Number.NaN;
+  try {
+    // Fields 14 and 15 of /proc/<pid>/stat, after the parenthesised command name.
+    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** CPU milliseconds per call spent by the core, serve and this (client) process over `run`. */
+async function cpuPerCall<T>(pids: { core?: number; serve?: number }, calls: number, run: () => Promise<T>): Promise<{ result: T; ms: { core: number; serve: number; clients: number } }> {
+  const before = { core: await cpuSeconds(pids.core), serve: await cpuSeconds(pids.serve), clients: process.cpuUsage() };
+  const result = await run();
+  const clients = process.cpuUsage(before.clients);
+  const per = (seconds: number): number => (seconds * 1000) / calls;
+  return {
+    result,
+    ms: { core: per((await cpuSeconds(pids.core)) - before.core), serve: per((await cpuSeconds(pids.serve)) - before.serve), clients: per((clients.user + clients.system) / 1e6) },
+  };
 }
 
 async function drive(clientFor: (i: number) => Client, calls: number, inflight: number): Promise<{ perSecond: number; p50: number; p99: number; errors: number }> {
@@ -113,8 +137,10 @@ async function main(): Promise<void> {
     log('warm-up: one call mix per tenant');
     await drive((i) => httpClients[i % TENANTS], TENANTS * 4, CALLERS);
     log(`${CALLS} tools/call, ${CALLERS} in flight over ${TENANTS} tenants`);
-    const http = await drive((i) => httpClients[(i * 7) % TENANTS], CALLS, CALLERS);
+    const { result: http, ms: cpu } = await cpuPerCall({ core: core.child.pid, serve: serve.child.pid }, CALLS, () => drive((i) => httpClients[(i * 7) % TENANTS], CALLS, CALLERS));
     log(`http: ${formatNumber(http.perSecond)} calls/s, p50 ${http.p50.toFixed(2)} ms, p99 ${http.p99.toFixed(2)} ms, ${http.errors} errors`);
+    const cpuNote = `CPU per call: core ${cpu.core.toFixed(2)} ms, serve ${cpu.serve.toFixed(2)} ms, the 100 MCP clients ${cpu.clients.toFixed(2)} ms (${(cpu.core + cpu.serve + cpu.clients).toFixed(2)} ms on 2 cores)`;
+    log(cpuNote);
 
     log(`cold hydration: ${COLD_MEMORIES} memories in one tenant, read by a fresh Prime over HttpCore`);
     const store = await openHttpCore({ url: coreUrl, key: ADMIN_KEY });
@@ -155,7 +181,7 @@ async function main(): Promise<void> {
       '',
       `- \`allsource core\` and \`allsource serve --core\` as child processes on 127.0.0.1; ${TENANTS} tenants, one MCP client each (streamable HTTP, JSON answers); ${CALLS} calls, ${CALLERS} in flight; mix: ingest_event, query_events, prime_add_node, prime_recall (top 5)`,
       `- stdio: the same mix on \`allsource mcp\` (one tenant, one client, ${CALLERS} in flight); cold hydration: median of 3 fresh Prime services folding ${COLD_MEMORIES.toLocaleString('en-US')} node events through HttpCore`,
-      `- errors: http ${http.errors}, stdio ${stdio.errors}`,
+      `- errors: http ${http.errors}, stdio ${stdio.errors}; ${cpuNote}`,
       '',
       renderTable(rows, { a: 'serve (HTTP)', b: 'stdio', ratio: 'HTTP / stdio' }),
     ];

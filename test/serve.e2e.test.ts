@@ -298,6 +298,39 @@ describe('allsource serve over a remote Core', () => {
     expect(JSON.stringify(mismatch.json)).toMatch(/Mcp-Name/);
   });
 
+  it('answers over SSE when started with responseMode sse: 2025 and 2026-07-28 clients alike', async () => {
+    const sse = await startHostedMcpServer({ coreUrl: core.server.url, adminKey: TEST_ADMIN_KEY, host: '127.0.0.1', port: 0, logger: false, responseMode: 'sse' });
+    try {
+      const raw = await request(`${sse.url}/mcp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${keys.alpha}`, 'mcp-protocol-version': '2025-11-25' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'prime_stats', arguments: {} } }),
+      });
+      expect(raw.statusCode).toBe(200);
+      expect(raw.headers['content-type']).toMatch(/^text\/event-stream/);
+      const frames = (await raw.body.text()).split('\n').filter((line) => line.startsWith('data: ') && line.length > 6);
+      expect(frames).toHaveLength(1);
+      const answer = JSON.parse(frames[0].slice(6)) as Json;
+      expect(answer.id).toBe(5);
+      expect(typeof answer.result.structuredContent.nodes).toBe('number');
+
+      const legacy = await connect(sse, keys.alpha);
+      const added = await call(legacy, 'prime_add_node', { type: 'note', properties: { text: 'streamed over SSE' } });
+      expect(added.isError).toBe(false);
+      const modern = new ClientV2({ name: 'serve-e2e-sse', version: '0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+      await modern.connect(new StreamableHTTPClientTransportV2(new URL(`${sse.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${keys.alpha}` } } }));
+      try {
+        const got = await modern.callTool({ name: 'prime_get_node', arguments: { node_id: added.data.id } });
+        expect(got.isError).toBeFalsy();
+        expect(JSON.stringify(got.structuredContent)).toContain('streamed over SSE');
+      } finally {
+        await modern.close();
+      }
+    } finally {
+      await sse.close();
+    }
+  });
+
   it('offers no GET stream (405), refuses foreign Origins and Hosts (403), limits bodies (413)', async () => {
     const get = await request(`${one.url}/mcp`, { headers: { authorization: `Bearer ${keys.alpha}`, accept: 'text/event-stream' } });
     expect(get.statusCode).toBe(405);

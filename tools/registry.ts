@@ -30,7 +30,7 @@ const stderrLog: LogSink = (line) => {
 export function registerTools(server: McpServer, tools: readonly ToolDefinition[], ctx: ToolContext, log: LogSink = stderrLog, observe?: ToolCallObserver): void {
   for (const tool of tools) {
     const schemas = compiled(tool);
-    server.registerTool(
+    const registered = server.registerTool(
       tool.name,
       {
         title: tool.title,
@@ -48,6 +48,10 @@ export function registerTools(server: McpServer, tools: readonly ToolDefinition[
         return result;
       },
     );
+    // The SDK turns the outputSchema into JSON Schema on a server's first call of the tool; a
+    // hosted server lives for one request, so the first server's answer is kept for all of them.
+    if (schemas.outputJson === undefined) schemas.outputJson = registered.outputSchemaJson;
+    else registered.outputSchemaJson = schemas.outputJson;
   }
 }
 
@@ -61,6 +65,8 @@ interface CompiledTool {
   output: z.ZodObject;
   /** What the SDK is given as outputSchema (see listedOutputAs). */
   listedOutput: z.ZodObject;
+  /** listedOutput as the SDK's JSON Schema, once a server has converted it. */
+  outputJson?: Record<string, unknown>;
 }
 
 const compiledTools = new WeakMap<ToolDefinition, CompiledTool>();
@@ -242,6 +248,12 @@ export interface AllsourceServerOptions {
   now?: () => number;
   /** Defaults to the package version. */
   version?: string;
+  /**
+   * Register only this tool when it is among the selected ones: a server built to answer one
+   * tools/call. A name outside the selection registers them all, so the answer (tool not found)
+   * is the same as a full server's.
+   */
+  onlyTool?: string;
   /** The tool definitions to choose from (default: every allsource tool). */
   tools?: readonly ToolDefinition[];
   log?: LogSink;
@@ -296,6 +308,7 @@ export function createAllsourceServer(options: AllsourceServerOptions): McpServe
   const selected = selectTools(tools, options);
   // An MCP server with no tools answers tools/list with "method not found"; say why instead.
   if (selected.length === 0) throw new InvalidError('toolsets', `${(options.toolsets ?? TOOL_GROUPS).join(', ')}${options.readOnly ? ' (read-only)' : ''} hold no tools`);
-  registerTools(server, selected, ctx, options.log, options.observe);
+  const only = options.onlyTool === undefined ? undefined : selected.find((tool) => tool.name === options.onlyTool);
+  registerTools(server, only === undefined ? selected : [only], ctx, options.log, options.observe);
   return server;
 }

@@ -1,8 +1,8 @@
 // The hosted transport: MCP over streamable HTTP at /mcp on SDK v2, stateless — every POST builds
 // a server for the caller's tenant, answers, and forgets it, so any instance serves any request
 // and nothing durable lives here. Both protocol eras on one endpoint: 2025-06-18 / 2025-11-25
-// requests (initialize handshake, no session) go through the Node streamable HTTP transport with
-// JSON answers; 2026-07-28 requests (per-request envelope, server/discover, Mcp-Method/Mcp-Name
+// requests (initialize handshake, no session) go through the SDK's web-standard streamable HTTP
+// transport, one per request; 2026-07-28 requests (per-request envelope, server/discover, Mcp-Method/Mcp-Name
 // headers checked against the body) through the SDK's createMcpHandler. The caller comes only from its credential (never from tool arguments). This file is the
 // edge: who is calling, DNS-rebinding checks on Origin and Host, the body limit, tool-call metrics
 // and access logs; the store (HttpCore or EmbeddedCore) and one shared Prime do the rest.
@@ -10,8 +10,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
-import { createMcpHandler, isLegacyRequest, type McpServer } from '@modelcontextprotocol/server';
+import { Readable } from 'node:stream';
+import { createMcpHandler, isLegacyRequest, WebStandardStreamableHTTPServerTransport, type McpServer } from '@modelcontextprotocol/server';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/server/validators/ajv';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -65,6 +65,12 @@ export interface McpEdgeOptions {
    * twice the rate). Past it: 429 with Retry-After. Across N instances a tenant may get N times it.
    */
   rateLimit?: { perSecond: number; burst?: number };
+  /**
+   * How a request is answered: `json` (one JSON body, the default: cheapest, and what every
+   * client accepts) or `sse` (a text/event-stream carrying the answer, so notifications a tool
+   * sends before its result reach the client).
+   */
+  responseMode?: 'json' | 'sse';
 }
 
 /** A token bucket per tenant; the map forgets idle tenants (they come back with a full bucket). */
@@ -105,10 +111,16 @@ export function registerMcpRoutes(app: FastifyInstance, options: McpEdgeOptions)
   const metrics = createMcpMetrics(options.registry, () => options.prime().cacheInfo?.());
   // One for every per-request server: the SDK would build a new Ajv (milliseconds) for each.
   const jsonSchemaValidator = new AjvJsonSchemaValidator();
+  const responseMode = options.responseMode ?? 'json';
   const takeToken = options.rateLimit === undefined ? undefined : createRateLimiter(options.rateLimit);
-  /** A server for one request of `caller` (tools, read-only filter and observers bound to it). */
-  const serverFor = (caller: Caller, reqId: string): McpServer =>
+  /**
+   * A server for one request of `caller` (tools, read-only filter and observers bound to it). For
+   * a tools/call it holds just the tool called: registering all 43 for one call would cost more
+   * than the call itself.
+   */
+  const serverFor = (caller: Caller, reqId: string, body: unknown): McpServer =>
     createAllsourceServer({
+      onlyTool: calledTool(body),
       store: options.store(),
       prime: options.prime(),
       tenant: caller.tenant,
@@ -123,15 +135,13 @@ export function registerMcpRoutes(app: FastifyInstance, options: McpEdgeOptions)
         options.log?.info({ req_id: reqId, tenant: caller.tenant, tool, outcome, latency_ms: Math.round(seconds * 1e6) / 1e3 }, 'tool call');
       },
     });
-  const modern = createMcpHandler(
-    (mcp) => {
-      const extra = mcp.authInfo?.extra as { caller?: Caller; reqId?: string } | undefined;
-      // Only this edge calls the handler, always with a verified caller.
-      if (extra?.caller === undefined) throw new Error('no verified caller for a 2026-07-28 request');
-      return serverFor(extra.caller, extra.reqId ?? '');
-    },
-    { legacy: 'reject', responseMode: 'json' },
-  );
+  const modernServer = (mcp: { authInfo?: { extra?: Record<string, unknown> } }): McpServer => {
+    const extra = mcp.authInfo?.extra as { caller?: Caller; reqId?: string; body?: unknown } | undefined;
+    // Only this edge calls the handler, always with a verified caller.
+    if (extra?.caller === undefined) throw new Error('no verified caller for a 2026-07-28 request');
+    return serverFor(extra.caller, extra.reqId ?? '', extra.body);
+  };
+  const modern = quietly(() => createMcpHandler(modernServer, { legacy: 'reject', responseMode }));
   const rejectJsonRpc = (reply: FastifyReply, status: number, message: string, headers: Record<string, string> = {}): FastifyReply => {
     for (const [name, value] of Object.entries(headers)) reply.header(name, value);
     return reply.code(status).type('application/json').send({ jsonrpc: '2.0', error: { code: -32000, message }, id: null });
@@ -160,33 +170,69 @@ export function registerMcpRoutes(app: FastifyInstance, options: McpEdgeOptions)
     }
 
     // The body is already parsed (and passed as parsedBody below): a headers-only web Request is
-    // all the era check and the 2026-07-28 handler read, and skips re-streaming the body.
+    // all the era check and both legs read, and skips re-streaming the body.
     const webRequest = headersOnlyRequest(req);
+    const authInfo = { token: 'verified', clientId: caller.tenant, scopes: [], extra: { caller, reqId: req.id, body: req.body } };
+    let response: Response;
     if (await isLegacyRequest(webRequest, req.body)) {
-      // 2025-era: this transport and server live for this request only (no session id), JSON answers.
-      const server = serverFor(caller, req.id);
-      const transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-      reply.hijack();
-      reply.raw.setHeader('x-request-id', req.id);
-      reply.raw.on('close', () => {
+      // 2025-era: this transport and server live for this request only (no session id).
+      const server = serverFor(caller, req.id, req.body);
+      const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: responseMode === 'json' });
+      await server.connect(transport);
+      response = await transport.handleRequest(webRequest, { parsedBody: req.body, authInfo });
+      // A JSON answer is complete here; an SSE stream closes the pair once it has been sent.
+      const release = (): void => {
         void transport.close().catch(() => undefined);
         void server.close().catch(() => undefined);
-      });
-      await server.connect(transport);
-      await transport.handleRequest(req.raw, reply.raw, req.body);
-      return;
+      };
+      if (response.body === null || !isEventStream(response)) release();
+      else reply.raw.once('close', release);
+    } else {
+      // 2026-07-28: the SDK's per-request handler; the caller rides in authInfo to the factory above.
+      response = await modern.fetch(webRequest, { authInfo, parsedBody: req.body });
     }
-    // 2026-07-28: the SDK's per-request handler; the caller rides in authInfo to the factory below.
-    const response = await modern.fetch(webRequest, { authInfo: { token: 'verified', clientId: caller.tenant, scopes: [], extra: { caller, reqId: req.id } }, parsedBody: req.body });
-    reply.code(response.status);
-    response.headers.forEach((value, name) => void reply.header(name, value));
-    return reply.send(Buffer.from(await response.arrayBuffer()));
+    return sendWebResponse(reply, response);
   });
 
   const notOffered = async (_req: FastifyRequest, reply: FastifyReply) =>
     rejectJsonRpc(reply, 405, 'this server is stateless: POST JSON-RPC messages to /mcp (no SSE stream, no session)', { allow: 'POST' });
   app.get('/mcp', notOffered);
   app.delete('/mcp', notOffered);
+}
+
+/**
+ * Runs `build` with console.warn silenced. The SDK warns on every createMcpHandler with JSON
+ * answers that mid-call notifications are dropped; no allsource tool sends any, and an operator
+ * should not read a warning about nothing at every start.
+ */
+function quietly<T>(build: () => T): T {
+  const warn = console.warn;
+  console.warn = () => undefined;
+  try {
+    return build();
+  } finally {
+    console.warn = warn;
+  }
+}
+
+/** The tool a body calls, when it is one tools/call request. */
+function calledTool(body: unknown): string | undefined {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
+  const { method, params } = body as { method?: unknown; params?: { name?: unknown } };
+  return method === 'tools/call' && typeof params?.name === 'string' ? params.name : undefined;
+}
+
+function isEventStream(response: Response): boolean {
+  return response.headers.get('content-type')?.startsWith('text/event-stream') === true;
+}
+
+/** Sends a web `Response` through fastify: JSON buffered, an SSE stream piped as it is written. */
+async function sendWebResponse(reply: FastifyReply, response: Response): Promise<FastifyReply> {
+  reply.code(response.status);
+  response.headers.forEach((value, name) => void reply.header(name, value));
+  if (response.body === null) return reply.send();
+  if (isEventStream(response)) return reply.send(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream));
+  return reply.send(Buffer.from(await response.arrayBuffer()));
 }
 
 /** A web `Request` with this request's method, URL and headers (the body travels as parsedBody). */
@@ -340,7 +386,7 @@ export async function startMcpHttpServer(options: McpHttpServerOptions): Promise
   };
 }
 
-export interface HostedMcpServerOptions extends Pick<McpEdgeOptions, 'toolsets' | 'allowedOrigins' | 'allowedHosts' | 'rateLimit'> {
+export interface HostedMcpServerOptions extends Pick<McpEdgeOptions, 'toolsets' | 'allowedOrigins' | 'allowedHosts' | 'rateLimit' | 'responseMode'> {
   /** The Core every call goes to (HttpCore). */
   coreUrl: string;
   /** The Core's admin key: data access for any tenant (each call names the caller's own). */
@@ -386,6 +432,7 @@ export async function startHostedMcpServer(options: HostedMcpServerOptions): Pro
     allowedOrigins: options.allowedOrigins,
     allowedHosts: options.allowedHosts,
     rateLimit: options.rateLimit,
+    responseMode: options.responseMode,
     store: () => store,
     prime: () => prime,
     mode: 'hosted',
