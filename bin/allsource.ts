@@ -174,6 +174,7 @@ function buildProgram(): Command {
     .option('--allowed-hosts <hosts>', 'comma-separated Host headers accepted on a loopback bind besides loopback names (e.g. behind a proxy)', commaList)
     .option('--max-body-bytes <n>', 'largest request body (default 16 MiB; 32 MiB with the Core API)', integerIn(1024, 1024 * 1024 * 1024))
     .option('--rate-limit <n>', 'MCP requests per second per tenant, per instance (burst twice that); 429 past it', integerIn(1, 1_000_000))
+    .option('--sse', 'answer each request as a text/event-stream instead of one JSON body')
     .action(async (opts: Omit<ServeFlags, 'dataGiven'>, cmd: Command) => {
       const { runServe } = await import('../src/cli/serve.js');
       await runServe(context(cmd), { ...opts, dataGiven: cmd.optsWithGlobals<GlobalOptions>().data !== undefined });
@@ -197,6 +198,17 @@ function buildProgram(): Command {
     .action(async (opts: AdminFlags, cmd: Command) => {
       const { runTenantsList } = await import('../src/cli/admin.js');
       await runTenantsList(context(cmd), opts, out);
+    });
+  tenants
+    .command('quota')
+    .description("show a tenant's daily quota of MCP tool calls and how many were leased today; --daily or --unlimited sets it (every serve instance holds it within 5 s)")
+    .argument('<tenant>', 'tenant id')
+    .addOption(new Option('--daily <n>', 'tool calls per UTC day (0 refuses every call)').argParser(integerIn(0, 1e12)).conflicts('unlimited'))
+    .option('--unlimited', 'no quota (the default of every tenant)')
+    .addOption(coreOption())
+    .action(async (tenant: string, opts: AdminFlags & { daily?: number; unlimited?: boolean }, cmd: Command) => {
+      const { runTenantsQuota } = await import('../src/cli/admin.js');
+      await runTenantsQuota(context(cmd), tenant, opts, out);
     });
 
   const keys = program.command('keys').description('manage the API keys of a running Core (admin key)');

@@ -1,6 +1,7 @@
 // `allsource core` as a real child process, and the admin commands against it: tenants create and
 // list, keys create (printed once; --json), list and revoke; the key works through curl-style HTTP
-// and stops working when revoked; SIGTERM stops the Core cleanly; a missing admin key is refused.
+// and stops working when revoked; SIGTERM stops the Core cleanly; a missing admin key is refused;
+// tenants quota shows and sets a tenant's daily quota of tool calls.
 
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -93,6 +94,39 @@ describe('allsource core (CLI)', () => {
     expect(await exited).toBe(0);
     expect(core.stdout(), 'the Core writes nothing to stdout').toBe('');
     expect(core.stderr()).toContain('core stopped');
+  }, 60_000);
+
+  it('tenants quota shows a daily quota, sets it with --daily or --unlimited, and refuses bad values', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'allsource-core-cli-'));
+    cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
+    const env = { PATH: process.env.PATH, HOME: dataDir, ALLSOURCE_ADMIN_KEY: ADMIN };
+    const core = await startCoreProcess(dataDir, env);
+    cleanup.push(async () => {
+      if (core.child.exitCode === null) core.child.kill('SIGKILL');
+    });
+    const at = ['--core', core.url];
+    await runCli(['tenants', 'create', 'acme', ...at], env);
+
+    expect(await runCli(['tenants', 'quota', 'acme', ...at], env)).toMatchObject({ code: 0, stdout: 'tenant acme: unlimited\n' });
+    const set = await runCli(['tenants', 'quota', 'acme', '--daily', '100', ...at], env);
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.stdout).toMatch(/^tenant acme: 100 tool calls per day, 0 leased today \(resets \d{4}-\d{2}-\d{2}T00:00:00\.000Z\)\n$/);
+    // Leases (what the MCP edges take) show up in the count.
+    const lease = await request(`${core.url}/api/v1/admin/tenants/acme/quota/lease`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: '{"calls":30}' });
+    expect(await lease.body.json()).toMatchObject({ granted: 30 });
+    const shown = JSON.parse((await runCli(['tenants', 'quota', 'acme', '--json', ...at], env)).stdout) as Record<string, unknown>;
+    expect(shown).toMatchObject({ tenant: 'acme', daily_tool_calls: 100, leased_today: 30, remaining_today: 70 });
+    expect(Object.keys(shown).sort()).toEqual(['daily_tool_calls', 'day', 'leased_today', 'remaining_today', 'resets_at', 'tenant']);
+    expect((await runCli(['tenants', 'quota', 'acme', '--unlimited', ...at], env)).stdout).toBe('tenant acme: unlimited\n');
+
+    for (const bad of [['--daily', '-1'], ['--daily', 'many'], ['--daily', '5', '--unlimited']]) {
+      const refused = await runCli(['tenants', 'quota', 'acme', ...bad, ...at], env);
+      expect(refused.code, bad.join(' ')).toBe(2);
+    }
+    const unknown = await runCli(['tenants', 'quota', 'nobody', '--daily', '5', ...at], env);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/^error: not_found: tenant "nobody" does not exist/);
+    expect((await runCli(['tenants', 'quota', 'acme', '--json', ...at], env)).stdout).toContain('"daily_tool_calls": null');
   }, 60_000);
 
   it('refuses to start without ALLSOURCE_ADMIN_KEY unless --insecure-local, which binds loopback only', async () => {

@@ -47,11 +47,12 @@ async function post(url: string, body: unknown, headers: Record<string, string |
 beforeAll(async () => {
   core = await startTestCore();
   const admin = new CoreAdminClient({ url: core.server.url, key: TEST_ADMIN_KEY });
-  for (const tenant of ['alpha', 'beta']) {
+  for (const tenant of ['alpha', 'beta', 'metered']) {
     await admin.createTenant(tenant);
     keys[tenant] = (await admin.createKey({ tenant })).key;
   }
   keys.alphaReader = (await admin.createKey({ tenant: 'alpha', read_only: true })).key;
+  await admin.setQuota('metered', 5);
   await admin.close();
   const edge = { coreUrl: core.server.url, adminKey: TEST_ADMIN_KEY, host: '127.0.0.1', port: 0, logger: false as const };
   one = await startHostedMcpServer(edge);
@@ -250,6 +251,34 @@ describe('allsource serve over a remote Core', () => {
     } finally {
       await limited.close();
     }
+  });
+
+  it("holds a tenant's daily quota across instances: 429 with Retry-After past it, other tenants untouched", async () => {
+    const headers = { authorization: `Bearer ${keys.metered}`, 'mcp-protocol-version': '2025-11-25' };
+    const toolCall = (id: number) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'ingest_event', arguments: { entity_id: 'meter', event_type: 'tick', payload: { n: id } } } });
+    const answers = [];
+    for (let i = 1; i <= 7; i++) answers.push(await post(`${(i % 2 === 0 ? two : one).url}/mcp`, toolCall(i), headers));
+    expect(answers.slice(0, 5).map((a) => a.status)).toEqual([200, 200, 200, 200, 200]);
+    for (const refused of answers.slice(5)) {
+      expect(refused.status).toBe(429);
+      const wait = Number(refused.headers['retry-after']);
+      expect(wait).toBeGreaterThan(0);
+      expect(wait).toBeLessThanOrEqual(86_400);
+      expect(refused.json?.error.message).toMatch(/daily quota of 5 tool calls/);
+      expect(refused.json?.id).toBe(answers.indexOf(refused) + 1);
+    }
+    // Exactly five ticks were written, and calls that are not tool calls still answer.
+    const admin = new CoreAdminClient({ url: core.server.url, key: TEST_ADMIN_KEY });
+    try {
+      expect((await admin.getQuota('metered')).leased_today).toBe(5);
+    } finally {
+      await admin.close();
+    }
+    expect((await post(`${one.url}/mcp`, { jsonrpc: '2.0', id: 9, method: 'tools/list' }, headers)).status).toBe(200);
+    const alpha = await post(`${one.url}/mcp`, toolCall(10), { ...headers, authorization: `Bearer ${keys.alpha}` });
+    expect(alpha.status).toBe(200);
+    const metrics = await (await request(`${one.url}/metrics`)).body.text();
+    expect(metrics).toMatch(/allsource_mcp_quota_refused_total [1-9]/);
   });
 
   it('serves read-only keys only the read tools, in tools/list and tools/call', async () => {

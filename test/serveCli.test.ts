@@ -75,6 +75,16 @@ describe('allsource serve (CLI)', () => {
     expect(node.isError).toBeFalsy();
     const stats = await client.callTool({ name: 'prime_stats', arguments: {} });
     expect(stats.structuredContent).toMatchObject({ nodes: 1 });
+    // A daily quota set with the CLI holds for this box's MCP edge (two calls made so far; a
+    // quota is checked within 5 s, and a fresh tenant's first lease asks the Core at once).
+    expect((await runCli(['tenants', 'create', 'metered', '--core', serve.url], env)).code).toBe(0);
+    expect((await runCli(['tenants', 'quota', 'metered', '--daily', '2', '--core', serve.url], env)).stdout).toMatch(/2 tool calls per day/);
+    const meteredKey = (await runCli(['keys', 'create', '--tenant', 'metered', '--core', serve.url], env)).stdout.trim();
+    const metered = await mcp(serve.url, meteredKey);
+    for (let i = 0; i < 2; i++) expect((await metered.callTool({ name: 'prime_stats', arguments: {} })).isError).toBeFalsy();
+    await expect(metered.callTool({ name: 'prime_stats', arguments: {} })).rejects.toThrow(/429|daily quota/);
+    expect((await runCli(['tenants', 'quota', 'metered', '--core', serve.url, '--json'], env)).stdout).toMatch(/"leased_today": ?2/);
+    await metered.close();
     await client.close();
     expect(await stop(serve.child)).toBe(0);
   }, 60_000);

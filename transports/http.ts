@@ -4,8 +4,9 @@
 // requests (initialize handshake, no session) go through the SDK's web-standard streamable HTTP
 // transport, one per request; 2026-07-28 requests (per-request envelope, server/discover, Mcp-Method/Mcp-Name
 // headers checked against the body) through the SDK's createMcpHandler. The caller comes only from its credential (never from tool arguments). This file is the
-// edge: who is calling, DNS-rebinding checks on Origin and Host, the body limit, tool-call metrics
-// and access logs; the store (HttpCore or EmbeddedCore) and one shared Prime do the rest.
+// edge: who is calling, DNS-rebinding checks on Origin and Host, the body limit, the per-tenant
+// rate limit (per instance) and daily quota (leased from the Core, so it holds across instances),
+// tool-call metrics and access logs; the store (HttpCore or EmbeddedCore) and one shared Prime do the rest.
 
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -26,6 +27,8 @@ import type { EventStore } from '../src/core/types.js';
 import type { PrimeService } from '../src/prime/types.js';
 import { openHttpCore } from '../src/core/http/httpCore.js';
 import { createKeyCheck } from '../src/core/http/keyCheck.js';
+import { CoreAdminClient } from '../src/core/http/adminClient.js';
+import { createQuotaGate, type QuotaGate, type QuotaTake } from '../src/core/http/quotaGate.js';
 import type { Embedder } from '../src/embed/types.js';
 import { createPrimeService } from '../src/prime/service.js';
 import { createAllsourceServer, type ServerMode, type ToolGroup } from '../tools/registry.js';
@@ -71,6 +74,11 @@ export interface McpEdgeOptions {
    * sends before its result reach the client).
    */
   responseMode?: 'json' | 'sse';
+  /**
+   * The daily tool-call quota per tenant, leased from the Core (held across every instance):
+   * a tools/call past it is 429 with Retry-After until the next UTC midnight. Absent: no quota.
+   */
+  quota?: QuotaGate;
 }
 
 /** A token bucket per tenant; the map forgets idle tenants (they come back with a full bucket). */
@@ -142,9 +150,9 @@ export function registerMcpRoutes(app: FastifyInstance, options: McpEdgeOptions)
     return serverFor(extra.caller, extra.reqId ?? '', extra.body);
   };
   const modern = quietly(() => createMcpHandler(modernServer, { legacy: 'reject', responseMode }));
-  const rejectJsonRpc = (reply: FastifyReply, status: number, message: string, headers: Record<string, string> = {}): FastifyReply => {
+  const rejectJsonRpc = (reply: FastifyReply, status: number, message: string, headers: Record<string, string> = {}, id: unknown = null): FastifyReply => {
     for (const [name, value] of Object.entries(headers)) reply.header(name, value);
-    return reply.code(status).type('application/json').send({ jsonrpc: '2.0', error: { code: -32000, message }, id: null });
+    return reply.code(status).type('application/json').send({ jsonrpc: '2.0', error: { code: -32000, message }, id });
   };
 
   app.post('/mcp', async (req, reply) => {
@@ -167,6 +175,22 @@ export function registerMcpRoutes(app: FastifyInstance, options: McpEdgeOptions)
     if (wait > 0) {
       metrics.rateLimited.inc();
       return rejectJsonRpc(reply, 429, `over ${options.rateLimit!.perSecond} requests per second for this tenant; retry in ${wait.toFixed(1)} s`, { 'retry-after': String(Math.ceil(wait)) });
+    }
+
+    const tool = calledTool(req.body);
+    if (tool !== undefined && options.quota !== undefined) {
+      let taken: QuotaTake;
+      try {
+        taken = await options.quota.take(caller.tenant);
+      } catch (err) {
+        if (isAllSourceError(err) && err.code === 'unavailable') return rejectJsonRpc(reply, 503, `cannot check the daily quota right now: ${err.message}`, { 'retry-after': '1' });
+        throw err;
+      }
+      if (!taken.ok) {
+        metrics.quotaRefused.inc();
+        const id = (req.body as { id?: unknown }).id ?? null;
+        return rejectJsonRpc(reply, 429, `this tenant's daily quota of ${taken.limit} tool calls is used up; it resets at the next UTC midnight, in ${taken.retryAfterSeconds} s`, { 'retry-after': String(taken.retryAfterSeconds) }, id);
+      }
     }
 
     // The body is already parsed (and passed as parsedBody below): a headers-only web Request is
@@ -281,6 +305,7 @@ interface McpMetrics {
   toolCalls: Counter<'tool' | 'outcome'>;
   toolSeconds: Histogram<'tool'>;
   rateLimited: Counter;
+  quotaRefused: Counter;
 }
 
 function createMcpMetrics(registry: Registry, cache: () => { warm_tenants: number; hydrations: number } | undefined): McpMetrics {
@@ -310,7 +335,8 @@ function createMcpMetrics(registry: Registry, cache: () => { warm_tenants: numbe
     },
   });
   const rateLimited = new Counter({ name: 'allsource_mcp_rate_limited_total', help: 'Requests refused with 429 by the per-tenant rate limit.', registers: [registry] });
-  return { toolCalls, toolSeconds, rateLimited };
+  const quotaRefused = new Counter({ name: 'allsource_mcp_quota_refused_total', help: "Tool calls refused with 429 because the tenant's daily quota was used up.", registers: [registry] });
+  return { toolCalls, toolSeconds, rateLimited, quotaRefused };
 }
 
 export interface McpHttpServerOptions extends Omit<McpEdgeOptions, 'registry' | 'log'> {
@@ -416,6 +442,8 @@ export interface HostedMcpServerOptions extends Pick<McpEdgeOptions, 'toolsets' 
 export async function startHostedMcpServer(options: HostedMcpServerOptions): Promise<McpHttpServer> {
   const store = await openHttpCore({ url: options.coreUrl, key: options.adminKey });
   const keys = createKeyCheck({ url: options.coreUrl, ttlMs: options.keyCacheMs });
+  const admin = new CoreAdminClient({ url: options.coreUrl, key: options.adminKey, retryForMs: 2000 });
+  const quota = createQuotaGate({ lease: (tenant, calls) => admin.leaseQuota(tenant, calls) });
   const prime = createPrimeService({ store, embedder: options.embedder, log: (line) => process.stderr.write(`${line}\n`) });
   // The resource URL defaults to this server's own /mcp, known once it listens.
   const listening = { url: '' };
@@ -433,6 +461,7 @@ export async function startHostedMcpServer(options: HostedMcpServerOptions): Pro
     allowedHosts: options.allowedHosts,
     rateLimit: options.rateLimit,
     responseMode: options.responseMode,
+    quota,
     store: () => store,
     prime: () => prime,
     mode: 'hosted',
@@ -447,6 +476,7 @@ export async function startHostedMcpServer(options: HostedMcpServerOptions): Pro
     closeResources: async () => {
       await prime.close();
       await keys.close();
+      await admin.close();
       await store.close();
     },
   });

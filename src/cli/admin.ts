@@ -1,8 +1,10 @@
-// `allsource tenants …` and `allsource keys …`: the admin side of a running Core, over HTTP with
-// the admin key from ALLSOURCE_ADMIN_KEY. Human output by default; `--json` for scripts.
+// `allsource tenants …` (including their daily quotas of tool calls) and `allsource keys …`: the
+// admin side of a running Core, over HTTP with the admin key from ALLSOURCE_ADMIN_KEY. Human output
+// by default; `--json` for scripts.
 
 import { InvalidError } from '../core/errors.js';
 import type { CoreAdminClient } from '../core/http/adminClient.js';
+import type { QuotaRecord } from '../core/http/quotas.js';
 import type { CliContext } from './context.js';
 import type { Output } from './output.js';
 
@@ -38,6 +40,19 @@ export async function runTenantsList(ctx: CliContext, flags: AdminFlags, out: Ou
   if (ctx.json) return out.json({ tenants });
   if (tenants.length === 0) return out.write('no tenants (create one: allsource tenants create <tenant>)\n');
   for (const t of tenants) await out.write(`${t.tenant}\t${t.active_keys} active key${t.active_keys === 1 ? '' : 's'}\tcreated ${t.created_at}\n`);
+}
+
+/** One line for people: the quota, today's usage and when it resets. */
+export function formatQuota(q: QuotaRecord): string {
+  if (q.daily_tool_calls === null) return `tenant ${q.tenant}: unlimited\n`;
+  return `tenant ${q.tenant}: ${q.daily_tool_calls} tool call${q.daily_tool_calls === 1 ? '' : 's'} per day, ${q.leased_today} leased today (resets ${q.resets_at})\n`;
+}
+
+/** Shows a tenant's daily quota of tool calls; with `--daily N` or `--unlimited`, sets it first. */
+export async function runTenantsQuota(ctx: CliContext, tenant: string, flags: AdminFlags & { daily?: number; unlimited?: boolean }, out: Output): Promise<void> {
+  const record = await withAdmin(flags, (c) => (flags.daily !== undefined ? c.setQuota(tenant, flags.daily) : flags.unlimited ? c.setQuota(tenant, null) : c.getQuota(tenant)));
+  if (ctx.json) await out.json(record);
+  else await out.write(formatQuota(record));
 }
 
 export async function runKeysCreate(ctx: CliContext, flags: AdminFlags & { tenant: string; readOnly?: boolean; label?: string }, out: Output): Promise<void> {

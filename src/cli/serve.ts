@@ -30,21 +30,24 @@ export interface ServeFlags {
   maxBodyBytes?: number;
   /** Requests per second per tenant, per instance (token bucket; burst twice that). */
   rateLimit?: number;
+  /** Answer as text/event-stream instead of JSON. */
+  sse?: boolean;
 }
 
 export async function runServe(ctx: CliContext, flags: ServeFlags, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   if (flags.core !== undefined && (flags.local || flags.dataGiven)) throw new InvalidError('core', '--core serves a remote Core; it does not take --data or --local');
   if (flags.gateway && flags.core === undefined) throw new InvalidError('gateway', '--gateway goes with --core URL');
   if (flags.oauthIssuer !== undefined && (flags.core === undefined || flags.gateway)) throw new InvalidError('oauth-issuer', '--oauth-issuer goes with --core URL (and not with --gateway)');
-  const [{ startMcpHttpServer, startHostedMcpServer, registerMcpRoutes, bearerToken, tenantCaller }, { createPrimeService }, { createEmbedderFromEnv }, { openEmbeddedCore }, { isLoopbackHost }] = await Promise.all([
+  const [{ startMcpHttpServer, startHostedMcpServer, registerMcpRoutes, bearerToken, tenantCaller }, { createPrimeService }, { createEmbedderFromEnv }, { openEmbeddedCore }, { isLoopbackHost }, { createQuotaGate }] = await Promise.all([
     import('../../transports/http.js'),
     import('../prime/service.js'),
     import('../embed/index.js'),
     import('../core/embedded/index.js'),
     import('../core/http/wire.js'),
+    import('../core/http/quotaGate.js'),
   ]);
   const embedder = createEmbedderFromEnv(env);
-  const edge = { toolsets: flags.toolsets, allowedOrigins: flags.allowedOrigins, allowedHosts: flags.allowedHosts, rateLimit: flags.rateLimit === undefined ? undefined : { perSecond: flags.rateLimit } };
+  const edge = { toolsets: flags.toolsets, allowedOrigins: flags.allowedOrigins, allowedHosts: flags.allowedHosts, rateLimit: flags.rateLimit === undefined ? undefined : { perSecond: flags.rateLimit }, responseMode: flags.sse ? ('sse' as const) : ('json' as const) };
   /** Whichever server the mode started: where it listens, and how to stop it. */
   let running: { url: string; close(): Promise<void> };
 
@@ -103,6 +106,8 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, env: NodeJS.P
           mode: 'hosted',
           log: core.log,
           registry: core.metrics.registry,
+          // Leased in-process: the quotas of this box's own admin log.
+          quota: createQuotaGate({ lease: (tenant, calls) => core.quotas().lease(tenant, calls) }),
           resolveCaller: async (headers) => {
             if (!core.ready()) throw new UnavailableError('the store is still opening');
             const token = bearerToken(headers.authorization);

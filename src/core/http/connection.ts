@@ -54,7 +54,7 @@ export class CoreConnection {
     this.retryForMs = options.retryForMs ?? 10_000;
   }
 
-  async call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, options: CallOptions): Promise<T> {
+  async call<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, options: CallOptions): Promise<T> {
     if (this.closed) throw new UnavailableError('the HttpCore client is closed');
     const giveUpAt = Date.now() + this.retryForMs;
     const timeout = this.timeoutMs + (options.waitMs ?? 0);

@@ -192,6 +192,12 @@ export class Keyring {
     return [...this.tenants.keys()].sort().map((tenant) => this.tenantRecord(tenant));
   }
 
+  /** Whether a tenant was created (quotas are set only for tenants that exist). */
+  async hasTenant(tenant: string): Promise<boolean> {
+    await this.refresh();
+    return this.tenants.has(tenant);
+  }
+
   async createKey(args: { tenant: unknown; read_only?: unknown; label?: unknown }): Promise<CreatedKey> {
     const tenant = checkDataTenant(args.tenant, 'tenant');
     if (args.read_only !== undefined && typeof args.read_only !== 'boolean') throw new InvalidError('read_only', 'must be true or false');

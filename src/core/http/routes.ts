@@ -1,5 +1,5 @@
 // The /api/v1 routes of the Core server: each EventStore call as one route (the port over HTTP,
-// one-to-one), the admin routes for tenants and keys, and the access rule every route shares:
+// one-to-one), the admin routes for tenants, keys and quotas, and the access rule every route shares:
 // a tenant key reaches only its own tenant (anything else is "not found", never "forbidden", so
 // no key learns which tenants exist), a read-only key may not write (403), admin routes take
 // the admin key only.
@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AllSourceError, InvalidError, NotFoundError } from '../errors.js';
 import type { AppendResult, EventStore, JsonValue, NewEvent, QueryFilter, TombstoneSelector } from '../types.js';
 import { ADMIN_TENANT, checkDataTenant, type Keyring } from './keys.js';
+import type { Quotas } from './quotas.js';
 import { ROUTES, type RouteName, type RouteSpec } from './schemas.js';
 import type { CoreMetrics } from './metrics.js';
 
@@ -15,6 +16,8 @@ import type { CoreMetrics } from './metrics.js';
 export interface CoreContext {
   store: () => EventStore;
   keyring: () => Keyring;
+  /** Per-tenant daily quotas of tool calls (the admin log's quota events). */
+  quotas: () => Quotas;
   metrics: CoreMetrics;
   /** Aborted when the server starts shutting down: waiting watches answer then. */
   shutdown: AbortSignal;
@@ -116,6 +119,9 @@ export function registerRoutes(app: FastifyInstance, ctx: CoreContext): void {
     createKey: async (req, reply) => reply.code(201).send(await ctx.keyring().createKey(req.body as { tenant: unknown })),
     listKeys: async (req) => ({ keys: await ctx.keyring().listKeys(req.query.tenant) }),
     revokeKey: async (req) => ctx.keyring().revokeKey(req.params.key_id),
+    setQuota: async (req, _reply, t) => ctx.quotas().setQuota(t, req.body.daily_tool_calls),
+    getQuota: async (_req, _reply, t) => ctx.quotas().getQuota(t),
+    leaseQuota: async (req, _reply, t) => ctx.quotas().lease(t, req.body.calls),
   };
 
   for (const [name, route] of Object.entries(ROUTES) as [RouteName, RouteSpec][]) {
@@ -125,9 +131,26 @@ export function registerRoutes(app: FastifyInstance, ctx: CoreContext): void {
       method: route.method,
       url: route.url,
       schema: validated,
+      ...(route.strictBody ? { preValidation: strictBodyTypes(route) } : {}),
       handler: async (req, reply) => handler(req as Req, reply, allowedTenant(route, req as Req) as string),
     });
   }
+}
+
+/** Refuses body fields whose JSON type, as sent, is none of the types their schema declares (before validation coerces them). */
+function strictBodyTypes(route: RouteSpec): (req: FastifyRequest) => Promise<void> {
+  const properties = (route.schema.body?.properties ?? {}) as Record<string, { type?: string | string[] }>;
+  const isType = (value: unknown, type: string): boolean =>
+    type === 'integer' ? Number.isInteger(value) : type === 'null' ? value === null : type === 'array' ? Array.isArray(value) : type === 'object' ? typeof value === 'object' && value !== null && !Array.isArray(value) : typeof value === type;
+  return async (req) => {
+    if (typeof req.body !== 'object' || req.body === null) return;
+    for (const [field, value] of Object.entries(req.body)) {
+      const declared = properties[field]?.type;
+      if (declared === undefined) continue;
+      const types = Array.isArray(declared) ? declared : [declared];
+      if (!types.some((type) => isType(value, type))) throw new InvalidError(field, `must be ${types.join(' or ')}`);
+    }
+  };
 }
 
 function dryRun(value: unknown): { dry_run?: boolean } {

@@ -2,22 +2,15 @@
 // coerces query strings) with them, and the OpenAPI 3.1 document at /api/v1/openapi.json is
 // generated from the same objects, so the documentation cannot drift from what is enforced.
 // Request schemas check the envelope only (types of top-level fields, unknown fields refused); the
-// store's own validation (src/core/validate.ts) does the rest, naming the exact field.
+// store's own validation (src/core/validate.ts) does the rest, naming the exact field. The admin
+// routes (tenants, keys, quotas) are in adminSchemas.ts; the schema constructors in schemaKit.ts.
 
 import { ERROR_CODE_LIST } from '../errors.js';
+import { ADMIN_ROUTES } from './adminSchemas.js';
+import { bool, int, jsonObject, nullable, object, str, type RouteSpec, type Schema } from './schemaKit.js';
 import { MAX_BULK_APPENDS } from './wire.js';
 
-type Schema = Record<string, unknown>;
-
-const str = (description: string): Schema => ({ type: 'string', description });
-const int = (description: string): Schema => ({ type: 'integer', description });
-const bool = (description: string): Schema => ({ type: 'boolean', description });
-const jsonObject = (description: string): Schema => ({ type: 'object', additionalProperties: true, description });
-const nullable = (schema: Schema): Schema => ({ ...schema, type: [schema.type as string, 'null'] });
-
-function object(properties: Record<string, Schema>, required: string[] = [], description?: string): Schema {
-  return { type: 'object', properties, required, additionalProperties: false, ...(description ? { description } : {}) };
-}
+export type { RouteSpec } from './schemaKit.js';
 
 // ── shared pieces ───────────────────────────────────────────────────────────────────────────────
 
@@ -124,38 +117,9 @@ const tombstoneResult = object(
   ['count', 'event_ids', 'event_ids_truncated', 'position', 'dry_run'],
 );
 
-const tenantRecord = object({ tenant: str('Tenant id.'), created_at: str('When it was created.'), active_keys: int('Keys not revoked.') }, ['tenant', 'created_at', 'active_keys']);
-const keyProperties = {
-  key_id: str('Public id of the key (the part after as_live_).'),
-  tenant: str('The tenant it is bound to.'),
-  read_only: bool('True when it may only read.'),
-  label: nullable(str('A note for people.')),
-  created_at: str('When it was created.'),
-  revoked_at: nullable(str('When it was revoked, or null.')),
-};
-const keyRecord = object(keyProperties, Object.keys(keyProperties));
-
 // ── routes ──────────────────────────────────────────────────────────────────────────────────────
 
-/** One route: its method, URL (fastify syntax), schema parts and what it is for. */
-export interface RouteSpec {
-  method: 'GET' | 'POST' | 'DELETE';
-  url: string;
-  summary: string;
-  /** True when the route appends to the log (read-only keys get 403). */
-  writes: boolean;
-  /** Admin routes take only the admin key. */
-  admin?: boolean;
-  /**
-   * How the port names what this route's query string and body carry (`filter.`, `options.`,
-   * `selector.`, `events[0].`), so an error names a field the same way whichever adapter answers.
-   */
-  fields?: { querystring?: string; body?: string };
-  schema: { params?: Schema; querystring?: Schema; body?: Schema; response: Record<number, Schema> };
-}
-
 const T = '/api/v1/tenants/:tenant';
-
 
 export const ROUTES = {
   appendOne: {
@@ -368,49 +332,8 @@ export const ROUTES = {
     writes: false,
     schema: { response: { 200: object({ kind: { type: 'string', enum: ['admin', 'tenant'] }, tenant: nullable(str('Bound tenant.')), key_id: nullable(str('Key id.')), read_only: bool('May only read.') }, ['kind', 'tenant', 'key_id', 'read_only']) } },
   },
-  createTenant: {
-    method: 'POST',
-    url: '/api/v1/admin/tenants',
-    summary: 'Create a tenant (admin key).',
-    writes: true,
-    admin: true,
-    schema: { body: object({ tenant: str('Tenant id.') }, ['tenant']), response: { 201: tenantRecord } },
-  },
-  listTenants: {
-    method: 'GET',
-    url: '/api/v1/admin/tenants',
-    summary: 'List tenants (admin key).',
-    writes: false,
-    admin: true,
-    schema: { response: { 200: object({ tenants: { type: 'array', items: tenantRecord } }, ['tenants']) } },
-  },
-  createKey: {
-    method: 'POST',
-    url: '/api/v1/admin/keys',
-    summary: 'Create a key bound to one tenant; the key is in this answer only (admin key).',
-    writes: true,
-    admin: true,
-    schema: {
-      body: object({ tenant: str('Tenant the key is bound to.'), read_only: bool('May only read (default false).'), label: str('A note for people.') }, ['tenant']),
-      response: { 201: object({ ...keyProperties, key: str('The key. Store it now: it is not shown again.') }, [...Object.keys(keyProperties), 'key']) },
-    },
-  },
-  listKeys: {
-    method: 'GET',
-    url: '/api/v1/admin/keys',
-    summary: "List keys (never their secrets), all or one tenant's (admin key).",
-    writes: false,
-    admin: true,
-    schema: { querystring: object({ tenant: str('Only this tenant.') }), response: { 200: object({ keys: { type: 'array', items: keyRecord } }, ['keys']) } },
-  },
-  revokeKey: {
-    method: 'DELETE',
-    url: '/api/v1/admin/keys/:key_id',
-    summary: 'Revoke a key; it fails from the next request on (admin key).',
-    writes: true,
-    admin: true,
-    schema: { params: object({ key_id: str('The key id.') }, ['key_id']), response: { 200: keyRecord } },
-  },
+  // Tenants, keys and quotas (admin key only).
+  ...ADMIN_ROUTES,
 } satisfies Record<string, RouteSpec>;
 
 export type RouteName = keyof typeof ROUTES;

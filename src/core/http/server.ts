@@ -13,6 +13,7 @@ import { pino, type Logger } from 'pino';
 import { AllSourceError, InvalidError, isAllSourceError, NotFoundError, type ErrorCode } from '../errors.js';
 import type { EventStore } from '../types.js';
 import { Keyring, type Principal } from './keys.js';
+import { Quotas } from './quotas.js';
 import { createCoreMetrics, type CoreMetrics } from './metrics.js';
 import { registerRoutes, type CoreContext } from './routes.js';
 import { openApiDocument, routeSpecOf } from './schemas.js';
@@ -39,13 +40,14 @@ export interface CoreServerOptions {
   logger?: Logger | false;
   /** Reported in the OpenAPI document. */
   version?: string;
-  /**
-   * More routes on the same server, added before it listens (`allsource serve --data` mounts the
-   * MCP endpoint beside the Core API this way). They get the store and keyring once ready.
-   */
   /** Runs after the last request is answered and before the store closes (e.g. closing Prime). */
   beforeStoreClose?: () => Promise<void>;
-  extend?: (app: FastifyInstance, core: { store: () => EventStore; keyring: () => Keyring; ready: () => boolean; metrics: CoreMetrics; log: Logger | null }) => void;
+  /**
+   * More routes on the same server, added before it listens (`allsource serve --data` mounts the
+   * MCP endpoint beside the Core API this way). They get the store, keyring and quotas once ready
+   * (the one-box MCP edge leases tool calls from `quotas()` in-process).
+   */
+  extend?: (app: FastifyInstance, core: { store: () => EventStore; keyring: () => Keyring; quotas: () => Quotas; ready: () => boolean; metrics: CoreMetrics; log: Logger | null }) => void;
 }
 
 export interface CoreServer {
@@ -99,6 +101,7 @@ export async function startCoreServer(options: CoreServerOptions): Promise<CoreS
 
   let store: EventStore | undefined;
   let keyring: Keyring | undefined;
+  let quotas: Quotas | undefined;
   let state: 'starting' | 'ready' | 'failed' | 'closing' = 'starting';
   const shutdown = new AbortController();
 
@@ -173,9 +176,9 @@ export async function startCoreServer(options: CoreServerOptions): Promise<CoreS
   const document = openApiDocument(options.version ?? '0.0.0');
   app.get('/api/v1/openapi.json', async () => document);
 
-  const ctx: CoreContext = { store: () => store!, keyring: () => keyring!, metrics, shutdown: shutdown.signal, wireError: (err, req) => wireBody(asWire(err, req)).error };
+  const ctx: CoreContext = { store: () => store!, keyring: () => keyring!, quotas: () => quotas!, metrics, shutdown: shutdown.signal, wireError: (err, req) => wireBody(asWire(err, req)).error };
   registerRoutes(app, ctx);
-  options.extend?.(app, { store: () => store!, keyring: () => keyring!, ready: () => state === 'ready', metrics, log });
+  options.extend?.(app, { store: () => store!, keyring: () => keyring!, quotas: () => quotas!, ready: () => state === 'ready', metrics, log });
 
   await app.listen({ host, port: options.port ?? 3900 });
   const address = app.server.address() as AddressInfo;
@@ -186,6 +189,9 @@ export async function startCoreServer(options: CoreServerOptions): Promise<CoreS
       store = await options.openStore();
       keyring = new Keyring({ store, secret: options.keySecret, adminKey: options.adminKey || undefined });
       await keyring.refresh();
+      const tenants = keyring;
+      quotas = new Quotas({ store, tenantExists: (tenant) => tenants.hasTenant(tenant) });
+      await quotas.refresh();
       if (state === 'starting') state = 'ready';
       log?.info({ url }, 'core ready');
     } catch (err) {
