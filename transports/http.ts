@@ -2,11 +2,12 @@
 // a server for the caller's tenant, answers, and forgets it, so any instance serves any request
 // and nothing durable lives here. Both protocol eras on one endpoint: 2025-06-18 / 2025-11-25
 // requests (initialize handshake, no session) go through the SDK's web-standard streamable HTTP
-// transport, one per request; 2026-07-28 requests (per-request envelope, server/discover, Mcp-Method/Mcp-Name
-// headers checked against the body) through the SDK's createMcpHandler. The caller comes only from its credential (never from tool arguments). This file is the
-// edge: who is calling, DNS-rebinding checks on Origin and Host, the body limit, the per-tenant
-// rate limit (per instance) and daily quota (leased from the Core, so it holds across instances),
-// tool-call metrics and access logs; the store (HttpCore or EmbeddedCore) and one shared Prime do the rest.
+// transport, one per request; 2026-07-28 requests (per-request envelope, server/discover,
+// Mcp-Method/Mcp-Name headers checked against the body) through the SDK's createMcpHandler. The
+// caller comes only from its credential (never from tool arguments). This file is the edge: who
+// is calling, DNS-rebinding checks on Origin and Host, the body limit, the per-tenant rate limit
+// (per instance) and daily quota (leased from the Core, so it holds across instances), tool-call
+// metrics and access logs; the store (HttpCore or EmbeddedCore) and one shared Prime do the rest.
 
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
