@@ -251,9 +251,10 @@ export interface AllsourceServerOptions {
   /**
    * Register only this tool when it is among the selected ones: a server built to answer one
    * tools/call. A name outside the selection registers them all, so the answer (tool not found)
-   * is the same as a full server's.
+   * is the same as a full server's. `null`: register none (a server built for a ping or a
+   * notification, which no tool answers).
    */
-  onlyTool?: string;
+  onlyTool?: string | null;
   /** The tool definitions to choose from (default: every allsource tool). */
   tools?: readonly ToolDefinition[];
   log?: LogSink;
@@ -308,7 +309,9 @@ export function createAllsourceServer(options: AllsourceServerOptions): McpServe
   const selected = selectTools(tools, options);
   // An MCP server with no tools answers tools/list with "method not found"; say why instead.
   if (selected.length === 0) throw new InvalidError('toolsets', `${(options.toolsets ?? TOOL_GROUPS).join(', ')}${options.readOnly ? ' (read-only)' : ''} hold no tools`);
-  const only = options.onlyTool === undefined ? undefined : selected.find((tool) => tool.name === options.onlyTool);
-  registerTools(server, only === undefined ? selected : [only], ctx, options.log, options.observe);
+  if (options.onlyTool !== null) {
+    const only = options.onlyTool === undefined ? undefined : selected.find((tool) => tool.name === options.onlyTool);
+    registerTools(server, only === undefined ? selected : [only], ctx, options.log, options.observe);
+  }
   return server;
 }

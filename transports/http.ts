@@ -124,12 +124,12 @@ export function registerMcpRoutes(app: FastifyInstance, options: McpEdgeOptions)
   const takeToken = options.rateLimit === undefined ? undefined : createRateLimiter(options.rateLimit);
   /**
    * A server for one request of `caller` (tools, read-only filter and observers bound to it). For
-   * a tools/call it holds just the tool called: registering all 43 for one call would cost more
-   * than the call itself.
+   * a tools/call it holds just the tool called, for a ping none: registering all 43 for one call
+   * would cost more than the call itself.
    */
   const serverFor = (caller: Caller, reqId: string, body: unknown): McpServer =>
     createAllsourceServer({
-      onlyTool: calledTool(body),
+      onlyTool: toolsNeeded(body),
       store: options.store(),
       prime: options.prime(),
       tenant: caller.tenant,
@@ -205,13 +205,11 @@ export function registerMcpRoutes(app: FastifyInstance, options: McpEdgeOptions)
       const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: responseMode === 'json' });
       await server.connect(transport);
       response = await transport.handleRequest(webRequest, { parsedBody: req.body, authInfo });
-      // A JSON answer is complete here; an SSE stream closes the pair once it has been sent.
-      const release = (): void => {
-        void transport.close().catch(() => undefined);
-        void server.close().catch(() => undefined);
-      };
-      if (response.body === null || !isEventStream(response)) release();
-      else reply.raw.once('close', release);
+      // A JSON answer is complete here: nothing of the pair is pending and nothing outside holds
+      // it, so it is left to the garbage collector (closing builds a "connection closed" error,
+      // stack trace and all, for every request). An SSE stream is closed once it has been sent;
+      // closing the transport closes the server too (its onclose).
+      if (response.body !== null && isEventStream(response)) reply.raw.once('close', () => void transport.close().catch(() => undefined));
     } else {
       // 2026-07-28: the SDK's per-request handler; the caller rides in authInfo to the factory above.
       response = await modern.fetch(webRequest, { authInfo, parsedBody: req.body });
@@ -245,6 +243,18 @@ function calledTool(body: unknown): string | undefined {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
   const { method, params } = body as { method?: unknown; params?: { name?: unknown } };
   return method === 'tools/call' && typeof params?.name === 'string' ? params.name : undefined;
+}
+
+/**
+ * The tools a server answering `body` needs: the one called (tools/call), none (a ping, or a
+ * notification: no tool answers either), or all (undefined: initialize, tools/list, discovery).
+ */
+function toolsNeeded(body: unknown): string | null | undefined {
+  const tool = calledTool(body);
+  if (tool !== undefined) return tool;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
+  const { method, id } = body as { method?: unknown; id?: unknown };
+  return method === 'ping' || (typeof method === 'string' && method.startsWith('notifications/') && id === undefined) ? null : undefined;
 }
 
 function isEventStream(response: Response): boolean {
