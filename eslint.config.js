@@ -1,8 +1,8 @@
 // Lint configuration: typescript-eslint's recommended rules over every TypeScript source, and the
-// layers as import rules. Bottom to top: src/core and src/text (leaves), src/embed, src/prime, then
-// tools/ (the MCP tools), transports/, and the CLI (src/cli, bin/). A module imports only from
-// below, so no layer can grow a cycle. (Dynamic `import()` is not checked; the CLI uses it to load
-// tools and transports lazily.)
+// layers as import rules. Bottom to top: src/core and src/text (leaves), src/embed, src/prime and
+// src/payments (x402, on the store alone), then tools/ (the MCP tools), transports/, and the CLI
+// (src/cli, bin/). A module imports only from below, so no layer can grow a cycle. (Dynamic
+// `import()` is not checked; the CLI uses it to load tools and transports lazily.)
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -12,6 +12,7 @@ const LAYER = {
   text: ['**/text/**'],
   embed: ['**/embed/**'],
   prime: ['**/prime/**'],
+  payments: ['**/payments/**'],
   cli: ['**/cli/**'],
   tools: ['**/tools/**'],
   transports: ['**/transports/**'],
@@ -54,19 +55,23 @@ export default tseslint.config(
   },
   {
     files: ['src/core/**/*.ts'],
-    rules: { 'no-restricted-imports': layerRule('src/core', ['prime', 'embed', 'text', 'cli', ...ABOVE_SRC], 'the EventStore port and its adapters are the bottom layer') },
+    rules: { 'no-restricted-imports': layerRule('src/core', ['prime', 'payments', 'embed', 'text', 'cli', ...ABOVE_SRC], 'the EventStore port and its adapters are the bottom layer') },
+  },
+  {
+    files: ['src/payments/**/*.ts'],
+    rules: { 'no-restricted-imports': layerRule('src/payments', ['prime', 'embed', 'text', 'cli', ...ABOVE_SRC], 'x402 payments sit on the store alone, below the MCP tools that they guard') },
   },
   {
     files: ['src/text/**/*.ts'],
-    rules: { 'no-restricted-imports': layerRule('src/text', ['core', 'embed', 'prime', 'cli', ...ABOVE_SRC], 'the tokenizer is a leaf that embed and prime share') },
+    rules: { 'no-restricted-imports': layerRule('src/text', ['core', 'embed', 'prime', 'payments', 'cli', ...ABOVE_SRC], 'the tokenizer is a leaf that embed and prime share') },
   },
   {
     files: ['src/embed/**/*.ts'],
-    rules: { 'no-restricted-imports': layerRule('src/embed', ['prime', 'cli', ...ABOVE_SRC], 'embedders sit below Prime and everything above it') },
+    rules: { 'no-restricted-imports': layerRule('src/embed', ['prime', 'payments', 'cli', ...ABOVE_SRC], 'embedders sit below Prime and everything above it') },
   },
   {
     files: ['src/prime/**/*.ts'],
-    rules: { 'no-restricted-imports': layerRule('src/prime', ['cli', ...ABOVE_SRC], 'Prime sits below the MCP tools and the CLI') },
+    rules: { 'no-restricted-imports': layerRule('src/prime', ['payments', 'cli', ...ABOVE_SRC], 'Prime sits below the MCP tools and the CLI') },
   },
   {
     // The CLI's implementation: it loads the tools and the stdio transport (lazily), never the entry point.

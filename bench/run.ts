@@ -11,8 +11,9 @@
 //   --json            print JSON instead of the markdown table (skips the MCP bench)
 //   --skip-mcp        only the store bench, not the MCP bench (bench/mcp.ts) that follows it
 //   --skip-prime      not the Prime benches that follow (bench/locomo.ts recall quality, bench/prime.ts speed)
-//   --skip-core       not the Core-over-HTTP bench (bench/core.ts: HttpCore vs in-process) nor the
-//                     hosted MCP bench (bench/serve.ts: allsource serve over a Core vs stdio)
+//   --skip-core       not the Core-over-HTTP bench (bench/core.ts: HttpCore vs in-process), the
+//                     hosted MCP bench (bench/serve.ts: allsource serve over a Core vs stdio) nor the
+//                     x402 bench (bench/x402.ts: paid vs free calls with a local facilitator)
 //
 // Progress goes to stderr; stdout carries only the report.
 
@@ -508,8 +509,8 @@ async function main(): Promise<void> {
   if (options.core) {
     // Each in its own process too: they start `allsource core` (and `serve`) children of their own.
     process.stdout.write('\n');
-    for (const script of ['./core.js', './serve.js']) {
-      if (script === './serve.js') process.stdout.write('\n');
+    for (const script of ['./core.js', './serve.js', './x402.js']) {
+      if (script !== './core.js') process.stdout.write('\n');
       const run = spawnSync(process.execPath, [fileURLToPath(new URL(script, import.meta.url))], { stdio: 'inherit' });
       if (run.status !== 0) process.exitCode = 1;
     }

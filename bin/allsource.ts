@@ -146,6 +146,36 @@ function buildProgram(): Command {
     });
 
   program
+    .command('pricing')
+    .description('print what each tool call costs (x402): the pricing `serve` reads from --pricing FILE, $ALLSOURCE_PRICING_FILE or $ALLSOURCE_PRICING')
+    .option('--pricing <file>', 'the pricing file (JSON)')
+    .action(async (opts: { pricing?: string }, cmd: Command) => {
+      const { runPricing } = await import('../src/cli/payments.js');
+      await runPricing(context(cmd), opts, out);
+    });
+
+  program
+    .command('pay')
+    .description('sign an x402 payment for a PaymentRequired (a tool result, the bare object or its x402/error wrapper; --file or stdin) with the key in $ALLSOURCE_PAY_KEY; prints the PaymentPayload to send as _meta["x402/payment"]')
+    .option('--file <path>', 'the PaymentRequired JSON (default: stdin)')
+    .option('--max <amount>', 'refuse to sign for more than this many atomic units of the asset')
+    .option('--payment-id <id>', 'a payment-identifier id (16-128 letters, digits, - or _) for idempotent retries')
+    .action(async (opts: { file?: string; max?: string; paymentId?: string }, cmd: Command) => {
+      const { runPay } = await import('../src/cli/pay.js');
+      await runPay(context(cmd), opts, out);
+    });
+
+  program
+    .command('payments')
+    .description("list the tenant's x402 payment receipts (settled, failed, indeterminate), newest first")
+    .option('--limit <n>', 'at most this many (default 100)', integerIn(1, 100_000))
+    .addOption(remoteCoreOption())
+    .action(async (opts: { limit?: number }, cmd: Command) => {
+      const { runPayments } = await import('../src/cli/payments.js');
+      await runPayments(context(cmd), opts, out);
+    });
+
+  program
     .command('core')
     .description('run the Core: the data directory behind a tenant-authenticated REST API (/api/v1), with /health, /ready, /metrics; admin key from ALLSOURCE_ADMIN_KEY')
     .addOption(new Option('--port <port>', 'TCP port (0 picks a free one)').default(3900).argParser(integerIn(0, 65535)))
@@ -175,6 +205,7 @@ function buildProgram(): Command {
     .option('--max-body-bytes <n>', 'largest request body (default 16 MiB; 32 MiB with the Core API)', integerIn(1024, 1024 * 1024 * 1024))
     .option('--rate-limit <n>', 'MCP requests per second per tenant, per instance (burst twice that); 429 past it', integerIn(1, 1_000_000))
     .option('--sse', 'answer each request as a text/event-stream instead of one JSON body')
+    .option('--pricing <file>', 'x402 prices for tool calls (JSON; else $ALLSOURCE_PRICING_FILE or $ALLSOURCE_PRICING): priced tools are paid per call in USDC past a free allowance')
     .action(async (opts: Omit<ServeFlags, 'dataGiven'>, cmd: Command) => {
       const { runServe } = await import('../src/cli/serve.js');
       await runServe(context(cmd), { ...opts, dataGiven: cmd.optsWithGlobals<GlobalOptions>().data !== undefined });

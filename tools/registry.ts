@@ -13,11 +13,11 @@ import type { PrimeService } from '../src/prime/types.js';
 import { TOOL_ERROR_JSON_SCHEMA } from './errors.js';
 import { TOOL_GROUPS, type ToolGroup } from './groups.js';
 import { ALL_TOOLS } from './index.js';
-import type { LogSink, ServerMode, ToolContext, ToolDefinition, ToolError } from './types.js';
+import type { LogSink, ServerMode, ToolCallGuard, ToolContext, ToolDefinition, ToolError } from './types.js';
 import { packageVersion } from './version.js';
 
 export { TOOL_GROUPS, type ToolGroup };
-export type { LogSink, ServerMode, ToolContext, ToolDefinition, ToolError, ToolErrorContent, ToolHints } from './types.js';
+export type { GuardedToolCall, LogSink, ServerMode, ToolCallGuard, ToolContext, ToolDefinition, ToolError, ToolErrorContent, ToolHints } from './types.js';
 
 const stderrLog: LogSink = (line) => {
   process.stderr.write(`${line}\n`);
@@ -27,32 +27,58 @@ const stderrLog: LogSink = (line) => {
  * Registers `tools` on `server`, each wrapped so that it validates its arguments, runs against
  * `ctx`, and answers `{ content: [text], structuredContent }` or an `isError` result.
  */
-export function registerTools(server: McpServer, tools: readonly ToolDefinition[], ctx: ToolContext, log: LogSink = stderrLog, observe?: ToolCallObserver): void {
+export function registerTools(server: McpServer, tools: readonly ToolDefinition[], ctx: ToolContext, log: LogSink = stderrLog, observe?: ToolCallObserver, guard?: ToolCallGuard): void {
   for (const tool of tools) {
     const schemas = compiled(tool);
+    const guarded = guard?.covers(tool.name) === true ? guard : undefined;
+    const listing = guarded === undefined ? schemas : guardedListing(tool, schemas, guarded);
     const registered = server.registerTool(
       tool.name,
       {
         title: tool.title,
         description: tool.description,
         inputSchema: schemas.listedInput,
-        outputSchema: schemas.listedOutput,
+        outputSchema: listing.listedOutput,
         annotations: { title: tool.title, ...tool.annotations },
       },
-      async (rawArgs: unknown) => {
-        if (observe === undefined) return runTool(tool, schemas, rawArgs, ctx, log);
-        const started = process.hrtime.bigint();
-        const result = await runTool(tool, schemas, rawArgs, ctx, log);
-        const outcome = result.isError ? ((result.structuredContent as { error?: { code?: string } } | undefined)?.error?.code ?? 'error') : 'ok';
-        observe({ tool: tool.name, outcome, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
+      async (rawArgs: unknown, sdkCtx?: { mcpReq?: { _meta?: Record<string, unknown> } }) => {
+        const started = observe === undefined ? 0n : process.hrtime.bigint();
+        const parsed = schemas.strictInput.safeParse(rawArgs ?? {});
+        // Bad arguments are refused before a guard sees the call: nobody pays for a call that cannot run.
+        const result = !parsed.success
+          ? errorResult(describeIssues(parsed.error.issues, rawArgs))
+          : guarded === undefined
+            ? await runTool(tool, schemas, parsed.data, ctx, log)
+            : await guarded.run({ tool: tool.name, description: tool.description, meta: sdkCtx?.mcpReq?._meta, tenant: ctx.tenant, store: ctx.store }, () => runTool(tool, schemas, parsed.data, ctx, log));
+        if (observe !== undefined) {
+          const outcome = result.isError ? ((result.structuredContent as { error?: { code?: string } } | undefined)?.error?.code ?? 'error') : 'ok';
+          observe({ tool: tool.name, outcome, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
+        }
         return result;
       },
     );
     // The SDK turns the outputSchema into JSON Schema on a server's first call of the tool; a
     // hosted server lives for one request, so the first server's answer is kept for all of them.
-    if (schemas.outputJson === undefined) schemas.outputJson = registered.outputSchemaJson;
-    else registered.outputSchemaJson = schemas.outputJson;
+    if (listing.outputJson === undefined) listing.outputJson = registered.outputSchemaJson;
+    else registered.outputSchemaJson = listing.outputJson;
   }
+}
+
+/** What a tool is listed with: its output schema and that schema as the SDK's JSON Schema, once converted. */
+interface Listing {
+  listedOutput: z.ZodObject;
+  outputJson?: Record<string, unknown>;
+}
+
+/** Listings of guarded tools, per guard answer schema: their outputSchema also admits the guard's answers. */
+const guardedListings = new WeakMap<object, WeakMap<ToolDefinition, Listing>>();
+
+function guardedListing(tool: ToolDefinition, schemas: CompiledTool, guard: ToolCallGuard): Listing {
+  let byTool = guardedListings.get(guard.answerSchema);
+  if (byTool === undefined) guardedListings.set(guard.answerSchema, (byTool = new WeakMap()));
+  let listing = byTool.get(tool);
+  if (listing === undefined) byTool.set(tool, (listing = { listedOutput: listedOutputAs(schemas.output, [guard.answerSchema]) }));
+  return listing;
 }
 
 /** A definition's schemas, built once: a hosted server is built per request and must not redo this each time. */
@@ -100,14 +126,14 @@ function listedAs(strictInput: z.ZodObject): z.ZodType {
  * against it even on errors, and the SDK takes only object schemas (a zod union would be dropped),
  * so the union is written in JSON Schema. runTool checks results against `output` itself.
  */
-function listedOutputAs(output: z.ZodObject): z.ZodObject {
+function listedOutputAs(output: z.ZodObject, alsoAnswers: readonly Record<string, unknown>[] = []): z.ZodObject {
   const result = z.toJSONSchema(output, { io: 'output', target: 'draft-7' }) as Record<string, unknown>;
   delete result.$schema;
   // Shared definitions must sit at the root for their `#/definitions/…` references to resolve.
   const { definitions, ...resultSchema } = result;
   return z.looseObject({}).meta({
     type: 'object',
-    anyOf: [resultSchema, TOOL_ERROR_JSON_SCHEMA],
+    anyOf: [resultSchema, TOOL_ERROR_JSON_SCHEMA, ...alsoAnswers],
     ...(definitions === undefined ? {} : { definitions }),
     // Drop what the generator writes for the loose object itself: anyOf says it all.
     properties: undefined,
@@ -115,11 +141,10 @@ function listedOutputAs(output: z.ZodObject): z.ZodObject {
   });
 }
 
-async function runTool(tool: ToolDefinition, schemas: CompiledTool, rawArgs: unknown, ctx: ToolContext, log: LogSink): Promise<CallToolResult> {
-  const parsed = schemas.strictInput.safeParse(rawArgs ?? {});
-  if (!parsed.success) return errorResult(describeIssues(parsed.error.issues, rawArgs));
+/** Runs a tool on arguments already checked against its input schema. */
+async function runTool(tool: ToolDefinition, schemas: CompiledTool, args: Record<string, unknown>, ctx: ToolContext, log: LogSink): Promise<CallToolResult> {
   try {
-    const result = await tool.handler(parsed.data, ctx);
+    const result = await tool.handler(args as never, ctx);
     // A result that breaks the declared schema is a bug here, not the caller's: it is never sent.
     // The result itself is sent, not zod's parsed copy (which would drop a payload key `__proto__`).
     const checked = schemas.output.safeParse(result);
@@ -127,7 +152,7 @@ async function runTool(tool: ToolDefinition, schemas: CompiledTool, rawArgs: unk
       log(`allsource: ${tool.name} returned a result that does not match its outputSchema: ${oneLine(z.prettifyError(checked.error))}`);
       return errorResult({ code: 'internal', message: 'unexpected error' });
     }
-    const text = tool.render ? tool.render(result, parsed.data) : `${tool.name}: done`;
+    const text = tool.render ? tool.render(result, args as never) : `${tool.name}: done`;
     return { content: [{ type: 'text', text }], structuredContent: result };
   } catch (err) {
     return errorResult(describeError(tool, err, log));
@@ -260,6 +285,8 @@ export interface AllsourceServerOptions {
   log?: LogSink;
   /** Told of every tool call once it is answered (the HTTP edge counts and times them). */
   observe?: ToolCallObserver;
+  /** Stands around the calls of the tools it covers (the x402 payment flow for priced tools). */
+  guard?: ToolCallGuard;
   /**
    * The JSON Schema validator the SDK server uses (for elicitation answers). The SDK makes a new
    * Ajv per server by default, which costs a few milliseconds: the HTTP edge, which builds a
@@ -311,7 +338,7 @@ export function createAllsourceServer(options: AllsourceServerOptions): McpServe
   if (selected.length === 0) throw new InvalidError('toolsets', `${(options.toolsets ?? TOOL_GROUPS).join(', ')}${options.readOnly ? ' (read-only)' : ''} hold no tools`);
   if (options.onlyTool !== null) {
     const only = options.onlyTool === undefined ? undefined : selected.find((tool) => tool.name === options.onlyTool);
-    registerTools(server, only === undefined ? selected : [only], ctx, options.log, options.observe);
+    registerTools(server, only === undefined ? selected : [only], ctx, options.log, options.observe, options.guard);
   }
   return server;
 }

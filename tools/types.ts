@@ -2,7 +2,7 @@
 // result carries. Types only, in a module of their own, so the tool groups, `defineTool` and the
 // registry all depend on it and never on each other (the registry imports the groups).
 
-import type { ToolAnnotations } from '@modelcontextprotocol/server';
+import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/server';
 import type { z } from 'zod';
 import type { ErrorCode } from '../src/core/errors.js';
 import type { EventStore } from '../src/core/types.js';
@@ -93,3 +93,25 @@ export interface ToolErrorContent {
 
 /** Where diagnostics go: stderr by default (stdout is the protocol channel in stdio mode). */
 export type LogSink = (line: string) => void;
+
+/** One call as a ToolCallGuard sees it: its arguments are already valid, nothing has run yet. */
+export interface GuardedToolCall {
+  tool: string;
+  /** The tool's description (a guard may quote it, e.g. as a PaymentRequired resource description). */
+  description: string;
+  /** The request's `_meta`. */
+  meta: Record<string, unknown> | undefined;
+  tenant: string;
+  store: EventStore;
+}
+
+/**
+ * Something that stands around the calls of some tools (the x402 payment flow): it may answer
+ * instead of the tool, or run it (`proceed`) and change the result. Its own answers' structured
+ * content matches `answerSchema`, which a covered tool's listed outputSchema then also admits.
+ */
+export interface ToolCallGuard {
+  covers(tool: string): boolean;
+  answerSchema: Record<string, unknown>;
+  run(call: GuardedToolCall, proceed: () => Promise<CallToolResult>): Promise<CallToolResult>;
+}

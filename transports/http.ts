@@ -32,7 +32,7 @@ import { CoreAdminClient } from '../src/core/http/adminClient.js';
 import { createQuotaGate, type QuotaGate, type QuotaTake } from '../src/core/http/quotaGate.js';
 import type { Embedder } from '../src/embed/types.js';
 import { createPrimeService } from '../src/prime/service.js';
-import { createAllsourceServer, type ServerMode, type ToolGroup } from '../tools/registry.js';
+import { createAllsourceServer, type ServerMode, type ToolCallGuard, type ToolGroup } from '../tools/registry.js';
 import { createOAuthVerifier, PROTECTED_RESOURCE_PATH, type OAuthOptions } from './oauth.js';
 
 /** Who is calling: the tenant every tool call is scoped to, and whether it may write. */
@@ -80,6 +80,8 @@ export interface McpEdgeOptions {
    * a tools/call past it is 429 with Retry-After until the next UTC midnight. Absent: no quota.
    */
   quota?: QuotaGate;
+  /** Stands around priced tools' calls: the x402 payment flow (see src/payments/guard.ts). */
+  guard?: ToolCallGuard;
 }
 
 /** A token bucket per tenant; the map forgets idle tenants (they come back with a full bucket). */
@@ -130,6 +132,7 @@ export function registerMcpRoutes(app: FastifyInstance, options: McpEdgeOptions)
   const serverFor = (caller: Caller, reqId: string, body: unknown): McpServer =>
     createAllsourceServer({
       onlyTool: toolsNeeded(body),
+      guard: options.guard,
       store: options.store(),
       prime: options.prime(),
       tenant: caller.tenant,
@@ -423,7 +426,7 @@ export async function startMcpHttpServer(options: McpHttpServerOptions): Promise
   };
 }
 
-export interface HostedMcpServerOptions extends Pick<McpEdgeOptions, 'toolsets' | 'allowedOrigins' | 'allowedHosts' | 'rateLimit' | 'responseMode'> {
+export interface HostedMcpServerOptions extends Pick<McpEdgeOptions, 'toolsets' | 'allowedOrigins' | 'allowedHosts' | 'rateLimit' | 'responseMode' | 'guard'> {
   /** The Core every call goes to (HttpCore). */
   coreUrl: string;
   /** The Core's admin key: data access for any tenant (each call names the caller's own). */
@@ -472,6 +475,7 @@ export async function startHostedMcpServer(options: HostedMcpServerOptions): Pro
     allowedHosts: options.allowedHosts,
     rateLimit: options.rateLimit,
     responseMode: options.responseMode,
+    guard: options.guard,
     quota,
     store: () => store,
     prime: () => prime,

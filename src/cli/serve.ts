@@ -8,6 +8,7 @@
 
 import { InvalidError, UnavailableError } from '../core/errors.js';
 import type { ToolGroup } from '../../tools/groups.js';
+import type { ToolCallGuard } from '../../tools/types.js';
 import type { CliContext } from './context.js';
 import { closeOnSignals } from './signals.js';
 
@@ -32,6 +33,8 @@ export interface ServeFlags {
   rateLimit?: number;
   /** Answer as text/event-stream instead of JSON. */
   sse?: boolean;
+  /** x402 pricing (JSON file); else ALLSOURCE_PRICING_FILE / ALLSOURCE_PRICING; none: every tool is free. */
+  pricing?: string;
 }
 
 export async function runServe(ctx: CliContext, flags: ServeFlags, env: NodeJS.ProcessEnv = process.env): Promise<void> {
@@ -47,7 +50,10 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, env: NodeJS.P
     import('../core/http/quotaGate.js'),
   ]);
   const embedder = createEmbedderFromEnv(env);
-  const edge = { toolsets: flags.toolsets, allowedOrigins: flags.allowedOrigins, allowedHosts: flags.allowedHosts, rateLimit: flags.rateLimit === undefined ? undefined : { perSecond: flags.rateLimit }, responseMode: flags.sse ? ('sse' as const) : ('json' as const) };
+  const { loadPricing } = await import('../payments/pricing.js');
+  const pricing = await loadPricing(flags.pricing, env);
+  const guard = pricing === null ? undefined : (await import('../payments/guard.js')).createPaymentGuard({ pricing });
+  const edge = { toolsets: flags.toolsets, allowedOrigins: flags.allowedOrigins, allowedHosts: flags.allowedHosts, rateLimit: flags.rateLimit === undefined ? undefined : { perSecond: flags.rateLimit }, responseMode: flags.sse ? ('sse' as const) : ('json' as const), guard: guard as ToolCallGuard | undefined };
   /** Whichever server the mode started: where it listens, and how to stop it. */
   let running: { url: string; close(): Promise<void> };
 
@@ -120,5 +126,6 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, env: NodeJS.P
     process.stderr.write(`allsource serve: MCP on ${server.url}/mcp and the Core API on ${server.url}/api/v1 (data ${ctx.dataDir})\n`);
   }
 
+  if (pricing !== null) process.stderr.write(`allsource serve: x402 prices on ${pricing.tools.size} tool${pricing.tools.size === 1 ? '' : 's'} (${pricing.network}, pay to ${pricing.payTo}, facilitator ${pricing.facilitatorUrl}); see \`allsource pricing\`\n`);
   closeOnSignals('serve', running.close, 'finishing in-flight requests');
 }
