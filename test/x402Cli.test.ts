@@ -49,6 +49,10 @@ describe('x402 on the command line', () => {
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/pricing\.asset\.address/);
     expect((await runCli(['pricing'], env)).stderr).toMatch(/no pricing is configured/);
+    // A misspelt tool would stay free without a word: refused instead.
+    const misspelt = join(dir, 'misspelt.json');
+    await writeFile(misspelt, JSON.stringify({ network: 'eip155:84532', asset: { address: BASE_SEPOLIA_USDC, name: 'USDC', version: '2' }, payTo, facilitatorUrl: facilitator.url, tools: { prime_recal: 100 } }));
+    expect((await runCli(['pricing', '--pricing', misspelt], env)).stderr).toMatch(/pricing\.tools\.prime_recal: is not a tool/);
   });
 
   it('serve --local charges for priced tools; pay signs the answer; the paid retry runs; payments lists the receipt', async () => {

@@ -123,6 +123,8 @@ describe('x402 paid tool calls over MCP', () => {
     expect(await nodeCount('buyer')).toBe(0);
     const free = await call(client, 'prime_stats', {});
     expect(free.isError).toBeFalsy();
+    const metrics = await (await fetch(`${one.url}/metrics`)).text();
+    expect(metrics).toMatch(/allsource_mcp_tool_calls_total\{tool="prime_add_node",outcome="payment_required"\} [1-9]/);
   });
 
   it('runs a paid call once, settles it, and answers with the payment response; the receipt is in the log', async () => {

@@ -51,7 +51,7 @@ export function registerTools(server: McpServer, tools: readonly ToolDefinition[
             ? await runTool(tool, schemas, parsed.data, ctx, log)
             : await guarded.run({ tool: tool.name, description: tool.description, meta: sdkCtx?.mcpReq?._meta, tenant: ctx.tenant, store: ctx.store }, () => runTool(tool, schemas, parsed.data, ctx, log));
         if (observe !== undefined) {
-          const outcome = result.isError ? ((result.structuredContent as { error?: { code?: string } } | undefined)?.error?.code ?? 'error') : 'ok';
+          const outcome = result.isError ? ((result.structuredContent as { error?: { code?: string } } | undefined)?.error?.code ?? guarded?.answerOutcome ?? 'error') : 'ok';
           observe({ tool: tool.name, outcome, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
         }
         return result;

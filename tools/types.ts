@@ -113,5 +113,7 @@ export interface GuardedToolCall {
 export interface ToolCallGuard {
   covers(tool: string): boolean;
   answerSchema: Record<string, unknown>;
+  /** The outcome its own error answers are counted as (metrics, access logs), e.g. `payment_required`. */
+  answerOutcome: string;
   run(call: GuardedToolCall, proceed: () => Promise<CallToolResult>): Promise<CallToolResult>;
 }

@@ -7,8 +7,8 @@ import { withStore, type CliContext } from './context.js';
 import type { Output } from './output.js';
 
 export async function runPricing(ctx: CliContext, flags: { pricing?: string }, out: Output, env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const { loadPricing, describePricing, pricingJson } = await import('../payments/pricing.js');
-  const pricing = await loadPricing(flags.pricing, env);
+  const [{ loadPricing, describePricing, pricingJson }, { ALL_TOOLS }] = await Promise.all([import('../payments/pricing.js'), import('../../tools/index.js')]);
+  const pricing = await loadPricing(flags.pricing, env, ALL_TOOLS.map((tool) => tool.name));
   if (pricing === null) throw new InvalidError('pricing', 'no pricing is configured: pass --pricing FILE, or set ALLSOURCE_PRICING_FILE or ALLSOURCE_PRICING (every tool is free without one)');
   if (ctx.json) await out.json(pricingJson(pricing));
   else await out.write(describePricing(pricing));

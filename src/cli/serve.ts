@@ -50,8 +50,8 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, env: NodeJS.P
     import('../core/http/quotaGate.js'),
   ]);
   const embedder = createEmbedderFromEnv(env);
-  const { loadPricing } = await import('../payments/pricing.js');
-  const pricing = await loadPricing(flags.pricing, env);
+  const [{ loadPricing }, { ALL_TOOLS }] = await Promise.all([import('../payments/pricing.js'), import('../../tools/index.js')]);
+  const pricing = await loadPricing(flags.pricing, env, ALL_TOOLS.map((tool) => tool.name));
   const guard = pricing === null ? undefined : (await import('../payments/guard.js')).createPaymentGuard({ pricing });
   const edge = { toolsets: flags.toolsets, allowedOrigins: flags.allowedOrigins, allowedHosts: flags.allowedHosts, rateLimit: flags.rateLimit === undefined ? undefined : { perSecond: flags.rateLimit }, responseMode: flags.sse ? ('sse' as const) : ('json' as const), guard: guard as ToolCallGuard | undefined };
   /** Whichever server the mode started: where it listens, and how to stop it. */

@@ -42,6 +42,8 @@ export interface PaymentGuard {
   covers(tool: string): boolean;
   /** JSON Schema of the PaymentRequired answers, for priced tools' listed output schemas. */
   answerSchema: Record<string, unknown>;
+  /** How a PaymentRequired answer is counted in metrics and access logs. */
+  answerOutcome: 'payment_required';
   run(call: GuardedCall, proceed: () => Promise<ToolResult>): Promise<ToolResult>;
 }
 
@@ -173,6 +175,7 @@ export function createPaymentGuard(options: PaymentGuardOptions): PaymentGuard {
   return {
     covers: (tool) => pricing.tools.has(tool),
     answerSchema: PAYMENT_REQUIRED_JSON_SCHEMA,
+    answerOutcome: 'payment_required',
 
     async run(call, proceed) {
       // 1. The free allowance comes first: a call inside it runs and costs nothing.

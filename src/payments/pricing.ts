@@ -86,8 +86,12 @@ export function parsePricing(value: unknown): Pricing {
   return { ...p, network: p.network as `${string}:${string}`, tools };
 }
 
-/** Pricing from `file`, else ALLSOURCE_PRICING_FILE, else inline ALLSOURCE_PRICING; null when none is given. */
-export async function loadPricing(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<Pricing | null> {
+/**
+ * Pricing from `file`, else ALLSOURCE_PRICING_FILE, else inline ALLSOURCE_PRICING; null when none
+ * is given. With `knownTools`, a price for a tool that does not exist is refused (a misspelt name
+ * would otherwise leave the tool free without a word).
+ */
+export async function loadPricing(file: string | undefined, env: NodeJS.ProcessEnv = process.env, knownTools?: readonly string[]): Promise<Pricing | null> {
   const path = file ?? (env.ALLSOURCE_PRICING_FILE || undefined);
   let text: string;
   let source: string;
@@ -110,7 +114,11 @@ export async function loadPricing(file: string | undefined, env: NodeJS.ProcessE
   } catch (err) {
     throw new InvalidError('pricing', `${source} is not JSON: ${(err as Error).message}`);
   }
-  return parsePricing(json);
+  const pricing = parsePricing(json);
+  if (knownTools !== undefined) {
+    for (const tool of pricing.tools.keys()) if (!knownTools.includes(tool)) throw new InvalidError(`pricing.tools.${tool}`, 'is not a tool of this server (see `allsource tools`)');
+  }
+  return pricing;
 }
 
 /** Atomic units as a decimal amount of the asset: 1000 with 6 decimals is "0.001". */
