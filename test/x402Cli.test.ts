@@ -60,6 +60,8 @@ describe('x402 on the command line', () => {
     const payerKey = generatePrivateKey();
     facilitator.fund(privateKeyToAccount(payerKey).address, 1_000_000n);
     const env = { PATH: process.env.PATH, HOME: dir };
+    let firstPayment: Record<string, unknown> | undefined;
+    let firstPaid: unknown;
     const serve = await startAllsource(['serve', '--local', '--data', data, '--port', '0', '--pricing', pricingFile], env, (stderr) => /MCP on (http:\/\/\S+)\/mcp/.exec(stderr)?.[1]);
     try {
       const client = new Client({ name: 'x402-cli', version: '0' });
@@ -74,7 +76,9 @@ describe('x402 on the command line', () => {
       const signed = await runCli(['pay', '--file', requiredFile, '--max', '10000'], { ...env, ALLSOURCE_PAY_KEY: payerKey });
       expect(signed.code).toBe(0);
       const payment = JSON.parse(signed.stdout) as Record<string, unknown>;
+      firstPayment = payment;
       const paid = await client.callTool({ name: 'prime_add_node', arguments: args, _meta: { 'x402/payment': payment } });
+      firstPaid = paid;
       expect(paid.isError).toBeFalsy();
       expect((paid._meta as Record<string, { success: boolean }>)['x402/payment-response'].success).toBe(true);
 
@@ -94,5 +98,23 @@ describe('x402 on the command line', () => {
     const listed = JSON.parse(receipts.stdout) as { receipts: Array<{ status: string; tool: string }> };
     expect(listed.receipts.map((r) => `${r.tool}:${r.status}`).sort()).toEqual(['prime_add_node:settled', 'prime_add_node:settled', 'prime_recall:settled']);
     expect(facilitator.balanceOf(payTo)).toBe(22_500n);
+
+    // After a restart the log still knows the payment. `pay` gave it a payment-identifier id (the
+    // server offers the extension), so presented again it answers the recorded result: the same
+    // node and the same transaction, with nothing run or charged again.
+    const again = await startAllsource(['serve', '--local', '--data', data, '--port', '0', '--pricing', pricingFile], env, (stderr) => /MCP on (http:\/\/\S+)\/mcp/.exec(stderr)?.[1]);
+    try {
+      const client = new Client({ name: 'x402-cli-restarted', version: '0' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${again.url}/mcp`)));
+      expect(((firstPayment!.extensions as Record<string, { info: { id: string } }>)['payment-identifier'].info.id)).toMatch(/^pay_/);
+      const replay = await client.callTool({ name: 'prime_add_node', arguments: { type: 'note', properties: { text: 'bought on the command line' } }, _meta: { 'x402/payment': firstPayment } });
+      expect(replay).toEqual(firstPaid);
+      expect((await client.callTool({ name: 'prime_stats', arguments: {} })).structuredContent).toMatchObject({ nodes: 2 });
+      expect(facilitator.balanceOf(payTo)).toBe(22_500n);
+      await client.close();
+    } finally {
+      again.child.kill('SIGTERM');
+      await new Promise((resolve) => again.child.once('exit', resolve));
+    }
   }, 60_000);
 });
