@@ -13,7 +13,8 @@
 //   --skip-prime      not the Prime benches that follow (bench/locomo.ts recall quality, bench/prime.ts speed)
 //   --skip-core       not the Core-over-HTTP bench (bench/core.ts: HttpCore vs in-process), the
 //                     hosted MCP bench (bench/serve.ts: allsource serve over a Core vs stdio) nor the
-//                     x402 bench (bench/x402.ts: paid vs free calls with a local facilitator)
+//                     x402 bench (bench/x402.ts: paid vs free calls with a local facilitator) nor the
+//                     shared-directory bench (bench/shared.ts: a follower process vs the holder)
 //
 // Progress goes to stderr; stdout carries only the report.
 
@@ -509,7 +510,7 @@ async function main(): Promise<void> {
   if (options.core) {
     // Each in its own process too: they start `allsource core` (and `serve`) children of their own.
     process.stdout.write('\n');
-    for (const script of ['./core.js', './serve.js', './x402.js']) {
+    for (const script of ['./core.js', './serve.js', './x402.js', './shared.js']) {
       if (script !== './core.js') process.stdout.write('\n');
       const run = spawnSync(process.execPath, [fileURLToPath(new URL(script, import.meta.url))], { stdio: 'inherit' });
       if (run.status !== 0) process.exitCode = 1;

@@ -151,21 +151,25 @@ describe('stdio MCP server', () => {
     }
   });
 
-  it('a second server on the same directory fails with unavailable on stderr, not on stdout', async () => {
-    const dataDir = join(root, 'locked');
-    const { client } = await startClient(['mcp', '--data', dataDir]);
+  it('a second server on the same directory follows the first: one memory, and get_cluster_status says who holds it', async () => {
+    const dataDir = join(root, 'shared');
+    const first = await startClient(['mcp', '--data', dataDir]);
+    const second = await startClient(['mcp', '--data', dataDir]);
     try {
-      const child = spawn(process.execPath, [BIN, 'mcp', '--data', dataDir], { env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-      const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-      expect(code).toBe(1);
-      expect(stdout).toBe('');
-      expect(stderr).toMatch(/^error: unavailable: data directory .* is in use/m);
+      const roles = await Promise.all([first, second].map(async ({ client }) => structured<{ core: { sharing: { role: string; pid: number; holder_pid: number } } }>(await client.callTool({ name: 'get_cluster_status', arguments: {} })).core.sharing));
+      expect(roles.map((r) => r.role)).toEqual(['holder', 'follower']);
+      expect(roles[1].holder_pid).toBe(roles[0].pid);
+      expect(second.stderr()).toMatch(/is held by process \d+; sharing it through .*core\.sock/);
+      // A node written in one window is recalled in the other on the next call, both ways.
+      await second.client.callTool({ name: 'prime_add_node', arguments: { type: 'note', properties: { text: 'the follower remembers the lighthouse keeper' } } });
+      await first.client.callTool({ name: 'prime_add_node', arguments: { type: 'note', properties: { text: 'the holder remembers the harbour master' } } });
+      const inFirst = JSON.stringify(await first.client.callTool({ name: 'prime_recall', arguments: { text: 'lighthouse keeper' } }));
+      const inSecond = JSON.stringify(await second.client.callTool({ name: 'prime_recall', arguments: { text: 'harbour master' } }));
+      expect(inFirst).toContain('lighthouse keeper');
+      expect(inSecond).toContain('harbour master');
     } finally {
-      await client.close();
+      await second.client.close();
+      await first.client.close();
     }
   });
 });

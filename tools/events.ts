@@ -495,7 +495,7 @@ const getStats = defineTool({
 const getClusterStatus = defineTool({
   name: 'get_cluster_status',
   title: 'Server and store status',
-  description: 'Health of the allsource server and its store: mode (local or hosted), version, uptime, and the store kind with its log and segment status.',
+  description: 'Health of the allsource server and its store: mode (local or hosted), version, uptime, and the store kind with its log and segment status. Locally, core.sharing says whether this process holds the data directory or follows the process that does (several allsource processes share one memory).',
   group: 'events',
   writes: false,
   inputSchema: {},
@@ -537,8 +537,15 @@ const getClusterStatus = defineTool({
   },
   render: (r) =>
     `allsource ${r.version} (${r.mode}) ${r.ok ? 'ok' : 'NOT OK'}; store ${r.core.kind}; up ${Math.round(r.uptime_ms / 1000)} s.` +
+    (sharingOf(r.core) ? ` This process ${sharingOf(r.core)!.role === 'holder' ? 'holds the data directory' : `follows process ${sharingOf(r.core)!.holder_pid}, which holds the data directory`}.` : '') +
     (r.prime ? ` Prime: embedder ${r.prime.embedder.name} (${r.prime.embedder.kind}); ${r.prime.vector_search}.` : ''),
 });
+
+/** The sharing part of a local store's health (SharedCore), when there is one. */
+function sharingOf(core: Record<string, unknown>): { role: string; holder_pid: number | null } | undefined {
+  const sharing = core.sharing as { role?: unknown; holder_pid?: unknown } | undefined;
+  return typeof sharing?.role === 'string' ? { role: sharing.role, holder_pid: typeof sharing.holder_pid === 'number' ? sharing.holder_pid : null } : undefined;
+}
 
 /** Prime's part of get_cluster_status; a hosted tenant does not learn how many other tenants are warm. */
 function primeStatus(ctx: ToolContext): (Omit<PrimeCapabilities, 'tenants_warm'> & { tenants_warm: number | null }) | null {

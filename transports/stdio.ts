@@ -1,15 +1,17 @@
 // The local transport: `npx allsource` speaks MCP over stdin/stdout to one client (Claude
-// Desktop, an IDE) on an EmbeddedCore in a data directory. Thin: open the store, serve (SDK v2's
-// serveStdio: the client's first message picks the era, 2025-06-18 / 2025-11-25 with the
-// initialize handshake, or 2026-07-28 without), and on SIGINT, SIGTERM or the end of stdin close
-// everything and exit 0.
+// Desktop, an IDE) on a data directory, shared with any other allsource process on it (SharedCore:
+// the first holds the EmbeddedCore, the others follow through its unix socket). Thin: open the
+// store, serve (SDK v2's serveStdio: the client's first message picks the era, 2025-06-18 /
+// 2025-11-25 with the initialize handshake, or 2026-07-28 without), and on SIGINT, SIGTERM or the
+// end of stdin close everything and exit 0.
 // stdout carries protocol frames only; every diagnostic goes to stderr.
 
 import { serveStdio, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
-import { openEmbeddedCore } from '../src/core/embedded/index.js';
+import { openSharedCore } from '../src/core/shared/sharedCore.js';
 import { createEmbedderFromEnv } from '../src/embed/index.js';
 import { createPrimeService } from '../src/prime/service.js';
 import { createAllsourceServer, type ToolGroup } from '../tools/registry.js';
+import { packageVersion } from '../tools/version.js';
 
 export interface StdioServerOptions {
   dataDir: string;
@@ -39,8 +41,13 @@ export async function runStdioServer(options: StdioServerOptions): Promise<void>
 
   // Read the embedder settings first: a bad ALLSOURCE_EMBED_* is a startup error, not a later surprise.
   const embedder = createEmbedderFromEnv();
-  const store = await openEmbeddedCore({ dataDir: options.dataDir, log });
-  const prime = createPrimeService({ store, embedder, dataDir: options.dataDir, log });
+  // Shared with any other allsource process on this directory: the first holds it (and serves it
+  // on a unix socket inside it), later ones follow through that socket.
+  const store = await openSharedCore({ dataDir: options.dataDir, log, version: packageVersion() });
+  const sharing = store.sharing();
+  if (sharing.role === 'follower') log(`allsource: ${options.dataDir} is held by process ${sharing.holder_pid}; sharing it through ${sharing.socket}`);
+  // Derived vector indexes are saved under the directory by its holder only (two writers would clash).
+  const prime = createPrimeService({ store, embedder, dataDir: sharing.role === 'holder' ? options.dataDir : undefined, log });
   const createServer = () =>
     createAllsourceServer({
       store,

@@ -66,10 +66,11 @@ export async function withStore<T>(
     store = await openHttpCore({ url: ctx.core, key: env.ALLSOURCE_KEY || env.ALLSOURCE_ADMIN_KEY || undefined });
   } else {
     if (!options.create) await requireDataDir(ctx.dataDir);
-    const { openEmbeddedCore } = await import('../core/embedded/index.js');
-    // The store only reports what a person should know (a truncated torn tail, a failed roll or
-    // write), so its diagnostics always go to stderr, next to the answer.
-    store = await openEmbeddedCore({ dataDir: ctx.dataDir });
+    const { openSharedCore } = await import('../core/shared/sharedCore.js');
+    // Shared with a running `allsource mcp` (or any other allsource process) on the directory:
+    // its holder answers through the socket. The store only reports what a person should know (a
+    // truncated torn tail, a failed roll or write, a takeover), so its diagnostics go to stderr.
+    store = await openSharedCore({ dataDir: ctx.dataDir });
   }
   const controller = new AbortController();
   const onSigint = (): void => {

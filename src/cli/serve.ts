@@ -41,11 +41,12 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, env: NodeJS.P
   if (flags.core !== undefined && (flags.local || flags.dataGiven)) throw new InvalidError('core', '--core serves a remote Core; it does not take --data or --local');
   if (flags.gateway && flags.core === undefined) throw new InvalidError('gateway', '--gateway goes with --core URL');
   if (flags.oauthIssuer !== undefined && (flags.core === undefined || flags.gateway)) throw new InvalidError('oauth-issuer', '--oauth-issuer goes with --core URL (and not with --gateway)');
-  const [{ startMcpHttpServer, startHostedMcpServer, registerMcpRoutes, bearerToken, tenantCaller }, { createPrimeService }, { createEmbedderFromEnv }, { openEmbeddedCore }, { isLoopbackHost }, { createQuotaGate }] = await Promise.all([
+  const [{ startMcpHttpServer, startHostedMcpServer, registerMcpRoutes, bearerToken, tenantCaller }, { createPrimeService }, { createEmbedderFromEnv }, { openEmbeddedCore }, { openSharedCore }, { isLoopbackHost }, { createQuotaGate }] = await Promise.all([
     import('../../transports/http.js'),
     import('../prime/service.js'),
     import('../embed/index.js'),
     import('../core/embedded/index.js'),
+    import('../core/shared/sharedCore.js'),
     import('../core/http/wire.js'),
     import('../core/http/quotaGate.js'),
   ]);
@@ -59,8 +60,9 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, env: NodeJS.P
 
   if (flags.local) {
     if (!isLoopbackHost(flags.host)) throw new InvalidError('host', `--local binds loopback only (127.0.0.1, ::1 or localhost), not ${flags.host}`);
-    const store = await openEmbeddedCore({ dataDir: ctx.dataDir });
-    const prime = createPrimeService({ store, embedder, dataDir: ctx.dataDir });
+    // Shared with any other allsource process on the directory, as `allsource mcp` is.
+    const store = await openSharedCore({ dataDir: ctx.dataDir });
+    const prime = createPrimeService({ store, embedder, dataDir: store.sharing().role === 'holder' ? ctx.dataDir : undefined });
     const server = await startMcpHttpServer({
       ...edge,
       store: () => store,

@@ -16,6 +16,8 @@ export interface CoreConnectionOptions {
   timeoutMs?: number;
   /** How long retryable calls keep retrying, in ms (default 10000). */
   retryForMs?: number;
+  /** Reach the Core over this unix socket (the url's host is then only the Host header). */
+  socketPath?: string;
 }
 
 export interface CallOptions {
@@ -48,7 +50,7 @@ export class CoreConnection {
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new AllSourceError('invalid', 'url: must be http:// or https://', { field: 'url' });
     this.origin = parsed.origin;
     this.base = `${parsed.pathname.replace(/\/+$/, '')}/api/v1`;
-    this.pool = new Pool(parsed.origin, { connections: options.connections ?? 64, keepAliveTimeout: 30_000 });
+    this.pool = new Pool(parsed.origin, { connections: options.connections ?? 64, keepAliveTimeout: 30_000, ...(options.socketPath === undefined ? {} : { socketPath: options.socketPath }) });
     this.headers = { accept: 'application/json', ...(options.key ? { authorization: `Bearer ${options.key}` } : {}) };
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.retryForMs = options.retryForMs ?? 10_000;

@@ -30,6 +30,12 @@ export interface CoreServerOptions {
   insecureLocal?: boolean;
   /** Default 127.0.0.1. */
   host?: string;
+  /**
+   * Listen on this unix socket instead of a TCP port (the holder of a shared data directory). The
+   * socket is made owner-only (0600): its file permissions are the access check, so it goes with
+   * `insecureLocal` and no key.
+   */
+  socketPath?: string;
   /** Default 3900; 0 picks a free port. */
   port?: number;
   /** Largest request body in bytes (default 32 MiB: a full batch of large events). */
@@ -94,7 +100,7 @@ export async function startCoreServer(options: CoreServerOptions): Promise<CoreS
   const host = options.host ?? '127.0.0.1';
   if (options.adminKey === undefined || options.adminKey === '') {
     if (!options.insecureLocal) throw new InvalidError('ALLSOURCE_ADMIN_KEY', 'is not set: the Core refuses to start without an admin key (or pass --insecure-local to serve loopback only, with no key)');
-    if (!isLoopbackHost(host)) throw new InvalidError('host', `--insecure-local binds loopback only (127.0.0.1, ::1 or localhost), not ${host}`);
+    if (options.socketPath === undefined && !isLoopbackHost(host)) throw new InvalidError('host', `--insecure-local binds loopback only (127.0.0.1, ::1 or localhost), not ${host}`);
   } else if (options.adminKey.length < MIN_ADMIN_KEY_LENGTH) {
     throw new InvalidError('ALLSOURCE_ADMIN_KEY', `must be at least ${MIN_ADMIN_KEY_LENGTH} characters (e.g. \`openssl rand -hex 32\`)`);
   }
@@ -182,9 +188,22 @@ export async function startCoreServer(options: CoreServerOptions): Promise<CoreS
   registerRoutes(app, ctx);
   options.extend?.(app, { store: () => store!, keyring: () => keyring!, quotas: () => quotas!, ready: () => state === 'ready', metrics, log });
 
-  await app.listen({ host, port: options.port ?? 3900 });
-  const address = app.server.address() as AddressInfo;
-  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  let url: string;
+  if (options.socketPath !== undefined) {
+    // Created owner-only from the first instant (umask), not chmod-ed after: no window in which
+    // another user could connect.
+    const umask = process.umask(0o177);
+    try {
+      await app.listen({ path: options.socketPath });
+    } finally {
+      process.umask(umask);
+    }
+    url = `unix:${options.socketPath}`;
+  } else {
+    await app.listen({ host, port: options.port ?? 3900 });
+    const address = app.server.address() as AddressInfo;
+    url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  }
 
   const ready = (async () => {
     try {
