@@ -313,6 +313,36 @@ describe('beyond the reference', () => {
     expect(tooMany.text).toMatch(/^invalid: limit: /);
   });
 
+  it('search_nodes ranks only as far as a page reaches, and its pages agree with the whole answer and the substring scan', async () => {
+    const cities = ['Lisbon', 'Porto', 'Braga', 'Faro'];
+    const entities = Array.from({ length: 400 }, (_, i) => ({ name: `Pager ${i}`, entityType: i % 3 === 0 ? 'vendor' : 'client', observations: [`ships to ${cities[i % 4]} on day ${i % 7}`, `account ${1000 + i}`] }));
+    await callOn(ours, 'create_entities', { entities });
+    await callOn(ours, 'create_relations', { relations: Array.from({ length: 20 }, (_, i) => ({ from: `Pager ${i}`, to: `Pager ${i + 1}`, relationType: 'refers' })) });
+    try {
+      for (const query of ['pager', 'ships to lisbon', 'day 3', 'ount 10', 'vendor porto', 'faro']) {
+        const whole = (await callOn(ours, 'search_nodes', { query, limit: 1000 })).structured as { entities: Entity[]; relations: Relation[]; has_more: boolean };
+        expect(whole.has_more).toBe(false);
+        // Every entity the reference's rule finds (a case-insensitive substring of name, type or an observation) is there.
+        const q = query.toLowerCase();
+        const bySubstring = entities.filter((e) => [e.name, e.entityType, ...e.observations].some((t) => t.toLowerCase().includes(q))).map((e) => e.name);
+        const names = whole.entities.map((e) => e.name);
+        expect(names, query).toEqual(expect.arrayContaining(bySubstring));
+        expect(new Set(names).size).toBe(names.length);
+        // Paged 9 at a time, the same items in the same order: entities, then the relations touching them.
+        const paged: unknown[] = [];
+        let cursor: string | undefined;
+        do {
+          const r = (await callOn(ours, 'search_nodes', cursor === undefined ? { query, limit: 9 } : { query, limit: 9, cursor })).structured as { entities: Entity[]; relations: Relation[]; next_cursor: string | null };
+          paged.push(...r.entities, ...r.relations);
+          cursor = r.next_cursor ?? undefined;
+        } while (cursor !== undefined);
+        expect(paged, query).toEqual([...whole.entities, ...whole.relations]);
+      }
+    } finally {
+      await callOn(ours, 'delete_entities', { entityNames: entities.map((e) => e.name) });
+    }
+  });
+
   it('ranks search_nodes by relevance and also finds other forms of a word', async () => {
     await callOn(ours, 'create_entities', {
       entities: [

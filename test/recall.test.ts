@@ -70,6 +70,35 @@ describe('hash embedder', () => {
 });
 
 describe('LexicalIndex', () => {
+  it('answers exactly what scoring every document answers, though it stops admitting documents early', () => {
+    // A corpus where one word is in every document (a long postings list the pruning skips) and
+    // others are rare, with removals so slots are reused; queries mix both, and an accept filter.
+    let seed = 7;
+    const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const vocabulary = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel', 'india', 'juliet'];
+    const index = new LexicalIndex();
+    const texts = new Map<string, string>();
+    for (let i = 0; i < 3000; i++) {
+      const words = ['project', ...Array.from({ length: 1 + Math.floor(random() * 4) }, () => vocabulary[Math.floor(random() ** 2 * vocabulary.length)]), `n${i % 97}`];
+      texts.set(`d${i}`, words.join(' '));
+      index.add(`d${i}`, words.join(' '));
+      if (i % 10 === 3) {
+        index.remove(`d${i - 2}`);
+        texts.delete(`d${i - 2}`);
+      }
+    }
+    // The reference: every match scored (a limit no pruning can use), then cut to the top `limit`.
+    const everything = (query: string, accept?: (id: string) => boolean) => index.search(query, Number.MAX_SAFE_INTEGER, accept);
+    const even = (id: string): boolean => Number(id.slice(1)) % 2 === 0;
+    for (const query of ['project n5', 'project alpha', 'juliet project', 'project', 'india hotel project n42', 'n7 n8 project golf', 'juliet india', 'hotel golf', 'juliet juliet india hotel']) {
+      for (const limit of [1, 3, 10, 50]) {
+        expect(index.search(query, limit), `${query} / ${limit}`).toEqual(everything(query).slice(0, limit));
+        expect(index.search(query, limit, even), `${query} / ${limit} / even`).toEqual(everything(query, even).slice(0, limit));
+      }
+    }
+    expect(texts.size).toBeGreaterThan(2000);
+  });
+
   it('ranks by BM25 with stemming and honours accept', () => {
     const index = new LexicalIndex();
     index.add('a', 'We went camping in the mountains');

@@ -561,30 +561,34 @@ const searchNodes = defineTool({
   annotations: READ,
   async handler(args, ctx) {
     const view = await readView(ctx, args.as_of);
-    const q = args.query.toLowerCase();
-    // Word matches (BM25) among entities; every other node is skipped by the filter.
-    const scores = new Map<string, number>();
-    if (args.query.trim().length > 0) {
-      const isEntity = (id: string): boolean => {
-        const node = view.node(id);
-        return node !== undefined && entityEntry(node) !== null;
-      };
-      for (const hit of view.lexical(args.query, Number.MAX_SAFE_INTEGER, isEntity)) scores.set(hit.id, hit.score);
+    const key = JSON.stringify([args.query, args.as_of ?? null]);
+    const offset = decodeCursor(args.cursor, 'search_nodes', key);
+    const limit = args.limit ?? 100;
+    // Only as far down the ranking as this page reaches, plus one to tell whether more follow.
+    const want = offset + limit + 1;
+    const isEntity = (id: string): boolean => {
+      const node = view.node(id);
+      return node !== undefined && entityEntry(node) !== null;
+    };
+    // Word matches (BM25) first, best first: the lexical index ranks only the top `want`.
+    const hits = args.query.trim().length > 0 ? view.lexical(args.query, want, isEntity) : [];
+    const matched: Array<{ id: string; entity: Entity }> = hits.map((hit) => ({ id: hit.id, entity: entityEntry(view.node(hit.id)!)!.entity }));
+    if (matched.length < want) {
+      // Every word match is known: then the reference's substring matches, in creation order.
+      const q = args.query.toLowerCase();
+      const words = new Set(hits.map((hit) => hit.id));
+      for (const node of view.nodes()) {
+        if (matched.length >= want) break;
+        const entry = entityEntry(node);
+        if (entry === null || words.has(node.id)) continue;
+        if (entry.haystacks.some((text) => text.includes(q))) matched.push({ id: node.id, entity: entry.entity });
+      }
     }
-    // Ranked: word matches by relevance, then substring-only matches (the reference's rule) in creation order.
-    const matched: Array<{ id: string; entity: Entity; score: number; seq: number }> = [];
-    let seq = 0;
-    for (const node of view.nodes()) {
-      const entry = entityEntry(node);
-      if (entry === null) continue;
-      const score = scores.get(node.id);
-      if (score !== undefined || entry.haystacks.some((text) => text.includes(q))) matched.push({ id: node.id, entity: entry.entity, score: score ?? -Infinity, seq });
-      seq++;
+    if (matched.length >= want) {
+      // More entities follow this page, so it holds no relations yet (they come after every entity).
+      return { entities: matched.slice(offset, offset + limit).map((m) => copyEntity(m.entity)), relations: [], next_cursor: encodeCursor({ t: 'search_nodes', k: key, o: offset + limit }), has_more: true };
     }
-    matched.sort((a, b) => b.score - a.score || a.seq - b.seq);
-    const ids = new Set(matched.map((m) => m.id));
-    const entities = matched.map((m) => m.entity);
-    return page('search_nodes', JSON.stringify([args.query, args.as_of ?? null]), entities, relationsTouching(view, ids), args);
+    return page('search_nodes', key, matched.map((m) => m.entity), relationsTouching(view, new Set(matched.map((m) => m.id))), args);
   },
   render: renderGraph,
 });

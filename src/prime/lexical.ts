@@ -95,6 +95,13 @@ export class LexicalIndex {
    * The `limit` best documents for `text` by BM25, best first (ties in slot order, so repeatable).
    * A query word repeated counts once per repetition; `accept` filters before ranking, so a
    * filtered search still returns `limit` hits when that many match.
+   *
+   * Terms are scored rarest first (term at a time), and a term can add at most its weight
+   * (idf × (k1 + 1) × its count in the query) to a document. Once `limit` accepted documents
+   * already score more than everything the remaining terms could add, a document none of the
+   * terms so far matched cannot reach the top any more: the remaining terms (the common words,
+   * with the longest postings) then only add to documents already in the running. The answer is
+   * the same as scoring everything.
    */
   search(text: string, limit: number, accept?: (id: string) => boolean): LexicalHit[] {
     const documents = this.slotOf.size;
@@ -103,24 +110,46 @@ export class LexicalIndex {
     for (const term of terms(text)) queryCounts.set(term, (queryCounts.get(term) ?? 0) + 1);
     const { k1, b } = this.parameters;
     const averageLength = Math.max(this.totalLength / documents, 1);
-    const scores = this.scores;
-    // Slots with a non-zero score, in a buffer reused across searches (no per-query garbage).
-    const touched = this.touched;
-    let touchedCount = 0;
+    const flat = k1 * (1 - b);
+    const perLength = (k1 * b) / averageLength;
+    const plan: Array<{ list: Postings; weight: number }> = [];
     for (const [term, queryCount] of queryCounts) {
       const list = this.postings.get(term);
       if (list === undefined) continue;
       const idf = Math.log(1 + (documents - list.length + 0.5) / (list.length + 0.5));
-      const weight = idf * queryCount * (k1 + 1);
+      plan.push({ list, weight: idf * queryCount * (k1 + 1) });
+    }
+    plan.sort((x, y) => y.weight - x.weight || x.list.length - y.list.length);
+    let remaining = 0;
+    for (const step of plan) remaining += step.weight;
+    const scores = this.scores;
+    const lengths = this.lengths;
+    // Slots with a non-zero score, in a buffer reused across searches (no per-query garbage).
+    const touched = this.touched;
+    let touchedCount = 0;
+    let admitting = true;
+    for (let t = 0; t < plan.length; t++) {
+      const { list, weight } = plan[t];
       const { slots, tfs, length } = list;
-      const lengths = this.lengths;
-      const flat = k1 * (1 - b);
-      const perLength = (k1 * b) / averageLength;
-      for (let i = 0; i < length; i++) {
-        const slot = slots[i];
-        const tf = tfs[i];
-        if (scores[slot] === 0) touched[touchedCount++] = slot;
-        scores[slot] += (weight * tf) / (tf + flat + perLength * lengths[slot]);
+      if (admitting) {
+        for (let i = 0; i < length; i++) {
+          const slot = slots[i];
+          const tf = tfs[i];
+          if (scores[slot] === 0) touched[touchedCount++] = slot;
+          scores[slot] += (weight * tf) / (tf + flat + perLength * lengths[slot]);
+        }
+      } else {
+        for (let i = 0; i < length; i++) {
+          const slot = slots[i];
+          if (scores[slot] === 0) continue;
+          const tf = tfs[i];
+          scores[slot] += (weight * tf) / (tf + flat + perLength * lengths[slot]);
+        }
+      }
+      remaining -= weight;
+      // Worth checking only while the rest is long: then skipping new documents saves work.
+      if (admitting && t + 1 < plan.length && touchedCount >= limit && plan[t + 1].list.length > touchedCount) {
+        admitting = this.kthScore(touchedCount, limit, accept) <= remaining;
       }
     }
     const best = new TopK(limit);
@@ -133,6 +162,17 @@ export class LexicalIndex {
       best.offer(slot, score);
     }
     return best.sorted().map(({ slot, score }) => ({ id: this.ids[slot] as string, score }));
+  }
+
+  /** The `limit`-th best partial score among the first `count` touched slots that `accept` takes (0 if fewer). */
+  private kthScore(count: number, limit: number, accept?: (id: string) => boolean): number {
+    const heap = new TopK(limit);
+    for (let i = 0; i < count; i++) {
+      const slot = this.touched[i];
+      if (accept !== undefined && !accept(this.ids[slot] as string)) continue;
+      heap.offer(slot, this.scores[slot]);
+    }
+    return heap.size < limit ? 0 : heap.minimum;
   }
 
   private grow(needed: number): void {
@@ -184,6 +224,15 @@ class TopK {
   private readonly values: number[] = [];
 
   constructor(private readonly limit: number) {}
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  /** The lowest score kept (the heap's root). */
+  get minimum(): number {
+    return this.values[0];
+  }
 
   offer(slot: number, score: number): void {
     if (this.slots.length < this.limit) {
