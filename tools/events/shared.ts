@@ -1,0 +1,153 @@
+// Shared helpers of the event tools: limits, how errors name arguments, renderings, the event input
+// shape.
+
+import { homedir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import { z } from 'zod';
+import { InvalidError } from '../../src/core/errors.js';
+import { LIMITS, type EntityState, type JsonObject, type NewEvent } from '../../src/core/types.js';
+import type { ToolContext } from '../types.js';
+import { entityIdArg, eventIdArg, eventResult, eventTypeArg, instantArg, jsonObject, jsonObjectArg } from '../schemas.js';
+
+export const READ = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false } as const;
+
+/**
+ * About how much a page of events may weigh, in bytes of JSON. A page of 1000 events with large
+ * payloads could be a gigabyte; past this budget the page is cut short (at least one item) and
+ * next_cursor continues exactly where it stops. Also the cap on an inline export's `data`.
+ */
+export const RESULT_BUDGET_BYTES = 1024 * 1024;
+/** Largest import per call: one atomic append. */
+export const MAX_IMPORT_EVENTS = LIMITS.maxBatchEvents;
+/** Largest inline import text, in characters (the stdio transport takes messages up to 64 MiB). */
+export const MAX_IMPORT_DATA_CHARS = 16 * 1024 * 1024;
+/** Largest import file, in bytes. */
+export const MAX_IMPORT_FILE_BYTES = 64 * 1024 * 1024;
+/** Events per page when an export is written to a file. */
+export const FILE_EXPORT_PAGE = LIMITS.maxPageSize;
+/** Problems listed in an import report (all are counted). */
+export const MAX_PROBLEMS_SHOWN = 20;
+
+/**
+ * The store names fields as its own API spells them (`filter.limit`, `selector.ids[2]`,
+ * `events[0].id`); tools speak of `limit`, `event_ids[2]`, `events[0].event_id`.
+ */
+export function storeFieldToArgument(field: string): string {
+  return field
+    .replace(/^(filter|options|selector)\./, '')
+    .replace(/^ids(?=\[|$)/, 'event_ids')
+    .replace(/^(events\[\d+\])\.id$/, '$1.event_id');
+}
+
+/** For single-event tools: `events[0].payload` is just `payload`. */
+export function singleEventFieldToArgument(field: string): string {
+  return storeFieldToArgument(field).replace(/^events\[0\]\./, '');
+}
+
+export const oneLine = (text: string, max = 160): string => {
+  const flat = text.replace(/\s+/g, ' ');
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+};
+
+/** An event as a result carries it (the shape of eventResult). */
+type EventView = z.output<typeof eventResult>;
+
+export function eventLine(e: EventView): string {
+  return `#${e.position} ${e.entity_id} v${e.version} ${e.event_type} ${oneLine(JSON.stringify(e.payload))}${e.deleted ? ' [deleted]' : ''}`;
+}
+
+/** Lists the first items one per line, saying how many more there are and how to get them. */
+export function renderList<T>(header: string, items: readonly T[], line: (item: T) => string, hasMore: boolean, shown = 20): string {
+  const lines = [header, ...items.slice(0, shown).map(line)];
+  if (items.length > shown) lines.push(`… ${items.length - shown} more in structuredContent`);
+  if (hasMore) lines.push('More pages: pass next_cursor as cursor.');
+  return lines.join('\n');
+}
+
+export function stateText(s: EntityState): string {
+  if (s.deleted) return `${s.entity_id} is deleted (version ${s.version}, ${s.event_count} events, last ${s.last_updated}${s.as_of ? `, as of ${s.as_of}` : ''})`;
+  return `${s.entity_id} v${s.version} (${s.event_count} events, last updated ${s.last_updated}${s.as_of ? `, as of ${s.as_of}` : ''}): ${oneLine(JSON.stringify(s.state), 2000)}`;
+}
+
+/** Drops undefined members, so the store's strict option checks only ever see what was given. */
+export function defined<T extends object>(value: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) if (v !== undefined) out[key] = v;
+  return out as T;
+}
+
+/**
+ * Fetches a page of at most `limit` items, then fetches again with half the limit while the page
+ * is over RESULT_BUDGET_BYTES. Refetching (same cursor, smaller limit) rather than slicing keeps
+ * next_cursor exact: it is the store's own cursor for the shorter page.
+ */
+export async function withinBudget<T extends { length: number }, R>(limit: number, fetch: (limit: number) => Promise<R>, items: (page: R) => T): Promise<R> {
+  let pageLimit = limit;
+  while (true) {
+    const page = await fetch(pageLimit);
+    const list = items(page);
+    if (list.length <= 1 || JSON.stringify(list).length <= RESULT_BUDGET_BYTES) return page;
+    pageLimit = Math.max(1, Math.floor(list.length / 2));
+  }
+}
+
+/** A file path an agent gave: absolute or `~/…`; local mode only. */
+export function localPath(ctx: ToolContext, path: string): string {
+  if (ctx.mode !== 'local') throw new InvalidError('path', 'is only available when allsource runs locally; pass data inline instead');
+  const expanded = path === '~' ? homedir() : path.startsWith('~/') ? join(homedir(), path.slice(2)) : path;
+  if (!isAbsolute(expanded)) throw new InvalidError('path', `must be an absolute path (or start with ~/), got ${JSON.stringify(path.slice(0, 200))}`);
+  return expanded;
+}
+
+export const eventInputShape = {
+  event_type: eventTypeArg('What happened'),
+  entity_id: entityIdArg('The entity (thing) the event is about; its state is the merge of its events'),
+  payload: jsonObjectArg(
+    'The facts, as a JSON object merged into the entity state (RFC 7396: nested objects merge, null deletes a key, arrays replace). At most 1 MiB. E.g. {"name": "Ada", "plan": "pro", "address": {"city": "Paris"}}.',
+  ),
+  metadata: jsonObject()
+    .nullable()
+    .optional()
+    .describe('Context about the event that is not part of the entity state, e.g. {"source": "chat", "confidence": 0.9}. Optional.'),
+  expected_version: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe("Optimistic concurrency: the entity's current version as you last read it (0 = the entity must not exist yet). A mismatch is a conflict and writes nothing."),
+  event_id: eventIdArg('Idempotency key: retrying with the same event_id and the same content returns the original result instead of a duplicate. Omit to get a generated UUIDv7').optional(),
+  occurred_at: instantArg('When it happened in the world, if not now, e.g. "2023-11-02T09:30:00Z"').optional(),
+};
+
+type EventInput = {
+  event_type: string;
+  entity_id: string;
+  payload: Record<string, unknown>;
+  metadata?: Record<string, unknown> | null;
+  expected_version?: number;
+  event_id?: string;
+  occurred_at?: string;
+};
+
+export function toNewEvent(input: EventInput): NewEvent {
+  return defined({
+    entity_id: input.entity_id,
+    event_type: input.event_type,
+    payload: input.payload as JsonObject,
+    metadata: input.metadata as JsonObject | null | undefined,
+    id: input.event_id,
+    occurred_at: input.occurred_at,
+    expected_version: input.expected_version,
+  });
+}
+
+/** A conflict is on expected_version (someone wrote since you read) or on event_id (the id is taken). */
+export const conflictHint = (argument: string | undefined): string | undefined =>
+  argument?.endsWith('expected_version')
+    ? 'read the entity again (get_snapshot gives its version), then retry with that expected_version'
+    : argument?.endsWith('event_id')
+      ? 'that event_id already names an event with different content (get_event shows it); use a new event_id for a new event'
+      : undefined;
+export const ENTITY_NOT_FOUND_HINT = 'list_entities shows the entity ids that exist (an as_of before the first event also answers not_found)';
+export const cursorHint = (argument: string | undefined): string | undefined =>
+  argument === 'cursor' ? 'omit cursor to start again from the first page, or pass next_cursor unchanged with the same other arguments' : undefined;
