@@ -338,6 +338,15 @@ describe('beyond the reference', () => {
         } while (cursor !== undefined);
         expect(paged, query).toEqual([...whole.entities, ...whole.relations]);
       }
+      // After the substring index was built (above), writes keep it true: an added observation is
+      // found, a deleted entity is not, and a rare substring finds exactly what the scan finds.
+      await callOn(ours, 'add_observations', { observations: [{ entityName: 'Pager 7', contents: ['keeps a zebrafish tank'] }] });
+      await callOn(ours, 'delete_entities', { entityNames: ['Pager 11'] });
+      expect((await graphOf(ours, 'search_nodes', { query: 'ebrafi' })).entities.map((e) => e.name)).toEqual(['Pager 7']);
+      // "account 1010" … "account 1019" (Pager 11 deleted); word matches ("101" in "Pager 101") may come too.
+      const rare = (await graphOf(ours, 'search_nodes', { query: 'unt 101' })).entities.map((e) => e.name);
+      expect(rare).toEqual(expect.arrayContaining(['Pager 10', 'Pager 12', 'Pager 13', 'Pager 14', 'Pager 15', 'Pager 16', 'Pager 17', 'Pager 18', 'Pager 19']));
+      expect(rare).not.toContain('Pager 11');
     } finally {
       await callOn(ours, 'delete_entities', { entityNames: entities.map((e) => e.name) });
     }

@@ -575,9 +575,12 @@ const searchNodes = defineTool({
     const matched: Array<{ id: string; entity: Entity }> = hits.map((hit) => ({ id: hit.id, entity: entityEntry(view.node(hit.id)!)!.entity }));
     if (matched.length < want) {
       // Every word match is known: then the reference's substring matches, in creation order.
+      // The trigram index narrows the nodes to check (for queries of three characters or more).
       const q = args.query.toLowerCase();
       const words = new Set(hits.map((hit) => hit.id));
-      for (const node of view.nodes()) {
+      const candidates = view.substringCandidates(q);
+      const nodes = candidates === null ? view.nodes() : candidates.map((id) => view.node(id)!);
+      for (const node of nodes) {
         if (matched.length >= want) break;
         const entry = entityEntry(node);
         if (entry === null || words.has(node.id)) continue;

@@ -13,6 +13,7 @@ import { decodeVector } from '../embed/codec.js';
 import type { Embedder } from '../embed/types.js';
 import { edgeEntity, nodeEntity, nodeText, PRIME_EVENTS, vectorEntity } from './events.js';
 import { LexicalIndex } from './lexical.js';
+import { nodeTexts, SubstringIndex } from './substring.js';
 import type { PrimeCounters, PrimeEdge, PrimeNode, PrimeView } from './types.js';
 import { VectorIndex, type VectorHit } from './vectorIndex.js';
 
@@ -69,6 +70,8 @@ export class PrimeProjection implements PrimeView {
 
   private readonly graph = new MultiDirectedGraph<NodeAttributes, EdgeAttributes>();
   private readonly lexicalIndex = new LexicalIndex();
+  /** Trigrams of node text for substring search; built on first use (see substringCandidates). */
+  private substringIndex: SubstringIndex | null = null;
   private readonly spaces = new Map<string, VectorIndex>();
   private readonly vectors = new Map<string, VectorEntry>();
   private readonly vectorsByNode = new Map<string, Set<string>>();
@@ -149,6 +152,7 @@ export class PrimeProjection implements PrimeView {
     bump(this.typeCounts, type, 1);
     this.indexName(id, undefined, properties);
     this.indexText(id, properties, p.embedding);
+    this.substringIndex?.set(id, nodeTexts(type, properties));
     return true;
   }
 
@@ -162,6 +166,7 @@ export class PrimeProjection implements PrimeView {
     attrs.updatedMs = Date.parse(e.timestamp);
     this.indexName(id, before.properties, properties);
     this.indexText(id, properties, p.embedding);
+    this.substringIndex?.set(id, nodeTexts(before.type, properties));
     return true;
   }
 
@@ -174,6 +179,7 @@ export class PrimeProjection implements PrimeView {
     bump(this.typeCounts, attrs.node.type, -1);
     this.indexName(id, attrs.node.properties, undefined);
     this.lexicalIndex.remove(id);
+    this.substringIndex?.remove(id);
     this.textChars -= attrs.textLength;
     for (const vectorId of [...(this.vectorsByNode.get(id) ?? [])]) this.removeVector(vectorId);
     return true;
@@ -332,6 +338,20 @@ export class PrimeProjection implements PrimeView {
 
   lexical(text: string, limit: number, accept?: (nodeId: string) => boolean): Array<{ id: string; score: number }> {
     return this.lexicalIndex.search(text, limit, accept);
+  }
+
+  substringCandidates(query: string): string[] | null {
+    // Built on the first substring search and kept up to date from then on: a tenant that never
+    // searches by substring (recall only) pays nothing for it.
+    if (this.substringIndex === null) {
+      const index = new SubstringIndex();
+      for (const { node: id, attributes } of this.graph.nodeEntries()) index.set(id, nodeTexts(attributes.node.type, attributes.node.properties));
+      this.substringIndex = index;
+    }
+    const candidates = this.substringIndex.candidates(query.toLowerCase());
+    if (candidates === null) return null;
+    const seq = (id: string): number => this.graph.getNodeAttribute(id, 'seq');
+    return [...candidates].filter((id) => this.graph.hasNode(id)).sort((a, b) => seq(a) - seq(b));
   }
 
   // ── What the service needs beyond the view ─────────────────────────────────────────────────

@@ -91,6 +91,12 @@ export interface PrimeView {
   counters(): PrimeCounters;
   /** BM25 over node text: best first. */
   lexical(text: string, limit: number, accept?: (nodeId: string) => boolean): Array<{ id: string; score: number }>;
+  /**
+   * Live nodes (creation order) whose type or a string property (or a string in an array
+   * property) may contain `query`, case-insensitively: a superset to check with `includes`.
+   * Null when the query is too short (under three characters) to narrow anything.
+   */
+  substringCandidates(query: string): string[] | null;
 }
 
 export interface NodeHistory {
