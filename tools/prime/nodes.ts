@@ -1,0 +1,93 @@
+// The Prime tools for nodes: prime_add_node, prime_update_node, prime_get_node, prime_forget.
+
+import { z } from 'zod';
+import type { JsonObject } from '../../src/core/types.js';
+import { defineTool } from '../define.js';
+import { asOfArg, nodeIdArg, nodeTypeArg } from '../schemas.js';
+
+import { NODE_NOT_FOUND_HINT, READ, asOfNote, defined, label, nodeLine, nodeOut, nodeResultShape, plural, propertiesArg, requirePrime } from './shared.js';
+
+export const primeAddNode = defineTool({
+  name: 'prime_add_node',
+  title: 'Add a node',
+  description:
+    'Create a node in the knowledge graph: a person, project, concept, preference, anything worth remembering as a thing. Give it a type and properties (a "name" lets the graph tools find it by name; string properties are indexed for prime_recall and prime_search at once). Returns the node with its id; use the id with prime_add_edge, prime_update_node, prime_neighbors. Check with prime_recall or prime_search first to avoid creating the same thing twice.',
+  group: 'prime',
+  writes: true,
+  inputSchema: {
+    type: nodeTypeArg('What kind of thing the node is'),
+    properties: propertiesArg('What is known about it. Optional (default {}).').optional(),
+  },
+  outputSchema: nodeResultShape,
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+  async handler(args, ctx) {
+    return nodeOut(await requirePrime(ctx).addNode(ctx.tenant, defined({ type: args.type, properties: args.properties as JsonObject | undefined })));
+  },
+  render: (r) => `Added ${r.type} ${label(r)}.`,
+});
+
+export const primeUpdateNode = defineTool({
+  name: 'prime_update_node',
+  title: 'Update a node',
+  description:
+    'Change a node\'s properties with a JSON merge patch: keys you give are set (nested objects merge), a key set to null is removed, keys you leave out stay as they are; arrays are replaced whole. The earlier state stays readable with prime_get_node as_of, and prime_history shows every change. Returns the updated node.',
+  group: 'prime',
+  writes: true,
+  inputSchema: {
+    node_id: nodeIdArg('The node to change'),
+    properties: propertiesArg('The merge patch, e.g. {"role": "manager", "nickname": null} sets role and removes nickname.'),
+  },
+  outputSchema: nodeResultShape,
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  hints: { not_found: NODE_NOT_FOUND_HINT },
+  async handler(args, ctx) {
+    return nodeOut(await requirePrime(ctx).updateNode(ctx.tenant, { node_id: args.node_id, properties: args.properties as JsonObject }));
+  },
+  render: (r) => `Updated ${r.type} ${label(r)}: now version ${r.version}.`,
+});
+
+export const primeGetNode = defineTool({
+  name: 'prime_get_node',
+  title: 'Get a node',
+  description:
+    'Read one node by id: its type, properties, version and when it was created and last changed. With as_of, the node as it was at that instant (what the memory knew then).',
+  group: 'prime',
+  writes: false,
+  inputSchema: {
+    node_id: nodeIdArg('The node'),
+    as_of: asOfArg().optional(),
+  },
+  outputSchema: { ...nodeResultShape, as_of: z.string().nullable().describe('The instant asked for, or null for now.') },
+  annotations: READ,
+  hints: { not_found: NODE_NOT_FOUND_HINT },
+  async handler(args, ctx) {
+    const node = await requirePrime(ctx).getNode(ctx.tenant, defined({ node_id: args.node_id, as_of: args.as_of }));
+    return { ...nodeOut(node), as_of: args.as_of ?? null };
+  },
+  render: (r) => `${nodeLine(r)}${asOfNote(r.as_of)}`,
+});
+
+export const primeForget = defineTool({
+  name: 'prime_forget',
+  title: 'Forget a node',
+  description:
+    'Soft-delete a node: it, its edges and its vectors leave the graph, search and recall. Nothing is erased: prime_history still shows it and reads with an earlier as_of still see it. Use when something is wrong or the user asks to forget it. Returns how many edges and vectors went with it.',
+  group: 'prime',
+  writes: true,
+  inputSchema: {
+    node_id: nodeIdArg('The node to forget'),
+    reason: z.string().min(1).max(1000).optional().describe('Why, recorded in the log, e.g. "user asked to forget their old address". Optional.'),
+  },
+  outputSchema: {
+    node_id: z.string(),
+    edges_removed: z.number().int().describe('Edges that touched the node and were removed with it.'),
+    vectors_removed: z.number().int().describe('Vectors of the node removed with it.'),
+  },
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+  hints: { not_found: NODE_NOT_FOUND_HINT },
+  async handler(args, ctx) {
+    const r = await requirePrime(ctx).forget(ctx.tenant, defined({ node_id: args.node_id, reason: args.reason }));
+    return { node_id: r.node_id, edges_removed: r.edges_removed, vectors_removed: r.vectors_removed };
+  },
+  render: (r) => `Forgot node ${r.node_id} with ${plural(r.edges_removed, 'edge')} and ${plural(r.vectors_removed, 'vector')}; prime_history still shows it.`,
+});

@@ -1,0 +1,104 @@
+// Shared helpers of the Prime tools: the service check, results rebuilt field by field (so a tool
+// returns exactly what its outputSchema declares), renderings.
+
+import { z } from 'zod';
+import { AllSourceError } from '../../src/core/errors.js';
+import type { EmbedderInfo, PrimeEdge, PrimeNode, PrimeService, RecallHit, VectorIndexStatus } from '../../src/prime/types.js';
+import type { ToolContext } from '../types.js';
+import { jsonObjectArg, primeEdgeResult, primeNodeResult, primeNodeShape } from '../schemas.js';
+
+
+export const READ = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false } as const;
+
+/** The service, or `unavailable` for a server built without Prime. */
+export function requirePrime(ctx: ToolContext): PrimeService {
+  if (ctx.prime === undefined) throw new AllSourceError('unavailable', 'Prime is not available on this server');
+  return ctx.prime;
+}
+
+/** Drops undefined members, so the service's option checks only see what was given. */
+export function defined<T extends object>(value: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) if (v !== undefined) out[key] = v;
+  return out as T;
+}
+
+// Results are rebuilt field by field: the declared schema is the contract, whatever else a
+// service object carries.
+export function nodeOut(n: PrimeNode): PrimeNode {
+  return { id: n.id, type: n.type, properties: n.properties, created_at: n.created_at, updated_at: n.updated_at, version: n.version };
+}
+
+export function edgeOut(e: PrimeEdge): PrimeEdge {
+  return { id: e.id, source: e.source, target: e.target, relation: e.relation, properties: e.properties, weight: e.weight, created_at: e.created_at };
+}
+
+export function embedderOut(e: EmbedderInfo): EmbedderInfo {
+  return { name: e.name, kind: e.kind, dims: e.dims, source: e.source };
+}
+
+export function vectorIndexOut(v: VectorIndexStatus): VectorIndexStatus {
+  return { mode: v.mode, hnsw_available: v.hnsw_available, vectors: v.vectors, dims: v.dims, note: v.note };
+}
+
+export function recallHitOut(h: RecallHit) {
+  const p = h.score_parts;
+  return {
+    node: nodeOut(h.node),
+    score: h.score,
+    score_parts: { semantic: p.semantic, lexical: p.lexical, graph: p.graph, recency: p.recency, importance: p.importance },
+    retrieval: [...h.retrieval],
+    via: h.via ? { node_id: h.via.node_id, relation: h.via.relation } : null,
+  };
+}
+
+export const oneLine = (text: string, max = 120): string => {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+};
+
+/** A node or edge as a result carries it (properties are plain JSON). */
+type NodeView = z.output<typeof primeNodeResult>;
+type EdgeView = z.output<typeof primeEdgeResult>;
+
+/** What a person calls a node: its name (or title), else its id. */
+export function label(n: NodeView): string {
+  const p = n.properties;
+  const name = typeof p.name === 'string' ? p.name : typeof p.title === 'string' ? p.title : undefined;
+  return name === undefined ? n.id : `${oneLine(name, 60)} (${n.id})`;
+}
+
+export function nodeLine(n: NodeView): string {
+  return `${n.type} ${label(n)} v${n.version}: ${oneLine(JSON.stringify(n.properties), 200)}`;
+}
+
+export function edgeLine(e: EdgeView): string {
+  return `${e.source} -[${e.relation}${e.weight !== 1 ? ` ${e.weight}` : ''}]-> ${e.target} (edge ${e.id})`;
+}
+
+export const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+export const asOfNote = (asOf: string | null | undefined): string => (asOf ? ` as of ${asOf}` : '');
+
+/** Lists the first items one per line, saying how many more structuredContent holds. */
+export function lines<T>(header: string, items: readonly T[], line: (item: T) => string, shown = 20): string {
+  const out = [header, ...items.slice(0, shown).map(line)];
+  if (items.length > shown) out.push(`… ${items.length - shown} more in structuredContent`);
+  return out.join('\n');
+}
+
+export const NODE_NOT_FOUND_HINT = 'prime_search or prime_recall find node ids (an as_of before the node existed, or after prime_forget, also answers not_found)';
+export const EDGE_NOT_FOUND_HINT = 'prime_neighbors lists a node\'s edges with their ids';
+
+export const propertiesArg = (what: string) =>
+  jsonObjectArg(
+    `${what} A JSON object, e.g. {"name": "Ada Lovelace", "role": "engineer", "observations": ["prefers email"]}. String values (name, title, text, description, observations first) are what recall searches.`,
+  );
+
+export const topKArg = (what: string, max = 100, def = 10) => z.number().int().min(1).max(max).optional().describe(`How many ${what} to return (1-${max}, default ${def}).`);
+
+export const depthArg = (what: string, max = 5, def = 1) => z.number().int().min(1).max(max).optional().describe(`${what} (1-${max}, default ${def}).`);
+
+export const nodeResultShape = primeNodeShape;
+
+/** Longest text to embed or recall by, in characters (the service's limit). */
+export const TEXT_MAX = 32_000;
