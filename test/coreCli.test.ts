@@ -18,8 +18,8 @@ describe('allsource core (CLI)', () => {
   afterEach(async () => {
     for (const fn of cleanup.splice(0).reverse()) await fn();
   });
-
-  it('serves a data directory; tenants and keys are managed from the command line', async () => {
+  /** A fresh data directory served by a real `allsource core` child, removed (and the child killed) after the test. */
+  const runningCore = async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'allsource-core-cli-'));
     cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
     const env = { PATH: process.env.PATH, HOME: dataDir, ALLSOURCE_ADMIN_KEY: ADMIN };
@@ -27,7 +27,11 @@ describe('allsource core (CLI)', () => {
     cleanup.push(async () => {
       if (core.child.exitCode === null) core.child.kill('SIGKILL');
     });
-    const at = ['--core', core.url];
+    return { dataDir, env, core, at: ['--core', core.url] };
+  };
+
+  it('serves a data directory; tenants and keys are managed from the command line', async () => {
+    const { dataDir, env, core, at } = await runningCore();
 
     expect(await runCli(['tenants', 'create', 'acme', ...at], env)).toMatchObject({ code: 0, stdout: 'created tenant acme\n' });
     const again = await runCli(['tenants', 'create', 'acme', ...at], env);
@@ -97,14 +101,7 @@ describe('allsource core (CLI)', () => {
   }, 60_000);
 
   it('tenants quota shows a daily quota, sets it with --daily or --unlimited, and refuses bad values', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'allsource-core-cli-'));
-    cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
-    const env = { PATH: process.env.PATH, HOME: dataDir, ALLSOURCE_ADMIN_KEY: ADMIN };
-    const core = await startCoreProcess(dataDir, env);
-    cleanup.push(async () => {
-      if (core.child.exitCode === null) core.child.kill('SIGKILL');
-    });
-    const at = ['--core', core.url];
+    const { env, core, at } = await runningCore();
     await runCli(['tenants', 'create', 'acme', ...at], env);
 
     expect(await runCli(['tenants', 'quota', 'acme', ...at], env)).toMatchObject({ code: 0, stdout: 'tenant acme: unlimited\n' });

@@ -15,19 +15,14 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openEmbeddedCore } from '../src/core/embedded/index.js';
 import { openSharedCore } from '../src/core/shared/sharedCore.js';
-import { BIN, runCli } from './helpers/runCli.js';
+import { BIN, childEnvIn, runCli } from './helpers/runCli.js';
 
 const ROUNDS = Number(process.env.ALLSOURCE_SHARED_ROUNDS ?? 3);
 const IN_FLIGHT = 8;
 const root = mkdtempSync(join(tmpdir(), 'allsource-shared-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const childEnv = (): Record<string, string> => {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) if (value !== undefined && !key.startsWith('ALLSOURCE_')) env[key] = value;
-  env.HOME = root;
-  return env;
-};
+const childEnv = (): Record<string, string> => childEnvIn(root);
 
 interface Window {
   name: string;

@@ -13,18 +13,12 @@ import { Client as ClientV2 } from '@modelcontextprotocol/client';
 import { StdioClientTransport as StdioClientTransportV2 } from '@modelcontextprotocol/client/stdio';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN, runCli, type CliRun } from './helpers/runCli.js';
+import { BIN, childEnvIn, runCli, type CliRun } from './helpers/runCli.js';
 
 const root = mkdtempSync(join(tmpdir(), 'allsource-stdio-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-/** The child's environment: no inherited ALLSOURCE_* settings, HOME inside the temp dir. */
-const childEnv = (): Record<string, string> => {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) if (value !== undefined && !key.startsWith('ALLSOURCE_')) env[key] = value;
-  env.HOME = root;
-  return env;
-};
+const childEnv = (): Record<string, string> => childEnvIn(root);
 
 async function startClient(args: string[]): Promise<{ client: Client; transport: StdioClientTransport; stderr: () => string }> {
   const transport = new StdioClientTransport({ command: process.execPath, args: [BIN, ...args], env: childEnv(), stderr: 'pipe' });

@@ -16,7 +16,6 @@ import { CoreAdminClient, openHttpCore } from '../src/core/http/index.js';
 import { createPaymentGuard } from '../src/payments/guard.js';
 import { listReceipts } from '../src/payments/ledger.js';
 import { parsePricing } from '../src/payments/pricing.js';
-import type { ToolCallGuard } from '../tools/types.js';
 import { startHostedMcpServer, type McpHttpServer } from '../transports/http.js';
 import { startTestCore, TEST_ADMIN_KEY, type TestCore } from './helpers/coreServer.js';
 import { BASE_SEPOLIA_USDC, signPayment, startTestFacilitator, type TestFacilitator } from './helpers/facilitator.js';
@@ -43,7 +42,7 @@ function pricing(extra: Record<string, unknown> = {}) {
 }
 
 async function startEdge(extra: Record<string, unknown> = {}): Promise<McpHttpServer> {
-  const guard = createPaymentGuard({ pricing: pricing(extra), log: () => {} }) as unknown as ToolCallGuard;
+  const guard = createPaymentGuard({ pricing: pricing(extra), log: () => {} });
   const server = await startHostedMcpServer({ coreUrl: core.server.url, adminKey: TEST_ADMIN_KEY, host: '127.0.0.1', port: 0, logger: false, guard });
   servers.push(server);
   return server;

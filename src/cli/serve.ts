@@ -8,7 +8,6 @@
 
 import { InvalidError, UnavailableError } from '../core/errors.js';
 import type { ToolGroup } from '../../tools/groups.js';
-import type { ToolCallGuard } from '../../tools/types.js';
 import type { CliContext } from './context.js';
 import { closeOnSignals } from './signals.js';
 
@@ -54,7 +53,7 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, env: NodeJS.P
   const [{ loadPricing }, { ALL_TOOLS }] = await Promise.all([import('../payments/pricing.js'), import('../../tools/index.js')]);
   const pricing = await loadPricing(flags.pricing, env, ALL_TOOLS.map((tool) => tool.name));
   const guard = pricing === null ? undefined : (await import('../payments/guard.js')).createPaymentGuard({ pricing });
-  const edge = { toolsets: flags.toolsets, allowedOrigins: flags.allowedOrigins, allowedHosts: flags.allowedHosts, rateLimit: flags.rateLimit === undefined ? undefined : { perSecond: flags.rateLimit }, responseMode: flags.sse ? ('sse' as const) : ('json' as const), guard: guard as ToolCallGuard | undefined };
+  const edge = { toolsets: flags.toolsets, allowedOrigins: flags.allowedOrigins, allowedHosts: flags.allowedHosts, rateLimit: flags.rateLimit === undefined ? undefined : { perSecond: flags.rateLimit }, responseMode: flags.sse ? ('sse' as const) : ('json' as const), guard };
   /** Whichever server the mode started: where it listens, and how to stop it. */
   let running: { url: string; close(): Promise<void> };
 

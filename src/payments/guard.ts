@@ -8,6 +8,7 @@
 // output. Requirements, verification and settlement go through @x402/core's resource server with
 // @x402/evm's exact scheme and an explicitly configured facilitator.
 
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import { FacilitatorTimeoutError, HTTPFacilitatorClient, x402ResourceServer, type FacilitatorClient } from '@x402/core/server';
 import type { PaymentPayload, PaymentRequired, PaymentRequirements, SettleResponse } from '@x402/core/types';
 import { ExactEvmScheme } from '@x402/evm/exact/server';
@@ -18,14 +19,8 @@ import { allowancePeriod, consumeAllowance, PAYMENT_EVENTS, paymentEntity, payme
 import type { Pricing } from './pricing.js';
 import { isValidPaymentId, PAYMENT_IDENTIFIER, PAYMENT_IDENTIFIER_SCHEMA, X402_ERROR_KEY, X402_PAYMENT_META, X402_PAYMENT_RESPONSE_META } from './wire.js';
 
-/** A tool result as MCP carries it (structurally the SDK's CallToolResult). */
-export interface ToolResult {
-  content: Array<{ type: 'text'; text: string } | Record<string, unknown>>;
-  structuredContent?: Record<string, unknown>;
-  isError?: boolean;
-  _meta?: Record<string, unknown>;
-  [key: string]: unknown;
-}
+/** A tool result as MCP carries it: the SDK's own type, so this guard is the registry's ToolCallGuard as it stands. */
+export type ToolResult = CallToolResult;
 
 /** One call of a tool, as the registry hands it to a guard (arguments already validated). */
 export interface GuardedCall {
@@ -159,6 +154,15 @@ export function createPaymentGuard(options: PaymentGuardOptions): PaymentGuard {
     content: [{ type: 'text', text: `${code}: ${message}` }],
   });
 
+  /** What a payment id seen before answers: its recorded result, or why there is none. */
+  const answerForPaymentId = (call: GuardedCall, offer: PaymentRequirements, seen: JsonObject, hash: string, id: string): ToolResult => {
+    if (seen.payload_hash !== hash) return failure('conflict', `payment id ${id} was used with another payment payload`, `_meta["${X402_PAYMENT_META}"].extensions.payment-identifier.info.id`);
+    if (seen.status === 'settled' && typeof seen.result === 'object' && seen.result !== null) return seen.result as unknown as ToolResult;
+    if (seen.status === 'settled') return failure('conflict', `payment id ${id} was settled, but its result was too large to keep for a replay`);
+    if (seen.status === 'running') return failure('unavailable', `payment id ${id} is still being processed; retry in a moment`);
+    return paymentRequired(call, [offer], `payment id ${id} already ended as ${String(seen.status)}: sign a new payment with a new id`);
+  };
+
   const record = async (call: GuardedCall, entity: string, type: string, payload: JsonObject, expectedVersion?: number): Promise<void> => {
     await call.store.append(call.tenant, [{ entity_id: entity, event_type: type, payload, ...(expectedVersion === undefined ? {} : { expected_version: expectedVersion }) }]);
   };
@@ -231,7 +235,7 @@ export function createPaymentGuard(options: PaymentGuardOptions): PaymentGuard {
         if (typeof paymentId !== 'string' || !isValidPaymentId(paymentId)) return failure('invalid', 'must be 16 to 128 letters, digits, "-" or "_"', `_meta["${X402_PAYMENT_META}"].extensions.payment-identifier.info.id`);
         idEntity = paymentIdEntity(paymentId);
         const seen = await stateOrNull(call.store, call.tenant, idEntity);
-        if (seen !== null) return replay(call, seen.state ?? {}, hash, paymentId);
+        if (seen !== null) return answerForPaymentId(call, offer, seen.state ?? {}, hash, paymentId);
       }
 
       // 4. An authorization the log already holds is refused before the facilitator is asked.
@@ -263,7 +267,7 @@ export function createPaymentGuard(options: PaymentGuardOptions): PaymentGuard {
         if (!isErrorCode(err, 'conflict')) throw err;
         if (idEntity !== undefined) {
           const seen = await stateOrNull(call.store, call.tenant, idEntity);
-          if (seen !== null) return replay(call, seen.state ?? {}, hash, paymentId as string);
+          if (seen !== null) return answerForPaymentId(call, offer, seen.state ?? {}, hash, paymentId as string);
         }
         return replayed();
       }
@@ -301,14 +305,6 @@ export function createPaymentGuard(options: PaymentGuardOptions): PaymentGuard {
         await record(call, idEntity, PAYMENT_EVENTS.identified, text.length <= MAX_REPLAY_BYTES ? { status: 'settled', result: JSON.parse(text) as JsonObject } : { status: 'settled', result: null }).catch(() => undefined);
       }
       return paid;
-
-      function replay(c: GuardedCall, state: JsonObject, payloadHashNow: string, id: string): ToolResult {
-        if (state.payload_hash !== payloadHashNow) return failure('conflict', `payment id ${id} was used with another payment payload`, `_meta["${X402_PAYMENT_META}"].extensions.payment-identifier.info.id`);
-        if (state.status === 'settled' && typeof state.result === 'object' && state.result !== null) return state.result as unknown as ToolResult;
-        if (state.status === 'settled') return failure('conflict', `payment id ${id} was settled, but its result was too large to keep for a replay`);
-        if (state.status === 'running') return failure('unavailable', `payment id ${id} is still being processed; retry in a moment`);
-        return paymentRequired(c, [offer], `payment id ${id} already ended as ${String(state.status)}: sign a new payment with a new id`);
-      }
     },
   };
 }

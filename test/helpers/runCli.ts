@@ -7,6 +7,14 @@ import { fileURLToPath } from 'node:url';
 /** The built binary (npm test builds first). */
 export const BIN = fileURLToPath(new URL('../../dist/bin/allsource.js', import.meta.url));
 
+/** A child's environment: this one without any ALLSOURCE_* setting, HOME at `home` (so ~/.allsource is a temp dir). */
+export function childEnvIn(home: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) if (value !== undefined && !key.startsWith('ALLSOURCE_')) env[key] = value;
+  env.HOME = home;
+  return env;
+}
+
 export interface CliRun {
   code: number | null;
   stdout: string;
