@@ -692,7 +692,7 @@ describe('export_events and import_events', () => {
     const bytes = Buffer.from(parquet.data!, 'base64');
     expect(bytes.subarray(0, 4).toString()).toBe('PAR1');
     expect(bytes.length).toBe(parquet.bytes);
-    const { decodeSegment } = await import('../src/core/embedded/segments.js');
+    const { decodeSegment } = await import('../src/core/embedded/segmentDecode.js');
     expect(decodeSegment(bytes).map((e) => e.id)).toEqual(['ev-0', 'ev-1', 'ev-2', 'ev-3', 'ev-4']);
   });
 

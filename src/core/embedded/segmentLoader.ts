@@ -6,7 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import type { StoredEvent } from '../types.js';
 import { segmentWorkerUrl } from './segmentRoller.js';
-import { createDecodeContext, decodePackedBatch, readSegmentFile } from './segments.js';
+import { createDecodeContext, decodePackedBatch, readSegmentFile } from './segmentDecode.js';
 import { SEGMENT_READER_MARKER, type ReaderMessage } from './segmentWorker.js';
 
 /** Calls `apply` with every event of the segments, in file order, then resolves. */

@@ -4,7 +4,8 @@
 
 import { readFileSync } from 'node:fs';
 import { workerData, parentPort, type MessagePort } from 'node:worker_threads';
-import { readParquetPacked, writeSegmentFile, type PackedBatch } from './segments.js';
+import { readParquetPacked, type PackedBatch } from './segmentDecode.js';
+import { writeSegmentFile } from './segments.js';
 import { readWalRecords, type RawRecord } from './wal.js';
 
 /** What a roll produced. Positions are 0 when the logs held no events. */
