@@ -200,7 +200,13 @@ class EmbeddedCoreImpl implements EmbeddedCore {
     }
     await loadSegments(
       this.manifest.segments.map((segment) => join(segmentDir, segment.file)),
-      (event) => this.applyRecovered(event),
+      (rows, row, tenant, entity, type, position, recordedMs) => {
+        // Positions only grow; anything at or below the last applied one was already recovered.
+        if (position < this.nextPosition) return;
+        this.recoveredIndex(tenant).applyRow(rows, row, entity, type, position, recordedMs);
+        this.nextPosition = position + 1;
+        this.lastRecoveredMs = recordedMs;
+      },
       { inWorker: this.useWorkers },
     );
 
@@ -233,8 +239,7 @@ class EmbeddedCoreImpl implements EmbeddedCore {
       }
     }
     for (const index of this.indexes.values()) this.writerFor(index.tenant).head = index.headHash;
-    // Recorded times never decrease in position order, so the last event has the latest.
-    if (this.lastRecoveredTimestamp !== '') this.lastRecordedMs = Date.parse(this.lastRecoveredTimestamp);
+    this.lastRecordedMs = this.lastRecoveredMs;
     this.lastRecoveredIndex = null;
 
     // Every log but the newest is sealed and waits to be rolled; the newest takes new appends.
@@ -299,18 +304,29 @@ class EmbeddedCoreImpl implements EmbeddedCore {
     if (tailBytes > 0) this.log(`truncated a torn tail of ${tailBytes} bytes at offset ${validEnd} of ${path} (an append that was never acknowledged)`);
   }
 
+  /** Applies an event recovered from the log (segment rows are applied by the loader's visitor). */
   private applyRecovered(event: StoredEvent): void {
     // Positions only grow; anything at or below the last applied one was already recovered.
     if (event.position < this.nextPosition) return;
-    let index = this.lastRecoveredIndex;
-    if (index === null || index.tenant !== event.tenant_id) index = this.lastRecoveredIndex = this.indexFor(event.tenant_id);
-    index.apply(event);
+    this.recoveredIndex(event.tenant_id).apply(event);
     this.nextPosition = event.position + 1;
-    this.lastRecoveredTimestamp = event.timestamp;
+    // The events of a batch share one timestamp string: parse it once.
+    if (event.timestamp !== this.lastRecoveredTimestamp) {
+      this.lastRecoveredTimestamp = event.timestamp;
+      this.lastRecoveredMs = Date.parse(event.timestamp);
+    }
   }
 
   /** Recovery applies events in runs of one tenant; remembering the last index skips a map lookup per event. */
+  private recoveredIndex(tenant: string): TenantIndex {
+    let index = this.lastRecoveredIndex;
+    if (index === null || index.tenant !== tenant) index = this.lastRecoveredIndex = this.indexFor(tenant);
+    return index;
+  }
+
   private lastRecoveredIndex: TenantIndex | null = null;
+  /** Recorded time of the last recovered event: recorded times never decrease in position order. */
+  private lastRecoveredMs = 0;
   private lastRecoveredTimestamp = '';
 
   private startWal(seq: number): void {

@@ -2,7 +2,7 @@
 // and number values, scored with BM25. Built on a tenant's first search and then kept up to date
 // as events are applied, so tenants that never search pay nothing.
 
-import type { JsonValue, StoredEvent } from '../types.js';
+import type { JsonValue } from '../types.js';
 
 /** Words of at least one letter or digit, lower-cased; very long tokens are noise, not words. */
 const WORD = /[\p{L}\p{N}]+/gu;
@@ -30,76 +30,93 @@ function collectWords(value: JsonValue, out: string[]): void {
   }
 }
 
-/** One term's postings: events (in position order) and how often the term occurs in each. */
+/** One term's postings: rows of the tenant's table (in position order) and the term's count in each. */
 interface Postings {
-  events: StoredEvent[];
+  rows: number[];
   counts: number[];
 }
 
-export interface ScoredEvent {
-  event: StoredEvent;
+/** A scored row of the tenant's table; `position` breaks ties and orders cursors. */
+export interface ScoredRow {
+  row: number;
+  position: number;
   score: number;
 }
 
 export class SearchIndex {
   private readonly postings = new Map<string, Postings>();
-  private readonly lengths = new Map<StoredEvent, number>();
+  /** Word count of each indexed row. */
+  private readonly lengths = new Map<number, number>();
   /** Positions of the indexed events, and the running total of their lengths, for stats as of a cut. */
   private readonly positions: number[] = [];
   private readonly lengthTotals: number[] = [];
 
-  /** Indexes one event (call in position order). */
-  add(event: StoredEvent): void {
+  /** `rowPositions[row]` is the position of a row of the tenant's table (the table's own column). */
+  constructor(private readonly rowPositions: readonly number[]) {}
+
+  /** Indexes one row's payload (call in position order). */
+  add(row: number, payload: JsonValue): void {
     const words: string[] = [];
-    collectWords(event.payload, words);
-    this.lengths.set(event, words.length);
-    this.positions.push(event.position);
+    collectWords(payload, words);
+    this.lengths.set(row, words.length);
+    this.positions.push(this.rowPositions[row]);
     this.lengthTotals.push((this.lengthTotals.at(-1) ?? 0) + words.length);
     const counts = new Map<string, number>();
     for (const word of words) counts.set(word, (counts.get(word) ?? 0) + 1);
     for (const [word, count] of counts) {
       let list = this.postings.get(word);
-      if (list === undefined) this.postings.set(word, (list = { events: [], counts: [] }));
-      list.events.push(event);
+      if (list === undefined) this.postings.set(word, (list = { rows: [], counts: [] }));
+      list.rows.push(row);
       list.counts.push(count);
     }
   }
 
   /**
-   * Scores every event recorded at or before `cutPosition` that contains at least one query word
+   * Scores every row recorded at or before `cutPosition` that contains at least one query word
    * and passes `accept`. Document frequencies count only events up to the cut, so a ranking taken
    * at a cut does not shift when later events arrive.
    */
-  score(query: string, cutPosition: number, accept: (event: StoredEvent) => boolean): ScoredEvent[] {
+  score(query: string, cutPosition: number, accept: (row: number) => boolean): ScoredRow[] {
     const terms = [...new Set(tokenize(query))];
     const documents = countPositionsAtOrBefore(this.positions, cutPosition);
     const averageLength = documents === 0 ? 1 : Math.max(this.lengthTotals[documents - 1] / documents, 1);
-    const scores = new Map<StoredEvent, number>();
+    const scores = new Map<number, number>();
     for (const term of terms) {
       const list = this.postings.get(term);
       if (list === undefined) continue;
-      const upTo = countAtOrBefore(list.events, cutPosition);
+      const upTo = this.countRowsAtOrBefore(list.rows, cutPosition);
       if (upTo === 0) continue;
       const idf = Math.log(1 + (documents - upTo + 0.5) / (upTo + 0.5));
       for (let i = 0; i < upTo; i++) {
-        const event = list.events[i];
-        if (!accept(event)) continue;
+        const row = list.rows[i];
+        if (!accept(row)) continue;
         const tf = list.counts[i];
-        const length = this.lengths.get(event) ?? averageLength;
+        const length = this.lengths.get(row) ?? averageLength;
         const part = (idf * tf * (K1 + 1)) / (tf + K1 * (1 - B + (B * length) / averageLength));
-        scores.set(event, (scores.get(event) ?? 0) + part);
+        scores.set(row, (scores.get(row) ?? 0) + part);
       }
     }
-    const ranked: ScoredEvent[] = [];
-    for (const [event, score] of scores) ranked.push({ event, score });
+    const ranked: ScoredRow[] = [];
+    for (const [row, score] of scores) ranked.push({ row, position: this.rowPositions[row], score });
     ranked.sort(compareRanked);
     return ranked;
+  }
+
+  private countRowsAtOrBefore(rows: readonly number[], position: number): number {
+    let lo = 0;
+    let hi = rows.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.rowPositions[rows[mid]] <= position) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 }
 
 /** Best first; equal scores newest first, so the order is total and stable across pages. */
-export function compareRanked(a: { event: StoredEvent; score: number }, b: { event: StoredEvent; score: number }): number {
-  return b.score - a.score || b.event.position - a.event.position;
+export function compareRanked(a: { position: number; score: number }, b: { position: number; score: number }): number {
+  return b.score - a.score || b.position - a.position;
 }
 
 function countPositionsAtOrBefore(positions: readonly number[], position: number): number {
@@ -108,17 +125,6 @@ function countPositionsAtOrBefore(positions: readonly number[], position: number
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (positions[mid] <= position) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-function countAtOrBefore(events: readonly StoredEvent[], position: number): number {
-  let lo = 0;
-  let hi = events.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (events[mid].position <= position) lo = mid + 1;
     else hi = mid;
   }
   return lo;

@@ -37,16 +37,16 @@ const EXPECTED_FORMATS = {
   metadata: (f) => f === 'u',
   hash: (f) => f === `w:${HASH_BYTES}`,
 } satisfies Record<string, (format: string) => boolean>;
-type ColumnName = keyof typeof EXPECTED_FORMATS;
+export type ColumnName = keyof typeof EXPECTED_FORMATS;
 
 /** What the decoder reads from: a byte image where column buffers live at known addresses. */
-interface HeapView {
+export interface HeapView {
   readonly bytes: Buffer;
   int32s(address: number, count: number): Int32Array;
 }
 
 /** A packed batch's buffer (see packBatch): buffers at 8-byte aligned offsets. */
-class PackHeap implements HeapView {
+export class PackHeap implements HeapView {
   readonly bytes: Buffer;
   constructor(pack: ArrayBuffer) {
     this.bytes = Buffer.from(pack);
@@ -109,7 +109,7 @@ function resolveColumns(heap: WasmHeap, schemaAddress: number): Record<ColumnNam
 }
 
 /** One column of one record batch, located in the wasm heap. */
-interface ColumnArray {
+export interface ColumnArray {
   length: number;
   nullCount: number;
   /** Element offset of the array into its buffers (non-zero for sliced arrays). */
@@ -137,7 +137,7 @@ function columnArray(heap: WasmHeap, batchAddress: number, child: number): Colum
  * value fits (versions and positions almost always do, and int32 values become V8 small integers
  * stored inline in the event, where doubles would be boxed), else as exact doubles below 2^53.
  */
-function int64Values(heap: HeapView, array: ColumnArray, name: string): Int32Array | Float64Array {
+export function int64Values(heap: HeapView, array: ColumnArray, name: string): Int32Array | Float64Array {
   const words = heap.int32s(array.buffers[1] + array.offset * 8, array.length * 2);
   let fitsInt32 = true;
   for (let i = 0; i < array.length; i++) {
@@ -156,7 +156,7 @@ function int64Values(heap: HeapView, array: ColumnArray, name: string): Int32Arr
 }
 
 /** Reads utf8 values straight from the Arrow offsets and bytes. */
-class Utf8Column {
+export class Utf8Column {
   /** Byte offsets of each value in `bytes` (value i is bytes[offsets[i], offsets[i + 1])). */
   readonly offsets: Int32Array;
   readonly bytes: Buffer;
@@ -206,7 +206,7 @@ class Utf8Column {
  * so a million events hold a few thousand strings. It is keyed by the UTF-8 bytes themselves, so
  * a repeated value costs a hash and a compare and allocates nothing; only a new value is decoded.
  */
-class Interner {
+export class Interner {
   /** Open-addressing table of entry indexes (-1 = empty), sized to a power of two. */
   private slots = new Int32Array(1024).fill(-1);
   private readonly values: string[] = [];
@@ -331,20 +331,32 @@ function bufferLengths(heap: HeapView, name: ColumnName, array: ColumnArray): nu
   }
 }
 
-/** A record batch copied out of the wasm heap into one transferable buffer, for another thread. */
-export interface PackedBatch {
-  count: number;
+/** Some columns of a record batch copied out of the wasm heap into one transferable buffer. */
+export interface PackedColumns {
   pack: ArrayBuffer;
   /** Per column: the ColumnArray with buffer addresses rewritten as offsets into `pack`. */
   arrays: Record<string, ColumnArray>;
 }
 
-/** Copies every buffer one batch's columns use into a single ArrayBuffer (8-byte aligned regions). */
-function packBatch(heap: WasmHeap, batchAddress: number, col: Record<ColumnName, number>): PackedBatch {
-  const { count, arrays } = batchColumns(heap, batchAddress, col);
+/**
+ * A record batch for another thread, in two buffers: `scan` holds what the loader reads once
+ * (position, tenant, entity, type, time) and is dropped after; `rows` holds what a read needs
+ * later (id, version, occurred_at, payload, metadata, hash) and is kept as the rows' storage.
+ */
+export interface PackedBatch {
+  count: number;
+  scan: PackedColumns;
+  rows: PackedColumns;
+}
+
+const SCAN_COLUMNS: readonly ColumnName[] = ['position', 'tenant_id', 'entity_id', 'event_type', 'timestamp'];
+const ROW_COLUMNS: readonly ColumnName[] = ['id', 'version', 'occurred_at', 'payload', 'metadata', 'hash'];
+
+/** Copies every buffer the named columns use into a single ArrayBuffer (8-byte aligned regions). */
+function packColumns(heap: WasmHeap, arrays: Record<ColumnName, ColumnArray>, names: readonly ColumnName[]): PackedColumns {
   const layout: Array<{ name: ColumnName; lengths: number[] }> = [];
   let total = 8; // offset 0 stays unused, because address 0 means "absent buffer"
-  for (const name of Object.keys(arrays) as ColumnName[]) {
+  for (const name of names) {
     const lengths = bufferLengths(heap, name, arrays[name]);
     layout.push({ name, lengths });
     for (const length of lengths) total += (length + 7) & ~7;
@@ -363,12 +375,12 @@ function packBatch(heap: WasmHeap, batchAddress: number, col: Record<ColumnName,
     });
     packed[name] = { ...source, buffers };
   }
-  return { count, pack: pack.buffer, arrays: packed };
+  return { pack: pack.buffer, arrays: packed };
 }
 
-/** Decodes a batch packed by another thread (see readParquetPacked) into `context.events`. */
-export function decodePackedBatch(batch: PackedBatch, context: DecodeContext): void {
-  decodeBatch(new PackHeap(batch.pack), batch.count, batch.arrays as Record<ColumnName, ColumnArray>, context);
+function packBatch(heap: WasmHeap, batchAddress: number, col: Record<ColumnName, number>): PackedBatch {
+  const { count, arrays } = batchColumns(heap, batchAddress, col);
+  return { count, scan: packColumns(heap, arrays, SCAN_COLUMNS), rows: packColumns(heap, arrays, ROW_COLUMNS) };
 }
 
 /**

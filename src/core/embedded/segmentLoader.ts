@@ -1,23 +1,31 @@
 // Loads segment files at open. Parquet decoding (parquet-wasm) runs in a short-lived worker
-// thread that hands packed Arrow batches over as they are decoded, while this thread turns them
-// into events: the two overlap on two cores, and the wasm heap, which never shrinks, goes away
-// with the worker instead of staying in the store's process for its lifetime.
+// thread that hands packed Arrow batches over as they are decoded, while this thread records
+// their rows in the tenants' tables: the two overlap on two cores, and the wasm heap, which never
+// shrinks, goes away with the worker instead of staying in the store's process for its lifetime.
+// The packed batches themselves stay: they are where segment rows live until read (segmentRows.ts).
 
+import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import type { StoredEvent } from '../types.js';
 import { segmentWorkerUrl } from './segmentRoller.js';
-import { createDecodeContext, decodePackedBatch, readSegmentFile } from './segmentDecode.js';
+import { readParquetPacked } from './segmentDecode.js';
+import { createRowScanContext, scanPackedBatch, type RowVisitor } from './segmentRows.js';
 import { SEGMENT_READER_MARKER, type ReaderMessage } from './segmentWorker.js';
 
-/** Calls `apply` with every event of the segments, in file order, then resolves. */
-export async function loadSegments(paths: readonly string[], apply: (event: StoredEvent) => void, options: { inWorker: boolean }): Promise<void> {
+/** Calls `visit` with every row of the segments, in file order, then resolves. */
+export async function loadSegments(paths: readonly string[], visit: RowVisitor, options: { inWorker: boolean }): Promise<void> {
   if (paths.length === 0) return;
+  const context = createRowScanContext();
   if (!options.inWorker) {
-    for (const path of paths) for (const event of readSegmentFile(path)) apply(event);
+    for (const path of paths) {
+      try {
+        for (const batch of readParquetPacked(readFileSync(path))) scanPackedBatch(batch, context, visit);
+      } catch (error) {
+        throw unreadable(path, error);
+      }
+    }
     return;
   }
   const worker = new Worker(segmentWorkerUrl(), { workerData: { marker: SEGMENT_READER_MARKER, paths } });
-  const context = createDecodeContext();
   try {
     await new Promise<void>((resolve, reject) => {
       worker.on('error', (error) => reject(new Error(`segment reader failed: ${error.message}`)));
@@ -26,11 +34,9 @@ export async function loadSegments(paths: readonly string[], apply: (event: Stor
         if (message.type === 'done') return resolve();
         if (message.type === 'error') return reject(new Error(`segment ${message.path} cannot be read: ${message.message}`));
         try {
-          context.events = [];
-          decodePackedBatch(message.batch, context);
-          for (const event of context.events) apply(event);
+          scanPackedBatch(message.batch, context, visit);
         } catch (error) {
-          return reject(new Error(`segment ${message.path} cannot be read: ${error instanceof Error ? error.message : String(error)}`));
+          return reject(unreadable(message.path, error));
         }
         worker.postMessage('next');
       });
@@ -39,4 +45,8 @@ export async function loadSegments(paths: readonly string[], apply: (event: Stor
     worker.removeAllListeners('exit');
     await worker.terminate();
   }
+}
+
+function unreadable(path: string, error: unknown): Error {
+  return new Error(`segment ${path} cannot be read: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
 }

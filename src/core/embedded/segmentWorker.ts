@@ -50,7 +50,7 @@ async function runReader(port: MessagePort, paths: readonly string[]): Promise<v
       for (const batch of readParquetPacked(readFileSync(path))) {
         while (credits === 0) await new Promise<void>((resolve) => (wake = resolve));
         credits--;
-        port.postMessage({ type: 'batch', path, batch } satisfies ReaderMessage, [batch.pack]);
+        port.postMessage({ type: 'batch', path, batch } satisfies ReaderMessage, [batch.scan.pack, batch.rows.pack]);
       }
     } catch (error) {
       port.postMessage({ type: 'error', path, message: describe(error) } satisfies ReaderMessage);

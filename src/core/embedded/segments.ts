@@ -31,10 +31,11 @@ export const SEGMENT_COLUMNS: ReadonlyArray<{ name: string; type: string; descri
 ]);
 
 /**
- * ZSTD: the smallest files, at the price of the slowest decode of the codecs parquet-wasm has
- * (in wasm, LZ4_RAW reads about 3x faster for files about 50% larger).
+ * LZ4_RAW: reopening is bound by decoding segments, and in wasm LZ4_RAW decodes about 3x faster
+ * than ZSTD for files about 35% larger (measured on the bench's million events: 78 MB vs 58 MB,
+ * both far below SQLite's). DuckDB, pyarrow and Polars read it. Older ZSTD segments still read.
  */
-const SEGMENT_COMPRESSION = Compression.ZSTD;
+const SEGMENT_COMPRESSION = Compression.LZ4_RAW;
 
 const ARROW_SCHEMA = new Schema([
   new Field('position', new Int64(), false),
@@ -255,7 +256,7 @@ function inPositionOrder(events: readonly SegmentInput[]): readonly SegmentInput
 }
 
 /**
- * Encodes events as a Parquet segment (ZSTD, 128k-row groups) with the SEGMENT_COLUMNS schema.
+ * Encodes events as a Parquet segment (LZ4_RAW, 128k-row groups) with the SEGMENT_COLUMNS schema.
  * Rows come out sorted by position whatever the input order; a duplicate position is an error.
  */
 export function encodeSegment(events: readonly SegmentInput[]): Uint8Array {

@@ -1,10 +1,17 @@
-// The in-memory projection of one tenant's log: events in position order plus indexes by id,
-// entity and type, per-entity state snapshots, and tombstone history. It answers every read of the
-// port for that tenant. It does no I/O and never sees another tenant's events.
+// The in-memory projection of one tenant's log: a table of its events in position order, with
+// row lists by entity and type, per-entity state snapshots, and tombstone history. It answers every
+// read of the port for that tenant. It does no I/O and never sees another tenant's events.
+//
+// The table is columnar. Each row's position, recorded time, entity and type are plain columns;
+// the event itself is an object only for rows appended or recovered from the log in this process.
+// Rows loaded from segments stay as bytes (SegmentRows) and become objects when read; a bounded
+// cache keeps the recently read ones, so hot entities read in microseconds while a reopened
+// million-event store holds no million objects.
 
 import { encodeCursor, decodeCursor, queryFingerprint } from '../cursor.js';
 import { InvalidError, NotFoundError } from '../errors.js';
 import { compareRanked, SearchIndex } from './searchIndex.js';
+import type { SegmentRows } from './segmentRows.js';
 import { EMPTY_FOLD, evolveState, getPath, jsonEqual, type FoldState } from '../fold.js';
 import { canonicalEvent, chainHash } from '../hash.js';
 import { uuidV7Millis, uuidV7Prefix } from '../ids.js';
@@ -26,8 +33,8 @@ import type { CheckedFilter, CheckedSearch, CheckedSelector, CheckedWatchOptions
 
 interface EntityRecord {
   entity_id: string;
-  /** In version order, which is also position order. */
-  events: StoredEvent[];
+  /** Rows of the entity's events, in version order, which is also position order. */
+  rows: number[];
   /** snapshots[k] is the fold after version (k + 1) * snapshotEvery (tombstones ignored). */
   snapshots: FoldState[];
   /** The fold after the first `folded` events (tombstones ignored). */
@@ -42,7 +49,7 @@ interface EntityRecord {
 
 interface TypeRecord {
   event_type: string;
-  events: StoredEvent[];
+  rows: number[];
   live: number;
 }
 
@@ -58,13 +65,13 @@ export interface ControlPayload {
   reason: string;
 }
 
-/** First index in `events` (position-ordered) whose position is >= `position`. */
-function lowerBoundByPosition(events: readonly StoredEvent[], position: number): number {
+/** First index in `rows` (position-ordered) whose position is >= `position`. */
+function lowerBoundByPosition(rows: readonly number[], positions: readonly number[], position: number): number {
   let lo = 0;
-  let hi = events.length;
+  let hi = rows.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (events[mid].position < position) lo = mid + 1;
+    if (positions[rows[mid]] < position) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -82,38 +89,56 @@ function lowerBoundString(sorted: readonly string[], key: string, inclusive: boo
   return lo;
 }
 
-/** Up to `limit` matching events after `after` from several position-ordered lists, merged by position. */
-function mergeAfter(lists: readonly (readonly StoredEvent[])[], after: number, limit: number, matches: (e: StoredEvent) => boolean): StoredEvent[] {
-  const next = lists.map((list) => lowerBoundByPosition(list, after + 1));
-  const out: StoredEvent[] = [];
+/** Up to `limit` matching rows after `after` from several position-ordered row lists, merged by position. */
+function mergeAfter(lists: readonly (readonly number[])[], positions: readonly number[], after: number, limit: number, matches: (row: number) => boolean): number[] {
+  const next = lists.map((list) => lowerBoundByPosition(list, positions, after + 1));
+  const out: number[] = [];
   while (out.length < limit) {
     let best = -1;
     for (let k = 0; k < lists.length; k++) {
-      if (next[k] < lists[k].length && (best < 0 || lists[k][next[k]].position < lists[best][next[best]].position)) best = k;
+      if (next[k] < lists[k].length && (best < 0 || positions[lists[k][next[k]]] < positions[lists[best][next[best]]])) best = k;
     }
     if (best < 0) break;
-    const e = lists[best][next[best]++];
-    if (matches(e)) out.push(e);
+    const row = lists[best][next[best]++];
+    if (matches(row)) out.push(row);
   }
   return out;
 }
 
 const NO_CUT = Number.MAX_SAFE_INTEGER;
+/** Segment rows kept as objects after a read (about 40 MB of typical events). */
+const DECODED_CACHE_ROWS = 65_536;
 
 export class TenantIndex {
   readonly tenant: string;
   private readonly snapshotEvery: number;
-  /** Every event of the tenant (control events too), in position order. */
-  private readonly events: StoredEvent[] = [];
-  /** Recorded time of `events[i]` in ms, for binary search by time. */
+
+  // --- the table: row i is the tenant's i-th event (control events too), in position order ----
+  private readonly positions: number[] = [];
+  /** Recorded time of each row in ms, for binary search by time. */
   private readonly recordedMs: number[] = [];
+  private readonly rowEntity: EntityRecord[] = [];
+  private readonly rowType: TypeRecord[] = [];
+  /** The row's event object: always for rows applied as objects, for segment rows only while cached. */
+  private readonly objects: (StoredEvent | undefined)[] = [];
+  /** Where a segment row's bytes are (null for rows applied as objects), and its row there. */
+  private readonly sources: (SegmentRows | null)[] = [];
+  private readonly sourceRows: number[] = [];
+  /** 0, 1, 2, …: every row as a row list, so every read walks a row list the same way (see allRows). */
+  private readonly everyRow: number[] = [];
+  /** Segment rows currently cached in `objects`, oldest first (a ring). */
+  private readonly decoded = new Int32Array(DECODED_CACHE_ROWS);
+  private decodedNext = 0;
+  private decodedCount = 0;
+
   /**
-   * Events whose id cannot be found from its time. Store-generated UUIDv7 ids embed the recorded
+   * Rows whose id cannot be found from its time. Store-generated UUIDv7 ids embed the recorded
    * millisecond, so those are found by binary search on time instead, which keeps a million-entry
    * map (and its memory) off the append path.
    */
-  private readonly otherIds = new Map<string, StoredEvent>();
+  private readonly otherIds = new Map<string, number>();
   private lastIdPrefix = '';
+  private lastIdPrefixMs = NaN;
   private readonly entityRecords = new Map<string, EntityRecord>();
   private readonly typeRecords = new Map<string, TypeRecord>();
   private readonly transitions = new Map<string, Transition[]>();
@@ -124,8 +149,8 @@ export class TenantIndex {
   private tombstonedEvents = 0;
   private lastTimestamp = '';
   private lastMs = 0;
-  /** Hash of the last applied event ('' before the first). */
-  headHash = '';
+  private isoMs = NaN;
+  private iso = '';
   private readonly waiters = new Set<() => void>();
 
   constructor(tenant: string, snapshotEvery: number) {
@@ -134,28 +159,98 @@ export class TenantIndex {
   }
 
   get size(): number {
-    return this.events.length;
+    return this.positions.length;
   }
 
   get lastPosition(): number {
-    return this.events.length === 0 ? 0 : this.events[this.events.length - 1].position;
+    return this.positions.length === 0 ? 0 : this.positions[this.positions.length - 1];
+  }
+
+  /** Hash of the last applied event ('' before the first). */
+  get headHash(): string {
+    const row = this.positions.length - 1;
+    if (row < 0) return '';
+    return this.objects[row]?.hash ?? this.sources[row]!.hash(this.sourceRows[row]);
+  }
+
+  // --- rows ------------------------------------------------------------------------------------
+
+  /** The row's event, decoded and cached if it is a segment row that is not cached. */
+  private at(row: number): StoredEvent {
+    const object = this.objects[row];
+    if (object !== undefined) return object;
+    const event = this.decode(row);
+    if (this.decodedCount === DECODED_CACHE_ROWS) this.objects[this.decoded[this.decodedNext]] = undefined;
+    else this.decodedCount++;
+    this.decoded[this.decodedNext] = row;
+    this.decodedNext = (this.decodedNext + 1) % DECODED_CACHE_ROWS;
+    this.objects[row] = event;
+    return event;
+  }
+
+  /** The row's event without caching it: for scans (folds, verification, indexing) that would flush the cache. */
+  private peek(row: number): StoredEvent {
+    return this.objects[row] ?? this.decode(row);
+  }
+
+  private decode(row: number): StoredEvent {
+    const ms = this.recordedMs[row];
+    return this.sources[row]!.event(this.sourceRows[row], this.tenant, this.rowEntity[row].entity_id, this.rowType[row].event_type, this.positions[row], this.isoOf(ms), ms);
+  }
+
+  private idOf(row: number): string {
+    return this.objects[row]?.id ?? this.sources[row]!.id(this.sourceRows[row]);
+  }
+
+  private versionOf(row: number): number {
+    return this.objects[row]?.version ?? this.sources[row]!.version(this.sourceRows[row]);
+  }
+
+  /** Recorded time of the row as text (the rows of one batch share one instant, so the last is kept). */
+  private timestampOf(row: number): string {
+    return this.objects[row]?.timestamp ?? this.isoOf(this.recordedMs[row]);
+  }
+
+  private isoOf(ms: number): string {
+    if (ms !== this.isoMs) {
+      this.isoMs = ms;
+      this.iso = new Date(ms).toISOString();
+    }
+    return this.iso;
+  }
+
+  /** The list of every row, extended on demand: reads over all events are rare, appends are not. */
+  private allRows(): readonly number[] {
+    for (let row = this.everyRow.length; row < this.positions.length; row++) this.everyRow.push(row);
+    return this.everyRow;
+  }
+
+  private rowsToEvents(rows: readonly number[]): StoredEvent[] {
+    const out = new Array<StoredEvent>(rows.length);
+    for (let i = 0; i < rows.length; i++) out[i] = this.at(rows[i]);
+    return out;
   }
 
   /** The committed event with this id, tombstoned or not. */
   findById(id: string): StoredEvent | undefined {
+    const row = this.findRow(id);
+    return row < 0 ? undefined : this.at(row);
+  }
+
+  private findRow(id: string): number {
     const found = this.otherIds.get(id);
     if (found !== undefined) return found;
     const ms = uuidV7Millis(id);
-    if (ms === undefined) return undefined;
-    for (let i = this.firstIndexAtOrAfter(ms); i < this.events.length && this.recordedMs[i] === ms; i++) {
-      if (this.events[i].id === id) return this.events[i];
+    if (ms === undefined) return -1;
+    for (let row = this.firstIndexAtOrAfter(ms); row < this.positions.length && this.recordedMs[row] === ms; row++) {
+      if (this.idOf(row) === id) return row;
     }
-    return undefined;
+    return -1;
   }
 
   /** The entity's latest committed version (0 when it has no events). */
   entityVersion(entityId: string): number {
-    return this.entityRecords.get(entityId)?.events.length ?? 0;
+    return this.entityRecords.get(entityId)?.rows.length ?? 0;
   }
 
   /**
@@ -167,40 +262,67 @@ export class TenantIndex {
     if (event.timestamp !== this.lastTimestamp) {
       this.lastTimestamp = event.timestamp;
       this.lastMs = Date.parse(event.timestamp);
-      this.lastIdPrefix = uuidV7Prefix(this.lastMs);
     }
-    this.events.push(event);
-    this.recordedMs.push(this.lastMs);
-    if (!(event.id.length === 36 && event.id.startsWith(this.lastIdPrefix) && event.id.charCodeAt(14) === 0x37 /* '7' */)) {
-      this.otherIds.set(event.id, event);
+    const row = this.addRow(event.entity_id, event.event_type, event.position, this.lastMs, event, null, 0);
+    if (!(event.id.length === 36 && event.id.startsWith(this.idPrefix(this.lastMs)) && event.id.charCodeAt(14) === 0x37 /* '7' */)) {
+      this.otherIds.set(event.id, row);
     }
-    this.headHash = event.hash;
+    this.afterRow(row);
+  }
 
-    let entity = this.entityRecords.get(event.entity_id);
+  /** Adds one committed segment row (in position order), leaving its event as bytes until read. */
+  applyRow(rows: SegmentRows, sourceRow: number, entityId: string, eventType: string, position: number, recordedMs: number): void {
+    const row = this.addRow(entityId, eventType, position, recordedMs, undefined, rows, sourceRow);
+    if (!rows.idHasPrefix(sourceRow, this.idPrefix(recordedMs))) this.otherIds.set(rows.id(sourceRow), row);
+    this.afterRow(row);
+  }
+
+  private idPrefix(ms: number): string {
+    if (ms !== this.lastIdPrefixMs) {
+      this.lastIdPrefixMs = ms;
+      this.lastIdPrefix = uuidV7Prefix(ms);
+    }
+    return this.lastIdPrefix;
+  }
+
+  private addRow(entityId: string, eventType: string, position: number, ms: number, object: StoredEvent | undefined, source: SegmentRows | null, sourceRow: number): number {
+    const row = this.positions.length;
+    let entity = this.entityRecords.get(entityId);
     if (entity === undefined) {
-      entity = { entity_id: event.entity_id, events: [], snapshots: [], current: EMPTY_FOLD, folded: 0, live: 0, tombstoneTouched: false };
-      this.entityRecords.set(event.entity_id, entity);
+      entity = { entity_id: entityId, rows: [], snapshots: [], current: EMPTY_FOLD, folded: 0, live: 0, tombstoneTouched: false };
+      this.entityRecords.set(entityId, entity);
       this.sortedEntityIds = null;
     }
-    entity.events.push(event);
-    entity.live++;
-    let type = this.typeRecords.get(event.event_type);
+    let type = this.typeRecords.get(eventType);
     if (type === undefined) {
-      type = { event_type: event.event_type, events: [], live: 0 };
-      this.typeRecords.set(event.event_type, type);
+      type = { event_type: eventType, rows: [], live: 0 };
+      this.typeRecords.set(eventType, type);
       this.sortedTypes = null;
     }
-    type.events.push(event);
+    this.positions.push(position);
+    this.recordedMs.push(ms);
+    this.rowEntity.push(entity);
+    this.rowType.push(type);
+    this.objects.push(object);
+    this.sources.push(source);
+    this.sourceRows.push(sourceRow);
+    entity.rows.push(row);
+    entity.live++;
+    type.rows.push(row);
     type.live++;
+    return row;
+  }
 
-    if (event.entity_id === CONTROL_ENTITY) {
+  private afterRow(row: number): void {
+    const entity = this.rowEntity[row];
+    if (entity.entity_id === CONTROL_ENTITY) {
       this.controlEvents++;
-      this.applyControl(event);
+      this.applyControl(this.peek(row));
       return;
     }
     this.liveEvents++;
     this.unfolded.add(entity);
-    this.searchIndex?.add(event);
+    this.searchIndex?.add(row, this.peek(row).payload);
   }
 
   /** Built on the tenant's first search, then maintained by apply(). */
@@ -217,32 +339,32 @@ export class TenantIndex {
     }
     const cut = after?.cut ?? (o.as_of === undefined ? this.lastPosition : this.positionAsOf(o.as_of));
     if (this.searchIndex === null) {
-      this.searchIndex = new SearchIndex();
-      for (const event of this.events) if (event.entity_id !== CONTROL_ENTITY) this.searchIndex.add(event);
+      this.searchIndex = new SearchIndex(this.positions);
+      for (let row = 0; row < this.positions.length; row++) if (this.rowEntity[row].entity_id !== CONTROL_ENTITY) this.searchIndex.add(row, this.peek(row).payload);
     }
-    const ranked = this.searchIndex.score(o.query, cut, (e) => {
-      if (o.entity_id !== undefined && e.entity_id !== o.entity_id) return false;
-      if (o.event_type !== undefined && e.event_type !== o.event_type) return false;
-      return o.include_deleted || !this.isDeletedAt(e, cut);
+    const ranked = this.searchIndex.score(o.query, cut, (row) => {
+      if (o.entity_id !== undefined && this.rowEntity[row].entity_id !== o.entity_id) return false;
+      if (o.event_type !== undefined && this.rowType[row].event_type !== o.event_type) return false;
+      return o.include_deleted || !this.isDeletedAt(row, cut);
     });
     let start = 0;
     if (after !== undefined) {
-      const last = { score: after.score, event: { position: after.position } as StoredEvent };
+      const last = { score: after.score, position: after.position };
       while (start < ranked.length && compareRanked(ranked[start], last) <= 0) start++;
     }
     const page = ranked.slice(start, start + o.limit);
     const hasMore = start + o.limit < ranked.length;
-    const hits = page.map(({ event, score }) => ({ event: this.isDeletedAt(event, cut) ? markDeleted(event) : event, score }));
+    const hits = page.map(({ row, score }) => ({ event: this.isDeletedAt(row, cut) ? markDeleted(this.at(row)) : this.at(row), score }));
     const lastHit = page.at(-1);
-    const next_cursor = hasMore && lastHit ? encodeCursor({ k: `${cut}:${lastHit.score}:${lastHit.event.position}`, q: fingerprint() }) : null;
+    const next_cursor = hasMore && lastHit ? encodeCursor({ k: `${cut}:${lastHit.score}:${lastHit.position}`, q: fingerprint() }) : null;
     return { hits, next_cursor, has_more: hasMore };
   }
 
   /** Folds the entity's events that `current` does not cover yet, keeping a snapshot every N. */
   private catchUp(entity: EntityRecord): void {
-    const events = entity.events;
-    while (entity.folded < events.length) {
-      entity.current = evolveState(entity.current, events[entity.folded]);
+    const rows = entity.rows;
+    while (entity.folded < rows.length) {
+      entity.current = evolveState(entity.current, this.peek(rows[entity.folded]));
       entity.folded++;
       if (entity.folded % this.snapshotEvery === 0) entity.snapshots.push(entity.current);
     }
@@ -255,7 +377,7 @@ export class TenantIndex {
   foldPending(budget: number): boolean {
     for (const entity of this.unfolded) {
       if (budget <= 0) return false;
-      budget -= entity.events.length - entity.folded;
+      budget -= entity.rows.length - entity.folded;
       this.catchUp(entity);
       this.unfolded.delete(entity);
     }
@@ -269,25 +391,26 @@ export class TenantIndex {
     const deleted = control.event_type === TOMBSTONE_EVENT;
     const ids = (control.payload as unknown as ControlPayload).event_ids;
     for (const id of ids) {
-      const target = this.findById(id);
-      if (target === undefined || target.entity_id === CONTROL_ENTITY) continue;
+      const target = this.findRow(id);
+      if (target < 0 || this.rowEntity[target].entity_id === CONTROL_ENTITY) continue;
       if (this.isDeletedAt(target, NO_CUT) === deleted) continue;
       let history = this.transitions.get(id);
       if (history === undefined) this.transitions.set(id, (history = []));
       history.push({ position: control.position, deleted });
       const delta = deleted ? -1 : 1;
-      const entity = this.entityRecords.get(target.entity_id)!;
+      const entity = this.rowEntity[target];
       entity.live += delta;
       entity.tombstoneTouched = true;
-      this.typeRecords.get(target.event_type)!.live += delta;
+      this.rowType[target].live += delta;
       this.liveEvents += delta;
       this.tombstonedEvents -= delta;
     }
   }
 
-  /** Whether `event` is tombstoned as seen from a read cut at `cutPosition`. */
-  private isDeletedAt(event: StoredEvent, cutPosition: number): boolean {
-    const history = this.transitions.get(event.id);
+  /** Whether the row's event is tombstoned as seen from a read cut at `cutPosition`. */
+  private isDeletedAt(row: number, cutPosition: number): boolean {
+    if (this.transitions.size === 0) return false;
+    const history = this.transitions.get(this.idOf(row));
     if (history === undefined) return false;
     for (let i = history.length - 1; i >= 0; i--) {
       if (history[i].position <= cutPosition) return history[i].deleted;
@@ -331,23 +454,24 @@ export class TenantIndex {
   /** Highest position recorded at or before `ms` (0 when none). */
   positionAsOf(ms: number): number {
     const i = this.firstIndexAtOrAfter(ms + 1) - 1;
-    return i < 0 ? 0 : this.events[i].position;
+    return i < 0 ? 0 : this.positions[i];
   }
 
   // --- reads -----------------------------------------------------------------------------------
 
   getById(id: string, includeDeleted: boolean): StoredEvent {
-    const event = this.findById(id);
-    if (event === undefined) throw new NotFoundError(`event ${JSON.stringify(id)} not found`, { field: 'id' });
-    if (this.isDeletedAt(event, NO_CUT)) {
+    const row = this.findRow(id);
+    if (row < 0) throw new NotFoundError(`event ${JSON.stringify(id)} not found`, { field: 'id' });
+    if (this.isDeletedAt(row, NO_CUT)) {
       if (!includeDeleted) throw new NotFoundError(`event ${JSON.stringify(id)} is deleted (tombstoned); pass include_deleted to read it`, { field: 'id' });
-      return markDeleted(event);
+      return markDeleted(this.at(row));
     }
-    return event;
+    return this.at(row);
   }
 
   query(f: CheckedFilter): QueryResult {
     const after = f.cursor === undefined ? undefined : (decodeCursor(f.cursor, queryFingerprint(f.fingerprintParts), 'filter.cursor', 'number') as number);
+    const positions = this.positions;
 
     // Position window from the time bounds and the cursor.
     let low = 0;
@@ -356,7 +480,7 @@ export class TenantIndex {
     if (f.until !== undefined) high = Math.min(high, this.positionAsOf(f.until));
     if (f.since !== undefined) {
       const i = this.firstIndexAtOrAfter(f.since);
-      low = Math.max(low, i < this.events.length ? this.events[i].position : NO_CUT);
+      low = Math.max(low, i < positions.length ? positions[i] : NO_CUT);
     }
     const cut = f.as_of === undefined ? NO_CUT : high;
     if (after !== undefined) {
@@ -364,11 +488,11 @@ export class TenantIndex {
       else high = Math.min(high, after - 1);
     }
 
-    // The narrowest list that holds every candidate.
-    let candidates: readonly StoredEvent[];
-    if (f.entity_id !== undefined) candidates = this.entityRecords.get(f.entity_id)?.events ?? [];
-    else if (f.event_type !== undefined) candidates = this.typeRecords.get(f.event_type)?.events ?? [];
-    else candidates = this.events;
+    // The narrowest row list that holds every candidate.
+    let candidates: readonly number[];
+    if (f.entity_id !== undefined) candidates = this.entityRecords.get(f.entity_id)?.rows ?? [];
+    else if (f.event_type !== undefined) candidates = this.typeRecords.get(f.event_type)?.rows ?? [];
+    else candidates = this.allRows();
     const wantControl = f.entity_id === CONTROL_ENTITY;
     const checkTombstones = this.transitions.size > 0;
 
@@ -384,61 +508,59 @@ export class TenantIndex {
       (f.entity_id !== undefined || this.controlEvents === 0);
     if (plain) {
       if (low > high) return { events: [], next_cursor: null, has_more: false };
-      let page: StoredEvent[];
-      let hasMore: boolean;
-      if (f.order === 'asc') {
-        const from = lowerBoundByPosition(candidates, low);
-        const to = lowerBoundByPosition(candidates, high === NO_CUT ? NO_CUT : high + 1);
-        hasMore = to - from > f.limit;
-        page = candidates.slice(from, Math.min(to, from + f.limit));
-      } else {
-        const to = lowerBoundByPosition(candidates, high === NO_CUT ? NO_CUT : high + 1);
-        const from = lowerBoundByPosition(candidates, low);
-        hasMore = to - from > f.limit;
-        page = candidates.slice(Math.max(from, to - f.limit), to).reverse();
-      }
+      const from = lowerBoundByPosition(candidates, positions, low);
+      const to = lowerBoundByPosition(candidates, positions, high === NO_CUT ? NO_CUT : high + 1);
+      const hasMore = to - from > f.limit;
+      const page =
+        f.order === 'asc'
+          ? this.rowsToEvents(candidates.slice(from, Math.min(to, from + f.limit)))
+          : this.rowsToEvents(candidates.slice(Math.max(from, to - f.limit), to)).reverse();
       const next_cursor = hasMore ? encodeCursor({ k: page[page.length - 1].position, q: queryFingerprint(f.fingerprintParts) }) : null;
       return { events: page, next_cursor, has_more: hasMore };
     }
 
     const out: StoredEvent[] = [];
     let hasMore = false;
-    const accept = (e: StoredEvent): boolean => {
-      if (f.entity_id !== undefined && e.entity_id !== f.entity_id) return false;
-      if (f.event_type !== undefined && e.event_type !== f.event_type) return false;
-      if (!wantControl && e.entity_id === CONTROL_ENTITY) return false;
-      if (f.entity_prefix !== undefined && !e.entity_id.startsWith(f.entity_prefix)) return false;
-      if (f.event_type_prefix !== undefined && !e.event_type.startsWith(f.event_type_prefix)) return false;
+    const accept = (row: number): boolean => {
+      const entityId = this.rowEntity[row].entity_id;
+      const eventType = this.rowType[row].event_type;
+      if (f.entity_id !== undefined && entityId !== f.entity_id) return false;
+      if (f.event_type !== undefined && eventType !== f.event_type) return false;
+      if (!wantControl && entityId === CONTROL_ENTITY) return false;
+      if (f.entity_prefix !== undefined && !entityId.startsWith(f.entity_prefix)) return false;
+      if (f.event_type_prefix !== undefined && !eventType.startsWith(f.event_type_prefix)) return false;
       if (f.occurred_since !== undefined || f.occurred_until !== undefined) {
-        const occurred = Date.parse(e.occurred_at);
+        const occurred = Date.parse(this.peek(row).occurred_at);
         if (f.occurred_since !== undefined && occurred < f.occurred_since) return false;
         if (f.occurred_until !== undefined && occurred > f.occurred_until) return false;
       }
       if (f.payload_equals !== undefined) {
-        for (const { path, value } of f.payload_equals) if (!jsonEqual(getPath(e.payload, path), value)) return false;
+        const payload = this.peek(row).payload;
+        for (const { path, value } of f.payload_equals) if (!jsonEqual(getPath(payload, path), value)) return false;
       }
       return true;
     };
-    const emit = (e: StoredEvent): boolean => {
-      if (!accept(e)) return false;
-      if (checkTombstones && this.isDeletedAt(e, cut)) {
+    const emit = (row: number): boolean => {
+      if (!accept(row)) return false;
+      let deleted = false;
+      if (checkTombstones && this.isDeletedAt(row, cut)) {
         if (!f.include_deleted) return false;
-        e = markDeleted(e);
+        deleted = true;
       }
       if (out.length === f.limit) {
         hasMore = true;
         return true;
       }
-      out.push(e);
+      out.push(deleted ? markDeleted(this.at(row)) : this.at(row));
       return false;
     };
     if (low <= high) {
       if (f.order === 'asc') {
-        for (let i = lowerBoundByPosition(candidates, low); i < candidates.length && candidates[i].position <= high; i++) {
+        for (let i = lowerBoundByPosition(candidates, positions, low); i < candidates.length && positions[candidates[i]] <= high; i++) {
           if (emit(candidates[i])) break;
         }
       } else {
-        for (let i = lowerBoundByPosition(candidates, high + 1) - 1; i >= 0 && candidates[i].position >= low; i--) {
+        for (let i = lowerBoundByPosition(candidates, positions, high + 1) - 1; i >= 0 && positions[candidates[i]] >= low; i--) {
           if (emit(candidates[i])) break;
         }
       }
@@ -454,47 +576,48 @@ export class TenantIndex {
     const missing = (): NotFoundError =>
       new NotFoundError(`entity ${JSON.stringify(entityId)} has no events${asOf ? ` recorded at or before ${asOf}` : ''}`, { field: 'entity_id' });
     if (entity === undefined || entityId === CONTROL_ENTITY) throw missing();
+    const rows = entity.rows;
     const cut = asOfMs === undefined ? NO_CUT : this.positionAsOf(asOfMs);
-    const count = cut === NO_CUT ? entity.events.length : lowerBoundByPosition(entity.events, cut + 1);
+    const count = cut === NO_CUT ? rows.length : lowerBoundByPosition(rows, this.positions, cut + 1);
     if (count === 0) throw missing();
 
     if (!entity.tombstoneTouched) {
       this.catchUp(entity);
       let fold: FoldState;
-      if (count === entity.events.length) {
+      if (count === rows.length) {
         fold = entity.current;
       } else {
         const k = Math.floor(count / this.snapshotEvery);
         fold = k === 0 ? EMPTY_FOLD : entity.snapshots[k - 1];
-        for (let i = k * this.snapshotEvery; i < count; i++) fold = evolveState(fold, entity.events[i]);
+        for (let i = k * this.snapshotEvery; i < count; i++) fold = evolveState(fold, this.peek(rows[i]));
       }
-      const last = entity.events[count - 1];
-      return { entity_id: entityId, state: fold.state, version: last.version, last_updated: last.timestamp, event_count: count, deleted: fold.deleted, as_of: asOf };
+      // Versions are gapless, so the count-th event of the entity is at version `count`.
+      return { entity_id: entityId, state: fold.state, version: count, last_updated: this.timestampOf(rows[count - 1]), event_count: count, deleted: fold.deleted, as_of: asOf };
     }
     // Slow path: some events were tombstoned at some point; fold only those visible at the cut.
     let fold: FoldState = EMPTY_FOLD;
     let folded = 0;
-    let last: StoredEvent | undefined;
+    let last = -1;
     for (let i = 0; i < count; i++) {
-      const e = entity.events[i];
-      if (this.isDeletedAt(e, cut)) continue;
-      fold = evolveState(fold, e);
+      const row = rows[i];
+      if (this.isDeletedAt(row, cut)) continue;
+      fold = evolveState(fold, this.peek(row));
       folded++;
-      last = e;
+      last = row;
     }
-    if (last === undefined) throw missing();
-    return { entity_id: entityId, state: fold.state, version: last.version, last_updated: last.timestamp, event_count: folded, deleted: fold.deleted, as_of: asOf };
+    if (last < 0) throw missing();
+    return { entity_id: entityId, state: fold.state, version: this.versionOf(last), last_updated: this.timestampOf(last), event_count: folded, deleted: fold.deleted, as_of: asOf };
   }
 
-  /** The newest event of `list` that is not tombstoned now. */
-  private lastLive(list: readonly StoredEvent[]): StoredEvent | undefined {
-    for (let i = list.length - 1; i >= 0; i--) if (!this.isDeletedAt(list[i], NO_CUT)) return list[i];
-    return undefined;
+  /** The newest row of `rows` whose event is not tombstoned now (-1 when none). */
+  private lastLive(rows: readonly number[]): number {
+    for (let i = rows.length - 1; i >= 0; i--) if (!this.isDeletedAt(rows[i], NO_CUT)) return rows[i];
+    return -1;
   }
 
-  private firstLive(list: readonly StoredEvent[]): StoredEvent | undefined {
-    for (let i = 0; i < list.length; i++) if (!this.isDeletedAt(list[i], NO_CUT)) return list[i];
-    return undefined;
+  private firstLive(rows: readonly number[]): number {
+    for (let i = 0; i < rows.length; i++) if (!this.isDeletedAt(rows[i], NO_CUT)) return rows[i];
+    return -1;
   }
 
   entities(prefix: string | undefined, cursor: string | undefined, limit: number): EntitiesResult {
@@ -504,18 +627,18 @@ export class TenantIndex {
       if (id === CONTROL_ENTITY) return undefined;
       const entity = this.entityRecords.get(id)!;
       if (entity.live === 0) return undefined;
-      const last = this.lastLive(entity.events)!;
-      const first = this.firstLive(entity.events)!;
+      const last = this.lastLive(entity.rows);
+      const first = this.firstLive(entity.rows);
       if (!entity.tombstoneTouched) this.catchUp(entity);
       const deleted = entity.tombstoneTouched ? this.state(id, undefined).deleted : entity.current.deleted;
       const summary: EntitySummary = {
         entity_id: id,
         event_count: entity.live,
-        version: last.version,
-        first_event_at: first.timestamp,
-        last_event_at: last.timestamp,
-        last_event_id: last.id,
-        last_event_type: last.event_type,
+        version: this.versionOf(last),
+        first_event_at: this.timestampOf(first),
+        last_event_at: this.timestampOf(last),
+        last_event_id: this.idOf(last),
+        last_event_type: this.rowType[last].event_type,
         deleted,
       };
       return summary;
@@ -527,8 +650,8 @@ export class TenantIndex {
     if (this.sortedTypes === null) this.sortedTypes = [...this.typeRecords.keys()].sort();
     const page = pageSorted(this.sortedTypes, prefix, cursor, limit, 'options.cursor', ['event_types', prefix ?? null], (name) => {
       const type = this.typeRecords.get(name)!;
-      if (type.live === 0 || type.events[0].entity_id === CONTROL_ENTITY) return undefined;
-      return { event_type: name, count: type.live, last_event_at: this.lastLive(type.events)!.timestamp };
+      if (type.live === 0 || this.rowEntity[type.rows[0]].entity_id === CONTROL_ENTITY) return undefined;
+      return { event_type: name, count: type.live, last_event_at: this.timestampOf(this.lastLive(type.rows)) };
     });
     return { event_types: page.items, next_cursor: page.next_cursor, has_more: page.has_more };
   }
@@ -537,71 +660,74 @@ export class TenantIndex {
     let entities = 0;
     for (const [id, entity] of this.entityRecords) if (entity.live > 0 && id !== CONTROL_ENTITY) entities++;
     let types = 0;
-    for (const type of this.typeRecords.values()) if (type.live > 0 && type.events[0].entity_id !== CONTROL_ENTITY) types++;
+    for (const type of this.typeRecords.values()) if (type.live > 0 && this.rowEntity[type.rows[0]].entity_id !== CONTROL_ENTITY) types++;
+    const rows = this.positions.length;
     return {
       tenant_id: this.tenant,
       events: this.liveEvents,
       tombstoned_events: this.tombstonedEvents,
       entities,
       event_types: types,
-      first_event_at: this.events.length === 0 ? null : this.events[0].timestamp,
-      last_event_at: this.events.length === 0 ? null : this.events[this.events.length - 1].timestamp,
+      first_event_at: rows === 0 ? null : this.timestampOf(0),
+      last_event_at: rows === 0 ? null : this.timestampOf(rows - 1),
       last_position: this.lastPosition,
     };
   }
 
-  /** Events after `after` for a watcher (optionally one entity or type), oldest first. */
   /**
    * Live events after `after`, in position order, matching the watch filters; control events only
    * when asked for (`include_control`, or `entity_id: '$control'`).
    */
   eventsAfter(after: number, o: Pick<CheckedWatchOptions, 'limit' | 'entity_id' | 'event_type' | 'event_type_prefix' | 'include_control'>): StoredEvent[] {
-    const matches = (e: StoredEvent): boolean => {
-      if (e.entity_id === CONTROL_ENTITY) return o.include_control || o.entity_id === CONTROL_ENTITY;
-      if (o.entity_id !== undefined && e.entity_id !== o.entity_id) return false;
-      if (o.event_type !== undefined && e.event_type !== o.event_type) return false;
-      if (o.event_type_prefix !== undefined && !e.event_type.startsWith(o.event_type_prefix)) return false;
-      return !this.isDeletedAt(e, NO_CUT);
+    const matches = (row: number): boolean => {
+      const entityId = this.rowEntity[row].entity_id;
+      const eventType = this.rowType[row].event_type;
+      if (entityId === CONTROL_ENTITY) return o.include_control || o.entity_id === CONTROL_ENTITY;
+      if (o.entity_id !== undefined && entityId !== o.entity_id) return false;
+      if (o.event_type !== undefined && eventType !== o.event_type) return false;
+      if (o.event_type_prefix !== undefined && !eventType.startsWith(o.event_type_prefix)) return false;
+      return !this.isDeletedAt(row, NO_CUT);
     };
     // The narrowest position-ordered lists that hold every match; several are merged by position.
-    const lists: (readonly StoredEvent[])[] = [];
-    if (o.entity_id !== undefined) lists.push(this.entityRecords.get(o.entity_id)?.events ?? []);
-    else if (o.event_type !== undefined) lists.push(this.typeRecords.get(o.event_type)?.events ?? []);
+    const lists: (readonly number[])[] = [];
+    if (o.entity_id !== undefined) lists.push(this.entityRecords.get(o.entity_id)?.rows ?? []);
+    else if (o.event_type !== undefined) lists.push(this.typeRecords.get(o.event_type)?.rows ?? []);
     else if (o.event_type_prefix !== undefined) {
-      for (const [type, record] of this.typeRecords) if (type.startsWith(o.event_type_prefix)) lists.push(record.events);
-    } else lists.push(this.events);
-    if (o.include_control && o.entity_id !== CONTROL_ENTITY && lists[0] !== this.events) lists.push(this.entityRecords.get(CONTROL_ENTITY)?.events ?? []);
-    return mergeAfter(lists, after, o.limit, matches);
+      for (const [type, record] of this.typeRecords) if (type.startsWith(o.event_type_prefix)) lists.push(record.rows);
+    } else lists.push(this.allRows());
+    if (o.include_control && o.entity_id !== CONTROL_ENTITY && lists[0] !== this.everyRow) lists.push(this.entityRecords.get(CONTROL_ENTITY)?.rows ?? []);
+    return this.rowsToEvents(mergeAfter(lists, this.positions, after, o.limit, matches));
   }
 
   /** The user events a tombstone (`deleting`) or restore would change now. */
   select(selector: CheckedSelector, deleting: boolean): StoredEvent[] {
-    let candidates: Iterable<StoredEvent>;
+    let candidates: readonly number[];
     if (selector.ids !== undefined) {
-      const found: StoredEvent[] = [];
+      const found: number[] = [];
       for (const id of selector.ids) {
-        const e = this.findById(id);
-        if (e !== undefined) found.push(e);
+        const row = this.findRow(id);
+        if (row >= 0) found.push(row);
       }
-      found.sort((a, b) => a.position - b.position);
-      candidates = found;
+      // Rows are in position order.
+      candidates = found.sort((a, b) => a - b);
     } else if (selector.entity_id !== undefined) {
-      candidates = this.entityRecords.get(selector.entity_id)?.events ?? [];
+      candidates = this.entityRecords.get(selector.entity_id)?.rows ?? [];
     } else {
-      candidates = this.typeRecords.get(selector.event_type!)?.events ?? [];
+      candidates = this.typeRecords.get(selector.event_type!)?.rows ?? [];
     }
     const out: StoredEvent[] = [];
-    for (const e of candidates) {
-      if (e.entity_id === CONTROL_ENTITY) continue;
-      if (selector.entity_id !== undefined && e.entity_id !== selector.entity_id) continue;
-      if (selector.event_type !== undefined && e.event_type !== selector.event_type) continue;
+    for (const row of candidates) {
+      const entityId = this.rowEntity[row].entity_id;
+      if (entityId === CONTROL_ENTITY) continue;
+      if (selector.entity_id !== undefined && entityId !== selector.entity_id) continue;
+      if (selector.event_type !== undefined && this.rowType[row].event_type !== selector.event_type) continue;
       if (selector.since !== undefined || selector.until !== undefined) {
-        const ms = Date.parse(e.timestamp);
+        const ms = this.recordedMs[row];
         if (selector.since !== undefined && ms < selector.since) continue;
         if (selector.until !== undefined && ms > selector.until) continue;
       }
-      if (this.isDeletedAt(e, NO_CUT) === deleting) continue;
-      out.push(e);
+      if (this.isDeletedAt(row, NO_CUT) === deleting) continue;
+      out.push(this.at(row));
     }
     return out;
   }
@@ -610,7 +736,8 @@ export class TenantIndex {
   verify(): VerifyResult {
     let previous = '';
     let checked = 0;
-    for (const e of this.events) {
+    for (let row = 0; row < this.positions.length; row++) {
+      const e = this.peek(row);
       const expected = chainHash(previous, canonicalEvent(e, JSON.stringify(e.payload), JSON.stringify(e.metadata)));
       if (expected !== e.hash) {
         return {
