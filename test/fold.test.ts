@@ -2,7 +2,7 @@
 // edge cases a JSON object can carry.
 
 import { describe, expect, it } from 'vitest';
-import { EMPTY_FOLD, evolveState, mergePatch } from '../src/core/fold.js';
+import { EMPTY_FOLD, evolveState, foldSteps, mergePatch } from '../src/core/fold.js';
 import type { JsonObject } from '../src/index.js';
 
 describe('mergePatch', () => {
@@ -47,5 +47,40 @@ describe('evolveState', () => {
     expect(fold).toEqual({ state: null, deleted: true });
     fold = evolveState(fold, { event_type: 'user.created', payload: { name: 'Bea' } });
     expect(fold).toEqual({ state: { name: 'Bea' }, deleted: false });
+  });
+});
+
+describe('foldSteps', () => {
+  it('gives what evolveState gives one event at a time, without touching the state it starts from', () => {
+    // A seeded generator of patches over a few keys: nested objects, nulls, arrays, deletions.
+    let seed = 42;
+    const rand = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const value = (depth: number): JsonObject[string] => {
+      const r = rand();
+      if (r < 0.2) return null;
+      if (r < 0.4 && depth < 2) return patch(depth + 1);
+      if (r < 0.5) return [Math.floor(rand() * 3)];
+      return Math.floor(rand() * 5);
+    };
+    const patch = (depth: number): JsonObject => {
+      const out: JsonObject = {};
+      for (const key of ['a', 'b', 'c', '__proto__']) if (rand() < 0.4) out[key] = value(depth);
+      return JSON.parse(JSON.stringify(out)) as JsonObject;
+    };
+    for (let run = 0; run < 300; run++) {
+      const events = Array.from({ length: 1 + Math.floor(rand() * 8) }, () => ({ event_type: rand() < 0.1 ? 'x.deleted' : 'x.changed', payload: patch(0) }));
+      const split = Math.floor(rand() * events.length);
+      let start = EMPTY_FOLD;
+      for (const e of events.slice(0, split)) start = evolveState(start, e);
+      const before = JSON.stringify(start);
+      let expected = start;
+      for (const e of events.slice(split)) expected = evolveState(expected, e);
+      const rest = events.slice(split);
+      const got = foldSteps(start, rest.length, (i) => rest[i]);
+      expect(JSON.stringify(got)).toBe(JSON.stringify(expected));
+      expect(got.deleted).toBe(expected.deleted);
+      expect(JSON.stringify(start)).toBe(before);
+      if (got.state !== null) expect(Object.isFrozen(got.state)).toBe(true);
+    }
   });
 });

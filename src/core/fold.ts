@@ -13,6 +13,12 @@ export function isPlainObject(value: unknown): value is JsonObject {
  */
 export function mergePatch(target: JsonObject | null, patch: JsonObject): JsonObject {
   const result: JsonObject = target === null ? {} : { ...target };
+  mergeInto(result, patch);
+  return Object.freeze(result);
+}
+
+/** Applies `patch` to `result` in place (nested objects are merged persistently, as mergePatch does). */
+function mergeInto(result: JsonObject, patch: JsonObject): void {
   for (const key in patch) {
     const value = patch[key];
     if (value === null) {
@@ -24,7 +30,6 @@ export function mergePatch(target: JsonObject | null, patch: JsonObject): JsonOb
       setOwn(result, key, value);
     }
   }
-  return Object.freeze(result);
 }
 
 /**
@@ -69,6 +74,29 @@ export const EMPTY_FOLD: FoldState = Object.freeze({ state: null, deleted: false
 export function evolveState(fold: FoldState, event: { event_type: string; payload: JsonObject }): FoldState {
   if (isDeletionType(event.event_type)) return { state: null, deleted: true };
   return { state: mergePatch(fold.state, event.payload), deleted: false };
+}
+
+/**
+ * What evolveState gives after `count` more events (`eventAt(0)` first), built with one copy of
+ * the top-level state instead of one per event: the as-of read path folds a few events past a
+ * snapshot, and the copies were most of its cost.
+ */
+export function foldSteps(from: FoldState, count: number, eventAt: (i: number) => { event_type: string; payload: JsonObject }): FoldState {
+  if (count === 0) return from;
+  let state: JsonObject | null = from.state === null ? null : { ...from.state };
+  let deleted = from.deleted;
+  for (let i = 0; i < count; i++) {
+    const event = eventAt(i);
+    if (isDeletionType(event.event_type)) {
+      state = null;
+      deleted = true;
+    } else {
+      state ??= {};
+      mergeInto(state, event.payload);
+      deleted = false;
+    }
+  }
+  return { state: state === null ? null : Object.freeze(state), deleted };
 }
 
 /** Deep equality of JSON values (payload filters and idempotency checks). */

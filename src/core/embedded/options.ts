@@ -13,7 +13,7 @@ export interface EmbeddedCoreOptions {
   durability?: Durability;
   /** Largest accepted payload, in bytes of JSON (default 1 MiB). */
   maxPayloadBytes?: number;
-  /** Keep a materialized state snapshot every N events of an entity (default 8), bounding an as-of fold to N - 1 steps. */
+  /** Keep a materialized state snapshot every N events of an entity (default 4), bounding an as-of fold to N - 1 steps. */
   snapshotEvery?: number;
   /** Seal the active log and roll it into a Parquet segment once it passes this many bytes (default 64 MiB). */
   walRollBytes?: number;
@@ -27,7 +27,7 @@ export interface EmbeddedCoreOptions {
 
 export const EMBEDDED_DEFAULTS = {
   durability: 'fsync' as Durability,
-  snapshotEvery: 8,
+  snapshotEvery: 4,
   walRollBytes: 64 * 1024 * 1024,
   rollInWorker: true,
 };

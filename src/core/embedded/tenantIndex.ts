@@ -12,7 +12,7 @@ import { encodeCursor, decodeCursor, queryFingerprint } from '../cursor.js';
 import { InvalidError, NotFoundError } from '../errors.js';
 import { compareRanked, SearchIndex } from './searchIndex.js';
 import type { SegmentRows } from './segmentRows.js';
-import { EMPTY_FOLD, evolveState, getPath, jsonEqual, type FoldState } from '../fold.js';
+import { EMPTY_FOLD, evolveState, foldSteps, getPath, jsonEqual, type FoldState } from '../fold.js';
 import { canonicalEvent, chainHash } from '../hash.js';
 import { uuidV7Millis, uuidV7Prefix } from '../ids.js';
 import { formatInstant } from '../time.js';
@@ -35,6 +35,12 @@ interface EntityRecord {
   entity_id: string;
   /** Rows of the entity's events, in version order, which is also position order. */
   rows: number[];
+  /**
+   * The event object of each of those rows: always for rows applied as objects, for segment rows
+   * only while cached. Kept per entity, beside `rows`, so reading an entity's events touches
+   * memory in one place rather than all over a million-row column.
+   */
+  objects: (StoredEvent | undefined)[];
   /** snapshots[k] is the fold after version (k + 1) * snapshotEvery (tombstones ignored). */
   snapshots: FoldState[];
   /** The fold after the first `folded` events (tombstones ignored). */
@@ -119,8 +125,8 @@ export class TenantIndex {
   private readonly recordedMs: number[] = [];
   private readonly rowEntity: EntityRecord[] = [];
   private readonly rowType: TypeRecord[] = [];
-  /** The row's event object: always for rows applied as objects, for segment rows only while cached. */
-  private readonly objects: (StoredEvent | undefined)[] = [];
+  /** Where the row is in its entity's lists (its version - 1). */
+  private readonly rowSlot: number[] = [];
   /** Where a segment row's bytes are (null for rows applied as objects), and its row there. */
   private readonly sources: (SegmentRows | null)[] = [];
   private readonly sourceRows: number[] = [];
@@ -170,27 +176,37 @@ export class TenantIndex {
   get headHash(): string {
     const row = this.positions.length - 1;
     if (row < 0) return '';
-    return this.objects[row]?.hash ?? this.sources[row]!.hash(this.sourceRows[row]);
+    return this.objectOf(row)?.hash ?? this.sources[row]!.hash(this.sourceRows[row]);
   }
 
   // --- rows ------------------------------------------------------------------------------------
 
   /** The row's event, decoded and cached if it is a segment row that is not cached. */
   private at(row: number): StoredEvent {
-    const object = this.objects[row];
+    const objects = this.rowEntity[row].objects;
+    const slot = this.rowSlot[row];
+    const object = objects[slot];
     if (object !== undefined) return object;
     const event = this.decode(row);
-    if (this.decodedCount === DECODED_CACHE_ROWS) this.objects[this.decoded[this.decodedNext]] = undefined;
-    else this.decodedCount++;
+    if (this.decodedCount === DECODED_CACHE_ROWS) {
+      const evicted = this.decoded[this.decodedNext];
+      this.rowEntity[evicted].objects[this.rowSlot[evicted]] = undefined;
+    } else {
+      this.decodedCount++;
+    }
     this.decoded[this.decodedNext] = row;
     this.decodedNext = (this.decodedNext + 1) % DECODED_CACHE_ROWS;
-    this.objects[row] = event;
+    objects[slot] = event;
     return event;
+  }
+
+  private objectOf(row: number): StoredEvent | undefined {
+    return this.rowEntity[row].objects[this.rowSlot[row]];
   }
 
   /** The row's event without caching it: for scans (folds, verification, indexing) that would flush the cache. */
   private peek(row: number): StoredEvent {
-    return this.objects[row] ?? this.decode(row);
+    return this.objectOf(row) ?? this.decode(row);
   }
 
   private decode(row: number): StoredEvent {
@@ -199,16 +215,16 @@ export class TenantIndex {
   }
 
   private idOf(row: number): string {
-    return this.objects[row]?.id ?? this.sources[row]!.id(this.sourceRows[row]);
+    return this.objectOf(row)?.id ?? this.sources[row]!.id(this.sourceRows[row]);
   }
 
   private versionOf(row: number): number {
-    return this.objects[row]?.version ?? this.sources[row]!.version(this.sourceRows[row]);
+    return this.objectOf(row)?.version ?? this.sources[row]!.version(this.sourceRows[row]);
   }
 
   /** Recorded time of the row as text (the rows of one batch share one instant, so the last is kept). */
   private timestampOf(row: number): string {
-    return this.objects[row]?.timestamp ?? this.isoOf(this.recordedMs[row]);
+    return this.objectOf(row)?.timestamp ?? this.isoOf(this.recordedMs[row]);
   }
 
   private isoOf(ms: number): string {
@@ -223,6 +239,13 @@ export class TenantIndex {
   private allRows(): readonly number[] {
     for (let row = this.everyRow.length; row < this.positions.length; row++) this.everyRow.push(row);
     return this.everyRow;
+  }
+
+  /** The entity's events at versions start + 1 .. end, from its own object list where cached. */
+  private entityEvents(entity: EntityRecord, start: number, end: number): StoredEvent[] {
+    const out = new Array<StoredEvent>(end - start);
+    for (let i = start; i < end; i++) out[i - start] = entity.objects[i] ?? this.at(entity.rows[i]);
+    return out;
   }
 
   private rowsToEvents(rows: readonly number[]): StoredEvent[] {
@@ -289,7 +312,7 @@ export class TenantIndex {
     const row = this.positions.length;
     let entity = this.entityRecords.get(entityId);
     if (entity === undefined) {
-      entity = { entity_id: entityId, rows: [], snapshots: [], current: EMPTY_FOLD, folded: 0, live: 0, tombstoneTouched: false };
+      entity = { entity_id: entityId, rows: [], objects: [], snapshots: [], current: EMPTY_FOLD, folded: 0, live: 0, tombstoneTouched: false };
       this.entityRecords.set(entityId, entity);
       this.sortedEntityIds = null;
     }
@@ -303,10 +326,11 @@ export class TenantIndex {
     this.recordedMs.push(ms);
     this.rowEntity.push(entity);
     this.rowType.push(type);
-    this.objects.push(object);
+    this.rowSlot.push(entity.rows.length);
     this.sources.push(source);
     this.sourceRows.push(sourceRow);
     entity.rows.push(row);
+    entity.objects.push(object);
     entity.live++;
     type.rows.push(row);
     type.live++;
@@ -364,7 +388,7 @@ export class TenantIndex {
   private catchUp(entity: EntityRecord): void {
     const rows = entity.rows;
     while (entity.folded < rows.length) {
-      entity.current = evolveState(entity.current, this.peek(rows[entity.folded]));
+      entity.current = evolveState(entity.current, entity.objects[entity.folded] ?? this.decode(rows[entity.folded]));
       entity.folded++;
       if (entity.folded % this.snapshotEvery === 0) entity.snapshots.push(entity.current);
     }
@@ -451,6 +475,18 @@ export class TenantIndex {
     return lo;
   }
 
+  /** How many of `rows` (position-ordered) were recorded at or before `ms`. */
+  private countRecordedAtOrBefore(rows: readonly number[], ms: number): number {
+    let lo = 0;
+    let hi = rows.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.recordedMs[rows[mid]] <= ms) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   /** Highest position recorded at or before `ms` (0 when none). */
   positionAsOf(ms: number): number {
     const i = this.firstIndexAtOrAfter(ms + 1) - 1;
@@ -490,7 +526,8 @@ export class TenantIndex {
 
     // The narrowest row list that holds every candidate.
     let candidates: readonly number[];
-    if (f.entity_id !== undefined) candidates = this.entityRecords.get(f.entity_id)?.rows ?? [];
+    const entity = f.entity_id === undefined ? undefined : this.entityRecords.get(f.entity_id);
+    if (f.entity_id !== undefined) candidates = entity?.rows ?? [];
     else if (f.event_type !== undefined) candidates = this.typeRecords.get(f.event_type)?.rows ?? [];
     else candidates = this.allRows();
     const wantControl = f.entity_id === CONTROL_ENTITY;
@@ -508,13 +545,13 @@ export class TenantIndex {
       (f.entity_id !== undefined || this.controlEvents === 0);
     if (plain) {
       if (low > high) return { events: [], next_cursor: null, has_more: false };
-      const from = lowerBoundByPosition(candidates, positions, low);
-      const to = lowerBoundByPosition(candidates, positions, high === NO_CUT ? NO_CUT : high + 1);
+      // Unbounded ends need no search (most entity reads are unbounded).
+      const from = low === 0 ? 0 : lowerBoundByPosition(candidates, positions, low);
+      const to = high === NO_CUT ? candidates.length : lowerBoundByPosition(candidates, positions, high + 1);
       const hasMore = to - from > f.limit;
-      const page =
-        f.order === 'asc'
-          ? this.rowsToEvents(candidates.slice(from, Math.min(to, from + f.limit)))
-          : this.rowsToEvents(candidates.slice(Math.max(from, to - f.limit), to)).reverse();
+      const [start, end] = f.order === 'asc' ? [from, Math.min(to, from + f.limit)] : [Math.max(from, to - f.limit), to];
+      const page = entity !== undefined ? this.entityEvents(entity, start, end) : this.rowsToEvents(candidates.slice(start, end));
+      if (f.order === 'desc') page.reverse();
       const next_cursor = hasMore ? encodeCursor({ k: page[page.length - 1].position, q: queryFingerprint(f.fingerprintParts) }) : null;
       return { events: page, next_cursor, has_more: hasMore };
     }
@@ -577,8 +614,9 @@ export class TenantIndex {
       new NotFoundError(`entity ${JSON.stringify(entityId)} has no events${asOf ? ` recorded at or before ${asOf}` : ''}`, { field: 'entity_id' });
     if (entity === undefined || entityId === CONTROL_ENTITY) throw missing();
     const rows = entity.rows;
-    const cut = asOfMs === undefined ? NO_CUT : this.positionAsOf(asOfMs);
-    const count = cut === NO_CUT ? rows.length : lowerBoundByPosition(rows, this.positions, cut + 1);
+    // Recorded times never decrease in position order, so the events as of an instant are the
+    // entity's rows recorded at or before it: a search of the entity's rows, not of the table.
+    const count = asOfMs === undefined ? rows.length : this.countRecordedAtOrBefore(rows, asOfMs);
     if (count === 0) throw missing();
 
     if (!entity.tombstoneTouched) {
@@ -589,12 +627,14 @@ export class TenantIndex {
       } else {
         const k = Math.floor(count / this.snapshotEvery);
         fold = k === 0 ? EMPTY_FOLD : entity.snapshots[k - 1];
-        for (let i = k * this.snapshotEvery; i < count; i++) fold = evolveState(fold, this.peek(rows[i]));
+        const base = k * this.snapshotEvery;
+        fold = foldSteps(fold, count - base, (i) => entity.objects[base + i] ?? this.decode(rows[base + i]));
       }
       // Versions are gapless, so the count-th event of the entity is at version `count`.
       return { entity_id: entityId, state: fold.state, version: count, last_updated: this.timestampOf(rows[count - 1]), event_count: count, deleted: fold.deleted, as_of: asOf };
     }
     // Slow path: some events were tombstoned at some point; fold only those visible at the cut.
+    const cut = asOfMs === undefined ? NO_CUT : this.positionAsOf(asOfMs);
     let fold: FoldState = EMPTY_FOLD;
     let folded = 0;
     let last = -1;
