@@ -161,3 +161,21 @@ describe('EmbeddedCore', () => {
     expect((await (await openStore(dir)).stats('a')).events).toBe(10);
   });
 });
+
+describe('EmbeddedCore payload copies', () => {
+  it('records a "__proto__" key as data, live and after a reopen from a segment', async () => {
+    const dir = freshDir();
+    const store = await openStore(dir);
+    const payload = JSON.parse('{"__proto__": {"p": 1}, "a": 1}') as Record<string, unknown>;
+    const [r] = (await store.append('t', [{ entity_id: 'x', event_type: 'x.made', payload: payload as never }])).events;
+    const live = await store.get('t', r.id);
+    expect(Object.getPrototypeOf(live.payload)).toBe(Object.prototype);
+    expect(JSON.stringify(live.payload)).toBe('{"__proto__":{"p":1},"a":1}');
+    await store.rollNow();
+    await store.close();
+    open.splice(open.indexOf(store), 1);
+    const reopened = await openStore(dir);
+    expect(JSON.stringify((await reopened.get('t', r.id)).payload)).toBe('{"__proto__":{"p":1},"a":1}');
+    expect((await reopened.verify('t')).ok).toBe(true);
+  });
+});

@@ -2,7 +2,7 @@
 // the same `invalid` error naming the same field whichever store answers. Nothing here does I/O.
 
 import { InvalidError } from './errors.js';
-import { deepFreeze, isPlainObject } from './fold.js';
+import { isPlainObject } from './fold.js';
 import { parseInstant, formatInstant } from './time.js';
 import {
   LIMITS,
@@ -87,11 +87,10 @@ export function checkAppendCall(tenant: unknown, events: unknown, options: unkno
 }
 
 /**
- * Validates one event of a batch; `index` is its place in the batch, used in field names. With
- * `copy` false the prepared event keeps the caller's payload and metadata objects instead of frozen
- * copies (a client that only sends the JSON texts on needs no copy).
+ * Validates one event of a batch; `index` is its place in the batch, used in field names. The
+ * prepared event holds frozen copies of the payload and metadata and their JSON texts.
  */
-export function prepareEvent(raw: unknown, index: number, maxPayloadBytes: number, copy = true): PreparedEvent {
+export function prepareEvent(raw: unknown, index: number, maxPayloadBytes: number): PreparedEvent {
   const at = `events[${index}]`;
   if (!isPlainObject(raw)) throw new InvalidError(at, `must be an object, got ${describeType(raw)}`);
   for (const key in raw) if (!EVENT_FIELDS.has(key)) throw new InvalidError(`${at}.${key}`, `is not a known event field (known: ${[...EVENT_FIELDS].join(', ')})`);
@@ -99,7 +98,8 @@ export function prepareEvent(raw: unknown, index: number, maxPayloadBytes: numbe
   const entity_id = isGoodId(event.entity_id) ? event.entity_id : checkId(event.entity_id, `${at}.entity_id`);
   const event_type = isGoodId(event.event_type) ? event.event_type : checkId(event.event_type, `${at}.event_type`);
   if (!isPlainObject(event.payload)) throw new InvalidError(`${at}.payload`, `must be a JSON object, got ${describeType(event.payload)}`);
-  const payloadJson = jsonText(event.payload, `${at}.payload`);
+  const payload = checkedJson(event.payload, `${at}.payload`);
+  const payloadJson = JSON.stringify(payload);
   // String length bounds the UTF-8 size from below and 3x from above; count bytes only when it matters.
   if (payloadJson.length * 3 > maxPayloadBytes && Buffer.byteLength(payloadJson) > maxPayloadBytes) {
     throw new InvalidError(`${at}.payload`, `is ${Buffer.byteLength(payloadJson)} bytes of JSON, over the limit of ${maxPayloadBytes}`);
@@ -108,8 +108,8 @@ export function prepareEvent(raw: unknown, index: number, maxPayloadBytes: numbe
   let metadataJson = 'null';
   if (event.metadata !== undefined && event.metadata !== null) {
     if (!isPlainObject(event.metadata)) throw new InvalidError(`${at}.metadata`, `must be a JSON object or null, got ${describeType(event.metadata)}`);
-    metadata = event.metadata;
-    metadataJson = jsonText(metadata, `${at}.metadata`);
+    metadata = checkedJson(event.metadata, `${at}.metadata`);
+    metadataJson = JSON.stringify(metadata);
     if (metadataJson.length * 3 > maxPayloadBytes && Buffer.byteLength(metadataJson) > maxPayloadBytes) {
       throw new InvalidError(`${at}.metadata`, `is over the limit of ${maxPayloadBytes} bytes`);
     }
@@ -123,45 +123,61 @@ export function prepareEvent(raw: unknown, index: number, maxPayloadBytes: numbe
     }
     expected_version = event.expected_version;
   }
-  // The store keeps its own frozen copy, parsed back from the text it hashes and logs: a caller
-  // may go on mutating what it passed without changing what was recorded.
-  if (!copy) return { entity_id, event_type, payload: event.payload, payloadJson, metadata, metadataJson, id, occurred_at, expected_version };
-  const payload = deepFreeze(JSON.parse(payloadJson) as JsonObject);
-  const metadataCopy = metadata === null ? null : deepFreeze(JSON.parse(metadataJson) as JsonObject);
-  return { entity_id, event_type, payload, payloadJson, metadata: metadataCopy, metadataJson, id, occurred_at, expected_version };
+  return { entity_id, event_type, payload, payloadJson, metadata, metadataJson, id, occurred_at, expected_version };
 }
 
 /**
- * JSON text of a value that must be plain JSON. JSON.stringify silently drops undefined and
- * functions and turns NaN into null; those would change the content, so they are rejected.
+ * Checks that a payload or metadata object is plain JSON and returns a frozen deep copy of it:
+ * the store keeps its own copy, so a caller may go on mutating what it passed
+ * without changing what was recorded. The copy is made in the same walk as the check, and the
+ * JSON text is then written from the copy, so the text and the kept object agree even if the
+ * caller's object has getters. JSON.stringify alone would silently drop undefined and functions
+ * and turn NaN into null; those would change the content, so they are rejected.
  */
-function jsonText(value: JsonObject, field: string): string {
-  if (!isPlainJson(value, 0)) checkJsonValue(value, field, 0); // throws, naming the exact path
-  return JSON.stringify(value);
+function checkedJson(value: JsonObject, field: string): JsonObject {
+  const checked = plainJsonCopy(value, 0);
+  if (checked !== NOT_JSON) return checked as JsonObject;
+  checkJsonValue(value, field, 0); // throws, naming the exact path
+  throw new InvalidError(field, 'must be plain JSON');
 }
 
-/** The allocation-free check behind jsonText: true when `value` is plain JSON. */
-function isPlainJson(value: unknown, depth: number): boolean {
+const NOT_JSON: unique symbol = Symbol('not plain JSON');
+
+/** A frozen deep copy of `value` if it is plain JSON (-0 becomes 0, as its JSON text says), else NOT_JSON. */
+function plainJsonCopy(value: unknown, depth: number): unknown {
   switch (typeof value) {
     case 'string':
     case 'boolean':
-      return true;
+      return value;
     case 'number':
-      return Number.isFinite(value);
+      if (!Number.isFinite(value)) return NOT_JSON;
+      return value === 0 ? 0 : value;
     case 'object': {
-      if (value === null) return true;
-      if (depth > 64) return false;
+      if (value === null) return null;
+      if (depth > 64) return NOT_JSON;
       if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) if (!isPlainJson(value[i], depth + 1)) return false;
-        return true;
+        const out: unknown[] = [];
+        for (let i = 0; i < value.length; i++) {
+          const item = plainJsonCopy(value[i], depth + 1);
+          if (item === NOT_JSON) return NOT_JSON;
+          out.push(item);
+        }
+        return Object.freeze(out);
       }
       const proto = Object.getPrototypeOf(value);
-      if (proto !== Object.prototype && proto !== null) return false;
-      for (const key in value) if (!isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false;
-      return true;
+      if (proto !== Object.prototype && proto !== null) return NOT_JSON;
+      const out: Record<string, unknown> = {};
+      for (const key in value) {
+        const item = plainJsonCopy((value as Record<string, unknown>)[key], depth + 1);
+        if (item === NOT_JSON) return NOT_JSON;
+        // Plain assignment of `__proto__` would set the prototype instead of recording the key.
+        if (key === '__proto__') Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true });
+        else out[key] = item;
+      }
+      return Object.freeze(out);
     }
     default:
-      return false;
+      return NOT_JSON;
   }
 }
 

@@ -347,6 +347,18 @@ export function eventStoreContract(name: string, factory: () => Promise<Contract
         expect((await store.verify(t)).ok).toBe(true);
       });
 
+      it('stores exactly what the JSON text says: -0 as 0, one read of each getter', async () => {
+        const t = newTenant();
+        let reads = 0;
+        const payload: JsonObject = { zero: -0, nested: { also: -0 } };
+        Object.defineProperty(payload, 'counted', { enumerable: true, get: () => ++reads });
+        const [r] = await put(store, t, [ev('alias-0', 'thing.created', payload)]);
+        const stored = await store.get(t, r.id);
+        expect(JSON.stringify(stored.payload)).toBe('{"zero":0,"nested":{"also":0},"counted":1}');
+        expect(Object.is(stored.payload.zero, 0)).toBe(true);
+        expect((await store.verify(t)).ok).toBe(true);
+      });
+
       it('results cannot be used to change what is stored (returned objects are frozen or copies)', async () => {
         const t = newTenant();
         const [r] = await put(store, t, [ev('alias-2', 'thing.created', { list: [1, 2], nested: { a: 1 } })]);

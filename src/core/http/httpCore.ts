@@ -77,7 +77,7 @@ export class HttpCore implements EventStore {
     const parts = new Array<string>(events.length);
     let everyEventHasId = true;
     for (let i = 0; i < events.length; i++) {
-      const p = prepareEvent(events[i], i, Number.POSITIVE_INFINITY, false);
+      const p = prepareEvent(events[i], i, Number.POSITIVE_INFINITY);
       if (p.id === undefined) everyEventHasId = false;
       let json = `{"entity_id":${JSON.stringify(p.entity_id)},"event_type":${JSON.stringify(p.event_type)},"payload":${p.payloadJson}`;
       if (p.metadataJson !== 'null') json += `,"metadata":${p.metadataJson}`;
