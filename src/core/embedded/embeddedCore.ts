@@ -106,6 +106,8 @@ const SEGMENT_DIR = 'segments';
 const WAL_PREALLOCATE_BYTES = 16 * 1024 * 1024;
 /** Events folded per background slice: about half a millisecond of work. */
 const FOLD_SLICE_EVENTS = 1000;
+/** How long writes must pause before the background folds entities with only a few pending events. */
+const QUIET_FOLD_MS = 5;
 /** On close, a log holding at least this much is rolled so the next open reads columns, not log records. */
 const CLOSE_ROLL_BYTES = 4 * 1024 * 1024;
 
@@ -262,12 +264,14 @@ class EmbeddedCoreImpl implements EmbeddedCore {
   /**
    * Folds entity states left pending by appends and recovery, a slice per event-loop turn. The
    * slices run while the loop is otherwise idle (e.g. waiting for an fsync), so reads find warm
-   * snapshots without the append path paying for the fold.
+   * snapshots without the append path paying for the fold. While writes keep arriving, a slice
+   * folds only entities with a snapshot's worth of pending events (one state copy for several
+   * events); the rest are folded once writes pause for QUIET_FOLD_MS.
    */
-  private scheduleFolds(): void {
+  private scheduleFolds(delayMs = 0): void {
     if (this.foldScheduled) return;
     this.foldScheduled = true;
-    setImmediate(() => {
+    const slice = (): void => {
       this.foldScheduled = false;
       if (this.closed) return;
       // Commits come first: a queued batch is about to be flushed, so fold on a later turn.
@@ -275,17 +279,28 @@ class EmbeddedCoreImpl implements EmbeddedCore {
         this.scheduleFolds();
         return;
       }
-      let budget = FOLD_SLICE_EVENTS;
+      const all = performance.now() - this.lastCommitAt >= QUIET_FOLD_MS;
       for (const index of this.indexes.values()) {
-        if (!index.foldPending(budget)) {
+        if (!index.foldPending(FOLD_SLICE_EVENTS, all)) {
           this.scheduleFolds();
           return;
         }
-        budget = FOLD_SLICE_EVENTS;
       }
-    });
+      if (!all) {
+        for (const index of this.indexes.values()) {
+          if (index.foldsPending) {
+            this.scheduleFolds(QUIET_FOLD_MS);
+            return;
+          }
+        }
+      }
+    };
+    if (delayMs === 0) setImmediate(slice);
+    else setTimeout(slice, delayMs).unref();
   }
 
+  /** When the last batch was committed (performance.now()). */
+  private lastCommitAt = -Infinity;
   private foldScheduled = false;
 
   private truncateTail(path: string, validEnd: number, tailBytes: number): void {
@@ -560,6 +575,7 @@ class EmbeddedCoreImpl implements EmbeddedCore {
         batch.resolve();
       }
       for (const index of touched) index.notify();
+      this.lastCommitAt = performance.now();
       this.scheduleFolds();
       if (this.walBytes >= this.walRollBytes) {
         try {

@@ -346,6 +346,7 @@ export class TenantIndex {
     }
     this.liveEvents++;
     this.unfolded.add(entity);
+    if (entity.rows.length - entity.folded >= this.snapshotEvery) this.ripe.add(entity);
     this.searchIndex?.add(row, this.peek(row).payload);
   }
 
@@ -384,32 +385,50 @@ export class TenantIndex {
     return { hits, next_cursor, has_more: hasMore };
   }
 
-  /** Folds the entity's events that `current` does not cover yet, keeping a snapshot every N. */
+  /**
+   * Folds the entity's events that `current` does not cover yet, keeping a snapshot every N. The
+   * events up to each snapshot boundary are folded in one step, with one copy of the state.
+   */
   private catchUp(entity: EntityRecord): void {
     const rows = entity.rows;
     while (entity.folded < rows.length) {
-      entity.current = evolveState(entity.current, entity.objects[entity.folded] ?? this.decode(rows[entity.folded]));
-      entity.folded++;
-      if (entity.folded % this.snapshotEvery === 0) entity.snapshots.push(entity.current);
+      const from = entity.folded;
+      const boundary = (Math.floor(from / this.snapshotEvery) + 1) * this.snapshotEvery;
+      const end = Math.min(boundary, rows.length);
+      entity.current = foldSteps(entity.current, end - from, (i) => entity.objects[from + i] ?? this.decode(rows[from + i]));
+      entity.folded = end;
+      if (end === boundary) entity.snapshots.push(entity.current);
     }
   }
 
   /**
    * Folds entities whose fold was deferred, stopping after about `budget` events so a caller can
-   * spread the work over event-loop turns. Returns true when nothing is left.
+   * spread the work over event-loop turns. While writes are arriving (`all` false) only entities
+   * with a snapshot's worth of pending events are folded, so each fold step covers several events;
+   * the rest wait for a quiet moment (or a read, which catches up on demand). Returns true when
+   * nothing of what was asked is left.
    */
-  foldPending(budget: number): boolean {
-    for (const entity of this.unfolded) {
+  foldPending(budget: number, all: boolean): boolean {
+    const entities = all ? this.unfolded : this.ripe;
+    for (const entity of entities) {
       if (budget <= 0) return false;
       budget -= entity.rows.length - entity.folded;
       this.catchUp(entity);
       this.unfolded.delete(entity);
+      this.ripe.delete(entity);
     }
     return true;
   }
 
+  /** Whether some entity has events not yet folded into `current`. */
+  get foldsPending(): boolean {
+    return this.unfolded.size > 0;
+  }
+
   /** Entities with events not yet folded into `current`. */
   private readonly unfolded = new Set<EntityRecord>();
+  /** Those of them with at least `snapshotEvery` pending events. */
+  private readonly ripe = new Set<EntityRecord>();
 
   private applyControl(control: StoredEvent): void {
     const deleted = control.event_type === TOMBSTONE_EVENT;
