@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeSegment, readSegmentFile } from '../src/core/embedded/segmentDecode.js';
 import { encodeSegment, SEGMENT_COLUMNS, writeSegmentFile } from '../src/core/embedded/segments.js';
 import { SegmentRoller } from '../src/core/embedded/segmentRoller.js';
-import { encodeBatch, encodeFrame, readWalEvents, WAL_MAGIC } from '../src/core/embedded/wal.js';
+import { encodeBatch, encodeFrame, encodeRecordFrame, readWalEvents, WAL_MAGIC } from '../src/core/embedded/wal.js';
+import { canonicalEvent } from '../src/core/hash.js';
 import type { JsonObject, StoredEvent } from '../src/core/types.js';
 
 const EVENT_KEYS = ['id', 'tenant_id', 'entity_id', 'event_type', 'payload', 'metadata', 'timestamp', 'occurred_at', 'version', 'position', 'hash'];
@@ -129,6 +130,16 @@ describe('segment encoding', () => {
     expect(decoded[count - 1]).toEqual(events[count - 1]);
     // Positions beyond 2^31 come back exact.
     expect(decoded[count - 1].position).toBe(3_000_000_000 + count - 1);
+  });
+});
+
+describe('log frames', () => {
+  it('a frame written from record parts is byte for byte the frame of the joined records', () => {
+    const events = sampleEvents(50);
+    const parts = events.flatMap((e) => [canonicalEvent(e, JSON.stringify(e.payload), JSON.stringify(e.metadata)), e.hash]);
+    expect(encodeRecordFrame(parts).equals(encodeFrame(encodeBatch(events)))).toBe(true);
+    // A lone surrogate is written as U+FFFD by both paths.
+    expect(encodeRecordFrame(['a\ud800b', 'c']).equals(encodeFrame(Buffer.from('a\ud800b\nc', 'utf8')))).toBe(true);
   });
 });
 

@@ -58,7 +58,7 @@ import { EMBEDDED_DEFAULTS, type Durability, type EmbeddedCoreOptions } from './
 import { SegmentRoller } from './segmentRoller.js';
 import { loadSegments } from './segmentLoader.js';
 import { TenantIndex, type ControlPayload } from './tenantIndex.js';
-import { decodeBatch, encodeTextFrame, recordText, FRAME_HEADER_BYTES, scanWal, WAL_MAGIC, WalCorruptionError } from './wal.js';
+import { decodeBatch, encodeRecordFrame, FRAME_HEADER_BYTES, scanWal, WAL_MAGIC, WalCorruptionError } from './wal.js';
 
 export interface EmbeddedCore extends EventStore {
   readonly dataDir: string;
@@ -463,7 +463,8 @@ class EmbeddedCoreImpl implements EmbeddedCore {
     const newIds = generated > 0 ? this.ids.batch(ms, generated) : [];
     let nextNewId = 0;
     const stored: StoredEvent[] = new Array(fresh.length);
-    const records: string[] = new Array(fresh.length);
+    // Each event's log record is its canonical form and its hash, on two lines (see wal.ts).
+    const parts: string[] = new Array(2 * fresh.length);
     for (let k = 0; k < fresh.length; k++) {
       const p = prepared[fresh[k]];
       const id = p.id ?? newIds[nextNewId++];
@@ -486,11 +487,12 @@ class EmbeddedCoreImpl implements EmbeddedCore {
       const canonical = canonicalEvent(event, p.payloadJson, p.metadataJson);
       event.hash = writer.head = chainHash(writer.head, canonical);
       stored[k] = Object.freeze(event);
-      records[k] = recordText(canonical, event.hash);
+      parts[2 * k] = canonical;
+      parts[2 * k + 1] = event.hash;
     }
 
     for (const [entityId, version] of batchVersions) writer.inflightVersions.set(entityId, version);
-    const done = this.enqueue(tenant, encodeTextFrame(records.join('\n')), stored);
+    const done = this.enqueue(tenant, encodeRecordFrame(parts), stored);
     for (let k = 0; k < fresh.length; k++) if (prepared[fresh[k]].id !== undefined) writer.inflightIds.set(stored[k].id, { event: stored[k], done });
     await done;
     if (waits.length > 0) await Promise.all(waits);
