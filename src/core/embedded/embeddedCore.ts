@@ -258,7 +258,6 @@ class EmbeddedCoreImpl implements EmbeddedCore {
       this.walFileSync = openSync(path, 'r+');
     }
     if (this.sealedSeqs.length > 0) this.kickRoller();
-    this.scheduleFolds();
   }
 
   /**
@@ -323,7 +322,7 @@ class EmbeddedCoreImpl implements EmbeddedCore {
   private applyRecovered(event: StoredEvent): void {
     // Positions only grow; anything at or below the last applied one was already recovered.
     if (event.position < this.nextPosition) return;
-    this.recoveredIndex(event.tenant_id).apply(event);
+    this.recoveredIndex(event.tenant_id).apply(event, true);
     this.nextPosition = event.position + 1;
     // The events of a batch share one timestamp string: parse it once.
     if (event.timestamp !== this.lastRecoveredTimestamp) {
@@ -832,6 +831,15 @@ class EmbeddedCoreImpl implements EmbeddedCore {
       segmentBytes += s.bytes;
       segmentRows += s.rows;
     }
+    // How events are held in memory: as objects, or as segment bytes decoded when read.
+    const events = { rows: 0, segment_rows: 0, decoded_rows: 0, folds_pending: false };
+    for (const index of this.indexes.values()) {
+      const held = index.memory();
+      events.rows += held.rows;
+      events.segment_rows += held.segment_rows;
+      events.decoded_rows += held.decoded_rows;
+      events.folds_pending ||= index.foldsPending;
+    }
     return {
       ok: this.failure === null,
       kind: 'embedded',
@@ -841,6 +849,7 @@ class EmbeddedCoreImpl implements EmbeddedCore {
       tenants: this.indexes.size,
       wal: { active_file: walName(this.walSeq), bytes: this.walBytes, sealed_waiting: this.sealedSeqs.length },
       segments: { count: this.manifest.segments.length, rows: segmentRows, bytes: segmentBytes, rolling: this.rolling !== null, last_error: this.lastRollError },
+      events,
       write_error: this.failure?.message ?? null,
       uptime_ms: Date.now() - this.openedAt,
     };

@@ -136,6 +136,7 @@ export class TenantIndex {
   private readonly decoded = new Int32Array(DECODED_CACHE_ROWS);
   private decodedNext = 0;
   private decodedCount = 0;
+  private segmentRowCount = 0;
 
   /**
    * Rows whose id cannot be found from its time. Store-generated UUIDv7 ids embed the recorded
@@ -278,9 +279,11 @@ export class TenantIndex {
 
   /**
    * Adds one committed event (in position order). The entity's state fold is deferred: reads catch
-   * it up on demand, and `foldPending` does it in the background, off the append path.
+   * it up on demand, and `foldPending` does it in the background, off the append path. Events
+   * `recovered` at open are folded only when read (or when their entity is written again): folding
+   * every entity of a reopened store would rebuild state nobody may ask for.
    */
-  apply(event: StoredEvent): void {
+  apply(event: StoredEvent, recovered = false): void {
     // Events of a batch share one timestamp string, so parsing it once per batch is enough.
     if (event.timestamp !== this.lastTimestamp) {
       this.lastTimestamp = event.timestamp;
@@ -290,14 +293,15 @@ export class TenantIndex {
     if (!(event.id.length === 36 && event.id.startsWith(this.idPrefix(this.lastMs)) && event.id.charCodeAt(14) === 0x37 /* '7' */)) {
       this.otherIds.set(event.id, row);
     }
-    this.afterRow(row);
+    this.afterRow(row, !recovered);
   }
 
   /** Adds one committed segment row (in position order), leaving its event as bytes until read. */
   applyRow(rows: SegmentRows, sourceRow: number, entityId: string, eventType: string, position: number, recordedMs: number): void {
     const row = this.addRow(entityId, eventType, position, recordedMs, undefined, rows, sourceRow);
+    this.segmentRowCount++;
     if (!rows.idHasPrefix(sourceRow, this.idPrefix(recordedMs))) this.otherIds.set(rows.id(sourceRow), row);
-    this.afterRow(row);
+    this.afterRow(row, false);
   }
 
   private idPrefix(ms: number): string {
@@ -337,7 +341,7 @@ export class TenantIndex {
     return row;
   }
 
-  private afterRow(row: number): void {
+  private afterRow(row: number, foldSoon: boolean): void {
     const entity = this.rowEntity[row];
     if (entity.entity_id === CONTROL_ENTITY) {
       this.controlEvents++;
@@ -345,8 +349,10 @@ export class TenantIndex {
       return;
     }
     this.liveEvents++;
-    this.unfolded.add(entity);
-    if (entity.rows.length - entity.folded >= this.snapshotEvery) this.ripe.add(entity);
+    if (foldSoon) {
+      this.unfolded.add(entity);
+      if (entity.rows.length - entity.folded >= this.snapshotEvery) this.ripe.add(entity);
+    }
     this.searchIndex?.add(row, this.peek(row).payload);
   }
 
@@ -423,6 +429,11 @@ export class TenantIndex {
   /** Whether some entity has events not yet folded into `current`. */
   get foldsPending(): boolean {
     return this.unfolded.size > 0;
+  }
+
+  /** How the table holds its rows: all of them, those kept as segment bytes, and those of them decoded now. */
+  memory(): { rows: number; segment_rows: number; decoded_rows: number } {
+    return { rows: this.positions.length, segment_rows: this.segmentRowCount, decoded_rows: this.decodedCount };
   }
 
   /** Entities with events not yet folded into `current`. */
