@@ -3,10 +3,11 @@
 // here by the registry's own ToolCaller, the function the SDK would run for it, instead of going
 // through the SDK's generic dispatch: message classification (three zod checks, two of them
 // failing ones), two validations of the request, an AbortController and a context per call,
-// validation of the result and of the response. On a write that is mostly an fdatasync that
-// dispatch cost more than the tool; see bench/mcp.ts. Everything else — the handshake, tools/list,
-// ping, every notification, the 2026-07-28 era, a request with `_meta` or any other parameter, an
-// unknown tool — goes through the SDK exactly as before, so it answers everything unusual itself.
+// validation of the result and of the response. For an ingest_event that dispatch was about 90 µs
+// of the 240–280 µs the server spends besides the disk (p50); this way it is about 10 µs.
+// Everything else — the handshake, tools/list, ping, every notification, the 2026-07-28 era, a
+// request with `_meta` or any other parameter, an unknown tool — goes through the SDK exactly as
+// before, so it answers everything unusual itself.
 //
 // What the SDK does for such a call, this does too: the same result (the SDK's checks pass it
 // through unchanged), no answer to a request cancelled with notifications/cancelled or still running
