@@ -24,14 +24,46 @@ const stderrLog: LogSink = (line) => {
 };
 
 /**
+ * What answers one tools/call of a tool: validates the raw arguments, runs the tool (behind its
+ * guard, if any) and returns the result or an `isError` result; it never throws. The SDK calls it
+ * for every tools/call, and a transport that answers tools/call itself (transports/directCalls)
+ * calls the very same function, so both paths give the same answers.
+ */
+export type ToolCaller = (rawArgs: unknown, meta: Record<string, unknown> | undefined) => Promise<CallToolResult>;
+
+const callersByServer = new WeakMap<McpServer, Map<string, ToolCaller>>();
+
+/** The tools registered on `server` by registerTools, by name, each as the ToolCaller its tools/call runs. */
+export function toolCallers(server: McpServer): ReadonlyMap<string, ToolCaller> {
+  return callersByServer.get(server) ?? new Map();
+}
+
+/**
  * Registers `tools` on `server`, each wrapped so that it validates its arguments, runs against
  * `ctx`, and answers `{ content: [text], structuredContent }` or an `isError` result.
  */
 export function registerTools(server: McpServer, tools: readonly ToolDefinition[], ctx: ToolContext, log: LogSink = stderrLog, observe?: ToolCallObserver, guard?: ToolCallGuard): void {
+  let callers = callersByServer.get(server);
+  if (callers === undefined) callersByServer.set(server, (callers = new Map()));
   for (const tool of tools) {
     const schemas = compiled(tool);
     const guarded = guard?.covers(tool.name) === true ? guard : undefined;
     const listing = guarded === undefined ? schemas : guardedListing(tool, schemas, guarded);
+    const call: ToolCaller = async (rawArgs, meta) => {
+      const started = observe === undefined ? 0n : process.hrtime.bigint();
+      const parsed = schemas.strictInput.safeParse(rawArgs ?? {});
+      // Bad arguments are refused before a guard sees the call: nobody pays for a call that cannot run.
+      const result = !parsed.success
+        ? errorResult(describeIssues(parsed.error.issues, rawArgs))
+        : guarded === undefined
+          ? await runTool(tool, schemas, parsed.data, ctx, log)
+          : await guarded.run({ tool: tool.name, description: tool.description, meta, tenant: ctx.tenant, store: ctx.store }, () => runTool(tool, schemas, parsed.data, ctx, log));
+      if (observe !== undefined) {
+        const outcome = result.isError ? ((result.structuredContent as { error?: { code?: string } } | undefined)?.error?.code ?? guarded?.answerOutcome ?? 'error') : 'ok';
+        observe({ tool: tool.name, outcome, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
+      }
+      return result;
+    };
     const registered = server.registerTool(
       tool.name,
       {
@@ -41,22 +73,9 @@ export function registerTools(server: McpServer, tools: readonly ToolDefinition[
         outputSchema: listing.listedOutput,
         annotations: { title: tool.title, ...tool.annotations },
       },
-      async (rawArgs: unknown, sdkCtx?: { mcpReq?: { _meta?: Record<string, unknown> } }) => {
-        const started = observe === undefined ? 0n : process.hrtime.bigint();
-        const parsed = schemas.strictInput.safeParse(rawArgs ?? {});
-        // Bad arguments are refused before a guard sees the call: nobody pays for a call that cannot run.
-        const result = !parsed.success
-          ? errorResult(describeIssues(parsed.error.issues, rawArgs))
-          : guarded === undefined
-            ? await runTool(tool, schemas, parsed.data, ctx, log)
-            : await guarded.run({ tool: tool.name, description: tool.description, meta: sdkCtx?.mcpReq?._meta, tenant: ctx.tenant, store: ctx.store }, () => runTool(tool, schemas, parsed.data, ctx, log));
-        if (observe !== undefined) {
-          const outcome = result.isError ? ((result.structuredContent as { error?: { code?: string } } | undefined)?.error?.code ?? guarded?.answerOutcome ?? 'error') : 'ok';
-          observe({ tool: tool.name, outcome, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
-        }
-        return result;
-      },
+      (rawArgs: unknown, sdkCtx?: { mcpReq?: { _meta?: Record<string, unknown> } }) => call(rawArgs, sdkCtx?.mcpReq?._meta),
     );
+    callers.set(tool.name, call);
     // The SDK turns the outputSchema into JSON Schema on a server's first call of the tool; a
     // hosted server lives for one request, so the first server's answer is kept for all of them.
     if (listing.outputJson === undefined) listing.outputJson = registered.outputSchemaJson;

@@ -3,15 +3,17 @@
 // the first holds the EmbeddedCore, the others follow through its unix socket). Thin: open the
 // store, serve (SDK v2's serveStdio: the client's first message picks the era, 2025-06-18 /
 // 2025-11-25 with the initialize handshake, or 2026-07-28 without), and on SIGINT, SIGTERM or the
-// end of stdin close everything and exit 0.
+// end of stdin close everything and exit 0. A 2025-era session's plain tools/call requests are
+// answered without the SDK's generic dispatch (directToolCalls.ts), by the same tool functions.
 // stdout carries protocol frames only; every diagnostic goes to stderr.
 
 import { serveStdio, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import { openSharedCore } from '../src/core/shared/sharedCore.js';
 import { createEmbedderFromEnv } from '../src/embed/index.js';
 import { createPrimeService } from '../src/prime/service.js';
-import { createAllsourceServer, type ToolGroup } from '../tools/registry.js';
+import { createAllsourceServer, toolCallers, type ToolCaller, type ToolGroup } from '../tools/registry.js';
 import { packageVersion } from '../tools/version.js';
+import { withDirectToolCalls } from './directToolCalls.js';
 
 export interface StdioServerOptions {
   dataDir: string;
@@ -48,8 +50,10 @@ export async function runStdioServer(options: StdioServerOptions): Promise<void>
   if (sharing.role === 'follower') log(`allsource: ${options.dataDir} is held by process ${sharing.holder_pid}; sharing it through ${sharing.socket}`);
   // Derived vector indexes are saved under the directory by its holder only (two writers would clash).
   const prime = createPrimeService({ store, embedder, dataDir: sharing.role === 'holder' ? options.dataDir : undefined, log });
-  const createServer = () =>
-    createAllsourceServer({
+  // The tools of the server instance built last: the one serveStdio pins to the connection.
+  let callers: ReadonlyMap<string, ToolCaller> = new Map();
+  const createServer = () => {
+    const server = createAllsourceServer({
       store,
       prime,
       tenant: options.tenant,
@@ -59,6 +63,9 @@ export async function runStdioServer(options: StdioServerOptions): Promise<void>
       dataDir: options.dataDir,
       log,
     });
+    callers = toolCallers(server);
+    return server;
+  };
   // Fail at startup, not on the first message, if the options hold no tools.
   await createServer().close();
   // Room for an inline import_events of 16 Mi characters (the SDK's default cap is 10 MiB).
@@ -106,7 +113,9 @@ export async function runStdioServer(options: StdioServerOptions): Promise<void>
     await closeTransport();
     void shutdown('transport closed');
   };
-  serving.handle = serveStdio(createServer, { transport, onerror: (err) => log(`allsource: stdio: ${err.message}`) });
+  // A 2025-era session's plain tools/call requests skip the SDK's generic dispatch (see directToolCalls).
+  const wire = withDirectToolCalls(transport, () => callers);
+  serving.handle = serveStdio(createServer, { transport: wire, onerror: (err) => log(`allsource: stdio: ${err.message}`) });
   log(`allsource: MCP server on stdio, data ${options.dataDir}, tenant ${options.tenant}`);
   if (process.stdin.isTTY) {
     log('allsource: this is an MCP server speaking JSON-RPC on stdin/stdout, meant to be started by an MCP client; `allsource --help` lists the commands. Ctrl-C to quit.');
