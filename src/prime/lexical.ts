@@ -24,6 +24,26 @@ export interface LexicalHit {
 }
 
 /**
+ * An index as a snapshot carries it: the vocabulary, every term's postings back to back (slot and
+ * term frequency), and per slot its id and length. Slots and free slots are kept as they are, so a
+ * restored index breaks ties (by slot) exactly as the one it was taken from.
+ */
+export interface LexicalState {
+  parameters: Bm25Parameters;
+  terms: string[];
+  /** Postings per term, in `terms` order. */
+  postingCounts: Uint32Array;
+  postingSlots: Int32Array;
+  postingTfs: Float32Array;
+  /** Per slot, its document id or null (a free slot). */
+  ids: Array<string | null>;
+  /** Per slot, its length in terms. */
+  lengths: Float64Array;
+  freeSlots: number[];
+  totalLength: number;
+}
+
+/**
  * Documents live in numbered slots so scoring accumulates into a typed array instead of a map;
  * a removed document's slot is reused by the next add.
  */
@@ -32,8 +52,11 @@ export class LexicalIndex {
   private readonly postings = new Map<string, Postings>();
   private readonly slotOf = new Map<string, number>();
   private ids: Array<string | undefined> = [];
-  /** Each slot's distinct terms, so a removal touches only its own postings. */
-  private slotTerms: Array<string[] | undefined> = [];
+  /**
+   * Each slot's distinct terms, so a removal touches only its own postings. Null in an index
+   * restored from a snapshot until its first removal: it is derived from the postings then.
+   */
+  private slotTerms: Array<string[] | undefined> | null = [];
   private lengths = new Float64Array(64);
   private scores = new Float64Array(64);
   private touched = new Int32Array(64);
@@ -62,7 +85,7 @@ export class LexicalIndex {
     if (slot >= this.lengths.length) this.grow(slot + 1);
     this.ids[slot] = id;
     this.slotOf.set(id, slot);
-    this.slotTerms[slot] = [...counts.keys()];
+    if (this.slotTerms !== null) this.slotTerms[slot] = [...counts.keys()];
     this.lengths[slot] = tokens.length;
     this.totalLength += tokens.length;
     for (const [term, count] of counts) {
@@ -76,7 +99,8 @@ export class LexicalIndex {
   remove(id: string): boolean {
     const slot = this.slotOf.get(id);
     if (slot === undefined) return false;
-    for (const term of this.slotTerms[slot] ?? []) {
+    const slotTerms = this.termsBySlot();
+    for (const term of slotTerms[slot] ?? []) {
       const list = this.postings.get(term);
       if (list === undefined) continue;
       list.delete(slot);
@@ -85,7 +109,7 @@ export class LexicalIndex {
     this.totalLength -= this.lengths[slot];
     this.lengths[slot] = 0;
     this.ids[slot] = undefined;
-    this.slotTerms[slot] = undefined;
+    slotTerms[slot] = undefined;
     this.slotOf.delete(id);
     this.freeSlots.push(slot);
     return true;
@@ -175,6 +199,77 @@ export class LexicalIndex {
     return heap.size < limit ? 0 : heap.minimum;
   }
 
+  /** The state of the index, for a snapshot (copies: the index keeps changing). */
+  exportState(): LexicalState {
+    const terms: string[] = [];
+    const postingCounts = new Uint32Array(this.postings.size);
+    let total = 0;
+    for (const list of this.postings.values()) total += list.length;
+    const postingSlots = new Int32Array(total);
+    const postingTfs = new Float32Array(total);
+    let at = 0;
+    for (const [term, list] of this.postings) {
+      postingCounts[terms.length] = list.length;
+      terms.push(term);
+      postingSlots.set(list.slots.subarray(0, list.length), at);
+      postingTfs.set(list.tfs.subarray(0, list.length), at);
+      at += list.length;
+    }
+    const slots = this.ids.length;
+    return {
+      parameters: { ...this.parameters },
+      terms,
+      postingCounts,
+      postingSlots,
+      postingTfs,
+      ids: this.ids.map((id) => id ?? null),
+      lengths: this.lengths.slice(0, slots),
+      freeSlots: this.freeSlots.slice(),
+      totalLength: this.totalLength,
+    };
+  }
+
+  /**
+   * The index of `state` (whose arrays it adopts: the caller must not change them). Each term's
+   * postings are views into the state's arrays until they outgrow them, so restoring copies no
+   * posting; the per-slot term lists are derived on the first removal instead of now.
+   */
+  static fromState(state: LexicalState): LexicalIndex {
+    const index = new LexicalIndex(state.parameters);
+    let at = 0;
+    for (let t = 0; t < state.terms.length; t++) {
+      const count = state.postingCounts[t];
+      index.postings.set(state.terms[t], Postings.over(state.postingSlots.subarray(at, at + count), state.postingTfs.subarray(at, at + count)));
+      at += count;
+    }
+    const slots = state.ids.length;
+    index.ids = state.ids.map((id) => id ?? undefined);
+    for (let slot = 0; slot < slots; slot++) {
+      const id = state.ids[slot];
+      if (id !== null) index.slotOf.set(id, slot);
+    }
+    index.grow(Math.max(slots, 64));
+    index.lengths.set(state.lengths.subarray(0, slots));
+    index.freeSlots.push(...state.freeSlots);
+    index.totalLength = state.totalLength;
+    index.slotTerms = null;
+    return index;
+  }
+
+  /** Each slot's terms, derived from the postings when the index was restored from a snapshot. */
+  private termsBySlot(): Array<string[] | undefined> {
+    if (this.slotTerms !== null) return this.slotTerms;
+    const slotTerms: Array<string[] | undefined> = new Array<string[] | undefined>(this.ids.length);
+    for (const [term, list] of this.postings) {
+      for (let i = 0; i < list.length; i++) {
+        const slot = list.slots[i];
+        (slotTerms[slot] ??= []).push(term);
+      }
+    }
+    this.slotTerms = slotTerms;
+    return slotTerms;
+  }
+
   private grow(needed: number): void {
     let capacity = this.lengths.length;
     while (capacity < needed) capacity *= 2;
@@ -191,9 +286,18 @@ export class LexicalIndex {
  * them without allocating, and a removal swaps the last entry into the hole.
  */
 class Postings {
-  slots = new Int32Array(4);
-  tfs = new Float32Array(4);
+  slots: Int32Array = new Int32Array(4);
+  tfs: Float32Array = new Float32Array(4);
   length = 0;
+
+  /** Postings held in these (full) arrays; the next push moves them to arrays of their own. */
+  static over(slots: Int32Array, tfs: Float32Array): Postings {
+    const list = new Postings();
+    list.slots = slots;
+    list.tfs = tfs;
+    list.length = slots.length;
+    return list;
+  }
 
   push(slot: number, tf: number): void {
     if (this.length === this.slots.length) {
