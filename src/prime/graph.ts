@@ -45,10 +45,10 @@ export class PrimeGraph {
   }
 
   /** Adds a node (the caller checked the id is free). */
-  addNode(record: Omit<NodeRecord, 'edges' | 'outDegree' | 'inDegree'>): NodeRecord {
-    const full: NodeRecord = { ...record, edges: [], outDegree: 0, inDegree: 0 };
-    this.nodeMap.set(record.node.id, full);
-    return full;
+  addNode(node: PrimeNode, seq: number, createdMs: number, updatedMs: number, textLength: number): NodeRecord {
+    const record: NodeRecord = { node, seq, createdMs, updatedMs, textLength, edges: [], outDegree: 0, inDegree: 0 };
+    this.nodeMap.set(node.id, record);
+    return record;
   }
 
   /** Drops a node and every edge touching it; returns those edges. */
@@ -71,9 +71,12 @@ export class PrimeGraph {
 
   /** Adds an edge between two live nodes (the caller checked both, and that the id is free). */
   addEdge(edge: PrimeEdge): void {
+    this.addEdgeBetween(edge, this.nodeMap.get(edge.source) as NodeRecord, this.nodeMap.get(edge.target) as NodeRecord);
+  }
+
+  /** addEdge for a caller that holds the records of both ends already (a restore). */
+  addEdgeBetween(edge: PrimeEdge, source: NodeRecord, target: NodeRecord): void {
     this.edgeMap.set(edge.id, edge);
-    const source = this.nodeMap.get(edge.source) as NodeRecord;
-    const target = this.nodeMap.get(edge.target) as NodeRecord;
     source.edges.push(edge);
     source.outDegree++;
     if (target !== source) target.edges.push(edge);

@@ -1,20 +1,19 @@
 // Prime's keyword index: BM25 over node text, kept exact and up to date one node at a time
 // (add, replace, remove) as the projection folds events. Terms come from the shared tokenizer
-// (stopwords out, Porter stems), so "painted" finds "painting".
+// (stopwords out, Porter stems), so "painted" finds "painting". An index restored from a snapshot
+// searches its restored terms in place (lexicalState.ts) and moves a term into its own map only
+// when a change touches it.
 
+import { FrozenTerms, mergeTerms, type Bm25Parameters, type LexicalState, type PostingRange } from './lexicalState.js';
 import { terms } from './text.js';
 
-/**
- * BM25 parameters. The defaults are the short-passage setting popularised by Anserini's MS MARCO
+export type { Bm25Parameters, LexicalState } from './lexicalState.js';
+
+/*
+ * BM25 parameters: the defaults are the short-passage setting popularised by Anserini's MS MARCO
  * baselines (k1 0.9, b 0.4) rather than the classic 1.2 / 0.75: memories are a sentence or two,
  * and a longer memory that mentions more things is not less about each of them.
  */
-export interface Bm25Parameters {
-  /** Term-frequency saturation (default 0.9). */
-  k1: number;
-  /** Length normalisation, 0 = none, 1 = full (default 0.4). */
-  b: number;
-}
 
 export const DEFAULT_BM25: Readonly<Bm25Parameters> = Object.freeze({ k1: 0.9, b: 0.4 });
 
@@ -24,39 +23,21 @@ export interface LexicalHit {
 }
 
 /**
- * An index as a snapshot carries it: the vocabulary, every term's postings back to back (slot and
- * term frequency), and per slot its id and length. Slots and free slots are kept as they are, so a
- * restored index breaks ties (by slot) exactly as the one it was taken from.
- */
-export interface LexicalState {
-  parameters: Bm25Parameters;
-  terms: string[];
-  /** Postings per term, in `terms` order. */
-  postingCounts: Uint32Array;
-  postingSlots: Int32Array;
-  postingTfs: Float32Array;
-  /** Per slot, its document id or null (a free slot). */
-  ids: Array<string | null>;
-  /** Per slot, its length in terms. */
-  lengths: Float64Array;
-  freeSlots: number[];
-  totalLength: number;
-}
-
-/**
  * Documents live in numbered slots so scoring accumulates into a typed array instead of a map;
  * a removed document's slot is reused by the next add.
  */
 export class LexicalIndex {
   private readonly parameters: Bm25Parameters;
+  /** Terms with postings of their own (an empty list shadows a frozen term that is gone). */
   private readonly postings = new Map<string, Postings>();
-  private readonly slotOf = new Map<string, number>();
+  /** The restored terms no change has touched yet (null: the index was never restored). */
+  private frozen: FrozenTerms | null = null;
+  /** Slot by document id; built on first need in a restored index (see slots()). */
+  private slotOf: Map<string, number> | null = new Map();
+  private documents = 0;
   private ids: Array<string | undefined> = [];
-  /**
-   * Each slot's distinct terms, so a removal touches only its own postings. Null in an index
-   * restored from a snapshot until its first removal: it is derived from the postings then.
-   */
-  private slotTerms: Array<string[] | undefined> | null = [];
+  /** Each slot's distinct terms, so a removal touches only its own postings (a restored slot's are frozen). */
+  private slotTerms: Array<string[] | undefined> = [];
   private lengths = new Float64Array(64);
   private scores = new Float64Array(64);
   private touched = new Int32Array(64);
@@ -68,11 +49,11 @@ export class LexicalIndex {
   }
 
   get size(): number {
-    return this.slotOf.size;
+    return this.documents;
   }
 
   has(id: string): boolean {
-    return this.slotOf.has(id);
+    return this.slots().has(id);
   }
 
   /** Indexes `text` under `id`, replacing whatever `id` held before. */
@@ -84,35 +65,69 @@ export class LexicalIndex {
     const slot = this.freeSlots.pop() ?? this.ids.length;
     if (slot >= this.lengths.length) this.grow(slot + 1);
     this.ids[slot] = id;
-    this.slotOf.set(id, slot);
-    if (this.slotTerms !== null) this.slotTerms[slot] = [...counts.keys()];
+    this.slots().set(id, slot);
+    this.documents++;
+    this.slotTerms[slot] = [...counts.keys()];
     this.lengths[slot] = tokens.length;
     this.totalLength += tokens.length;
-    for (const [term, count] of counts) {
-      let list = this.postings.get(term);
-      if (list === undefined) this.postings.set(term, (list = new Postings()));
-      list.push(slot, count);
-    }
+    for (const [term, count] of counts) this.ownList(term).push(slot, count);
   }
 
   /** Drops `id`; false when it was not indexed. */
   remove(id: string): boolean {
-    const slot = this.slotOf.get(id);
+    const slotOf = this.slots();
+    const slot = slotOf.get(id);
     if (slot === undefined) return false;
-    const slotTerms = this.termsBySlot();
-    for (const term of slotTerms[slot] ?? []) {
-      const list = this.postings.get(term);
-      if (list === undefined) continue;
+    const own = this.slotTerms[slot];
+    const slotTerms = own ?? Array.from(this.frozen?.termsOfSlot(slot) ?? [], (t) => (this.frozen as FrozenTerms).termAt(t));
+    for (const term of slotTerms) {
+      const list = this.ownList(term);
       list.delete(slot);
-      if (list.length === 0) this.postings.delete(term);
+      // A frozen term keeps its (empty) entry, which hides the frozen postings from searches.
+      if (list.length === 0 && (this.frozen === null || this.frozen.find(term) < 0)) this.postings.delete(term);
     }
     this.totalLength -= this.lengths[slot];
     this.lengths[slot] = 0;
     this.ids[slot] = undefined;
-    slotTerms[slot] = undefined;
-    this.slotOf.delete(id);
+    this.slotTerms[slot] = undefined;
+    slotOf.delete(id);
+    this.documents--;
     this.freeSlots.push(slot);
     return true;
+  }
+
+  /** The postings of `term` to search, own or frozen (undefined when no document has it). */
+  private list(term: string): PostingRange | undefined {
+    const own = this.postings.get(term);
+    if (own !== undefined) return own.length > 0 ? own : undefined;
+    const at = this.frozen?.find(term) ?? -1;
+    return at < 0 ? undefined : (this.frozen as FrozenTerms).postings(at);
+  }
+
+  /** The postings of `term` to change: its own entry, made (from the frozen one, if any) when missing. */
+  private ownList(term: string): Postings {
+    let list = this.postings.get(term);
+    if (list === undefined) {
+      const at = this.frozen?.find(term) ?? -1;
+      if (at < 0) list = new Postings();
+      else {
+        const range = (this.frozen as FrozenTerms).postings(at);
+        list = new Postings(range.slots, range.tfs, range.start, range.length);
+      }
+      this.postings.set(term, list);
+    }
+    return list;
+  }
+
+  private slots(): Map<string, number> {
+    if (this.slotOf === null) {
+      const slotOf = new Map<string, number>();
+      this.ids.forEach((id, slot) => {
+        if (id !== undefined) slotOf.set(id, slot);
+      });
+      this.slotOf = slotOf;
+    }
+    return this.slotOf;
   }
 
   /**
@@ -128,7 +143,7 @@ export class LexicalIndex {
    * the same as scoring everything.
    */
   search(text: string, limit: number, accept?: (id: string) => boolean): LexicalHit[] {
-    const documents = this.slotOf.size;
+    const documents = this.documents;
     if (documents === 0 || limit <= 0) return [];
     const queryCounts = new Map<string, number>();
     for (const term of terms(text)) queryCounts.set(term, (queryCounts.get(term) ?? 0) + 1);
@@ -136,9 +151,9 @@ export class LexicalIndex {
     const averageLength = Math.max(this.totalLength / documents, 1);
     const flat = k1 * (1 - b);
     const perLength = (k1 * b) / averageLength;
-    const plan: Array<{ list: Postings; weight: number }> = [];
+    const plan: Array<{ list: PostingRange; weight: number }> = [];
     for (const [term, queryCount] of queryCounts) {
-      const list = this.postings.get(term);
+      const list = this.list(term);
       if (list === undefined) continue;
       const idf = Math.log(1 + (documents - list.length + 0.5) / (list.length + 0.5));
       plan.push({ list, weight: idf * queryCount * (k1 + 1) });
@@ -154,16 +169,17 @@ export class LexicalIndex {
     let admitting = true;
     for (let t = 0; t < plan.length; t++) {
       const { list, weight } = plan[t];
-      const { slots, tfs, length } = list;
+      const { slots, tfs, start } = list;
+      const end = start + list.length;
       if (admitting) {
-        for (let i = 0; i < length; i++) {
+        for (let i = start; i < end; i++) {
           const slot = slots[i];
           const tf = tfs[i];
           if (scores[slot] === 0) touched[touchedCount++] = slot;
           scores[slot] += (weight * tf) / (tf + flat + perLength * lengths[slot]);
         }
       } else {
-        for (let i = 0; i < length; i++) {
+        for (let i = start; i < end; i++) {
           const slot = slots[i];
           if (scores[slot] === 0) continue;
           const tf = tfs[i];
@@ -199,29 +215,29 @@ export class LexicalIndex {
     return heap.size < limit ? 0 : heap.minimum;
   }
 
-  /** The state of the index, for a snapshot (copies: the index keeps changing). */
+  /** The state of the index, for a snapshot (fresh arrays: the index keeps changing). */
   exportState(): LexicalState {
-    const terms: string[] = [];
-    const postingCounts = new Uint32Array(this.postings.size);
-    let total = 0;
-    for (const list of this.postings.values()) total += list.length;
-    const postingSlots = new Int32Array(total);
-    const postingTfs = new Float32Array(total);
-    let at = 0;
-    for (const [term, list] of this.postings) {
-      postingCounts[terms.length] = list.length;
-      terms.push(term);
-      postingSlots.set(list.slots.subarray(0, list.length), at);
-      postingTfs.set(list.tfs.subarray(0, list.length), at);
-      at += list.length;
-    }
+    const merged = mergeTerms(this.frozen, this.postings);
     const slots = this.ids.length;
+    const slotTermStarts = new Uint32Array(slots + 1);
+    const slotTermIds: number[] = [];
+    for (let slot = 0; slot < slots; slot++) {
+      slotTermStarts[slot] = slotTermIds.length;
+      if (this.ids[slot] === undefined) continue;
+      const own = this.slotTerms[slot];
+      if (own !== undefined) for (const term of own) slotTermIds.push(merged.liveIndex.get(term) as number);
+      else for (const t of this.frozen?.termsOfSlot(slot) ?? []) slotTermIds.push(merged.frozenIndex[t]);
+    }
+    slotTermStarts[slots] = slotTermIds.length;
     return {
       parameters: { ...this.parameters },
-      terms,
-      postingCounts,
-      postingSlots,
-      postingTfs,
+      termText: merged.termText,
+      termStarts: merged.termStarts,
+      postingStarts: merged.postingStarts,
+      postingSlots: merged.postingSlots,
+      postingTfs: merged.postingTfs,
+      slotTermStarts,
+      slotTermIds: Uint32Array.from(slotTermIds),
       ids: this.ids.map((id) => id ?? null),
       lengths: this.lengths.slice(0, slots),
       freeSlots: this.freeSlots.slice(),
@@ -230,44 +246,21 @@ export class LexicalIndex {
   }
 
   /**
-   * The index of `state` (whose arrays it adopts: the caller must not change them). Each term's
-   * postings are views into the state's arrays until they outgrow them, so restoring copies no
-   * posting; the per-slot term lists are derived on the first removal instead of now.
+   * The index of `state`, which it adopts (the caller must not change it): its terms are
+   * searched in place, and the slot of each id is looked up only when a change needs it.
    */
   static fromState(state: LexicalState): LexicalIndex {
     const index = new LexicalIndex(state.parameters);
-    let at = 0;
-    for (let t = 0; t < state.terms.length; t++) {
-      const count = state.postingCounts[t];
-      index.postings.set(state.terms[t], Postings.over(state.postingSlots.subarray(at, at + count), state.postingTfs.subarray(at, at + count)));
-      at += count;
-    }
+    index.frozen = new FrozenTerms(state);
     const slots = state.ids.length;
     index.ids = state.ids.map((id) => id ?? undefined);
-    for (let slot = 0; slot < slots; slot++) {
-      const id = state.ids[slot];
-      if (id !== null) index.slotOf.set(id, slot);
-    }
+    for (const id of state.ids) if (id !== null) index.documents++;
+    index.slotOf = null;
     index.grow(Math.max(slots, 64));
     index.lengths.set(state.lengths.subarray(0, slots));
     index.freeSlots.push(...state.freeSlots);
     index.totalLength = state.totalLength;
-    index.slotTerms = null;
     return index;
-  }
-
-  /** Each slot's terms, derived from the postings when the index was restored from a snapshot. */
-  private termsBySlot(): Array<string[] | undefined> {
-    if (this.slotTerms !== null) return this.slotTerms;
-    const slotTerms: Array<string[] | undefined> = new Array<string[] | undefined>(this.ids.length);
-    for (const [term, list] of this.postings) {
-      for (let i = 0; i < list.length; i++) {
-        const slot = list.slots[i];
-        (slotTerms[slot] ??= []).push(term);
-      }
-    }
-    this.slotTerms = slotTerms;
-    return slotTerms;
   }
 
   private grow(needed: number): void {
@@ -283,30 +276,28 @@ export class LexicalIndex {
 
 /**
  * One term's postings as parallel typed arrays (slot, term frequency), unordered: scoring walks
- * them without allocating, and a removal swaps the last entry into the hole.
+ * them without allocating, and a removal swaps the last entry into the hole. They occupy
+ * [start, start + length) of their arrays: all of their own arrays, or, after a restore, a range
+ * of arrays shared by every term, until the first push moves them out.
  */
 class Postings {
-  slots: Int32Array = new Int32Array(4);
-  tfs: Float32Array = new Float32Array(4);
-  length = 0;
-
-  /** Postings held in these (full) arrays; the next push moves them to arrays of their own. */
-  static over(slots: Int32Array, tfs: Float32Array): Postings {
-    const list = new Postings();
-    list.slots = slots;
-    list.tfs = tfs;
-    list.length = slots.length;
-    return list;
-  }
+  constructor(
+    public slots: Int32Array = new Int32Array(4),
+    public tfs: Float32Array = new Float32Array(4),
+    public start = 0,
+    public length = 0,
+  ) {}
 
   push(slot: number, tf: number): void {
-    if (this.length === this.slots.length) {
-      const slots = new Int32Array(this.length * 2);
-      slots.set(this.slots);
+    if (this.start !== 0 || this.length === this.slots.length) {
+      const capacity = Math.max(4, this.length * 2);
+      const slots = new Int32Array(capacity);
+      slots.set(this.slots.subarray(this.start, this.start + this.length));
       this.slots = slots;
-      const tfs = new Float32Array(this.length * 2);
-      tfs.set(this.tfs);
+      const tfs = new Float32Array(capacity);
+      tfs.set(this.tfs.subarray(this.start, this.start + this.length));
       this.tfs = tfs;
+      this.start = 0;
     }
     this.slots[this.length] = slot;
     this.tfs[this.length] = tf;
@@ -314,11 +305,13 @@ class Postings {
   }
 
   delete(slot: number): void {
-    const i = this.slots.subarray(0, this.length).indexOf(slot);
-    if (i < 0) return;
+    const end = this.start + this.length;
+    let i = this.start;
+    while (i < end && this.slots[i] !== slot) i++;
+    if (i === end) return;
     this.length--;
-    this.slots[i] = this.slots[this.length];
-    this.tfs[i] = this.tfs[this.length];
+    this.slots[i] = this.slots[end - 1];
+    this.tfs[i] = this.tfs[end - 1];
   }
 }
 

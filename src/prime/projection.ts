@@ -13,7 +13,7 @@ import type { JsonObject, JsonValue, StoredEvent } from '../core/types.js';
 import { decodeVector } from '../embed/codec.js';
 import type { Embedder } from '../embed/types.js';
 import { edgeEntity, nodeEntity, nodeText, PRIME_EVENTS, vectorEntity } from './events.js';
-import { PrimeGraph } from './graph.js';
+import { PrimeGraph, type NodeRecord } from './graph.js';
 import { LexicalIndex, type LexicalState } from './lexical.js';
 import { nodeTexts, SubstringIndex } from './substring.js';
 import type { PrimeCounters, PrimeEdge, PrimeNode, PrimeView } from './types.js';
@@ -39,8 +39,9 @@ export interface FoldAnchor {
 }
 
 /**
- * Everything a projection holds, as plain data (see snapshot.ts for its bytes). Nodes and edges
- * are in creation order; counters keep their first-seen order, which prime_stats shows.
+ * Everything a projection holds, as plain data (see snapshot.ts for its bytes), column by column
+ * (a row per node or edge would be an object per row to build and collect). Nodes and edges are in
+ * creation order; counters keep their first-seen order, which prime_stats shows.
  */
 export interface ProjectionState {
   tenant: string;
@@ -49,10 +50,20 @@ export interface ProjectionState {
   ignoredEvents: number;
   seq: number;
   textChars: number;
-  /** [id, type, properties, created_at, updated_at, version, seq, createdMs, updatedMs, textLength] */
-  nodes: Array<[string, string, JsonObject, string, string, number, number, number, number, number]>;
-  /** [id, source, target, relation, properties, weight, created_at] */
-  edges: Array<[string, string, string, string, JsonObject, number, string]>;
+  nodes: {
+    ids: string[];
+    types: string[];
+    properties: JsonObject[];
+    createdAt: string[];
+    updatedAt: string[];
+    version: Float64Array;
+    seq: Float64Array;
+    createdMs: Float64Array;
+    updatedMs: Float64Array;
+    textLength: Float64Array;
+  };
+  /** `ends` holds each edge's source and target as indices into `nodes`. */
+  edges: { ids: string[]; ends: Int32Array; relations: string[]; properties: JsonObject[]; weights: Float64Array; createdAt: string[] };
   forgotten: string[];
   typeCounts: Array<[string, number]>;
   relationCounts: Array<[string, number]>;
@@ -184,7 +195,7 @@ export class PrimeProjection implements PrimeView {
     const properties = isPlainObject(p.properties) ? p.properties : EMPTY;
     const ms = Date.parse(e.timestamp);
     const node: PrimeNode = Object.freeze({ id, type, properties, created_at: e.timestamp, updated_at: e.timestamp, version: e.version });
-    this.graph.addNode({ node, seq: this.seq++, createdMs: ms, updatedMs: ms, textLength: 0 });
+    this.graph.addNode(node, this.seq++, ms, ms, 0);
     bump(this.typeCounts, type, 1);
     this.indexName(id, undefined, properties);
     this.indexText(id, properties, p.embedding);
@@ -474,13 +485,46 @@ export class PrimeProjection implements PrimeView {
    */
   exportState(): ProjectionState | undefined {
     if (this.anchor === null) return undefined;
-    const nodes: ProjectionState['nodes'] = [];
+    const count = this.graph.order;
+    const nodes: ProjectionState['nodes'] = {
+      ids: [],
+      types: [],
+      properties: [],
+      createdAt: [],
+      updatedAt: [],
+      version: new Float64Array(count),
+      seq: new Float64Array(count),
+      createdMs: new Float64Array(count),
+      updatedMs: new Float64Array(count),
+      textLength: new Float64Array(count),
+    };
+    let i = 0;
+    const indexOf = new Map<string, number>();
     for (const r of this.graph.records()) {
       const n = r.node;
-      nodes.push([n.id, n.type, n.properties, n.created_at, n.updated_at, n.version, r.seq, r.createdMs, r.updatedMs, r.textLength]);
+      indexOf.set(n.id, i);
+      nodes.ids.push(n.id);
+      nodes.types.push(n.type);
+      nodes.properties.push(n.properties);
+      nodes.createdAt.push(n.created_at);
+      nodes.updatedAt.push(n.updated_at);
+      nodes.version[i] = n.version;
+      nodes.seq[i] = r.seq;
+      nodes.createdMs[i] = r.createdMs;
+      nodes.updatedMs[i] = r.updatedMs;
+      nodes.textLength[i++] = r.textLength;
     }
-    const edges: ProjectionState['edges'] = [];
-    for (const e of this.graph.edges()) edges.push([e.id, e.source, e.target, e.relation, e.properties, e.weight, e.created_at]);
+    const edges: ProjectionState['edges'] = { ids: [], ends: new Int32Array(2 * this.graph.size), relations: [], properties: [], weights: new Float64Array(this.graph.size), createdAt: [] };
+    i = 0;
+    for (const e of this.graph.edges()) {
+      edges.ids.push(e.id);
+      edges.ends[2 * i] = indexOf.get(e.source) as number;
+      edges.ends[2 * i + 1] = indexOf.get(e.target) as number;
+      edges.relations.push(e.relation);
+      edges.properties.push(e.properties);
+      edges.weights[i++] = e.weight;
+      edges.createdAt.push(e.created_at);
+    }
     return {
       tenant: this.tenant,
       anchor: { ...this.anchor },
@@ -500,6 +544,11 @@ export class PrimeProjection implements PrimeView {
     };
   }
 
+  /** Ends an export: its snapshot is written, so the vector stores need not copy on write for it. */
+  releaseState(state: ProjectionState): void {
+    for (const { name, vectors } of state.spaces) this.spaces.get(name)?.releaseState(vectors);
+  }
+
   /**
    * The projection a fold had reached when `state` was exported (its arrays are adopted). Its
    * position is the anchor's: catching up from there folds exactly the events it has not seen.
@@ -513,9 +562,13 @@ export class PrimeProjection implements PrimeView {
     p.ignoredEvents = state.ignoredEvents;
     p.seq = state.seq;
     p.textChars = state.textChars;
-    for (const [id, type, properties, created_at, updated_at, version, seq, createdMs, updatedMs, textLength] of state.nodes) {
-      const node: PrimeNode = Object.freeze({ id, type, properties, created_at, updated_at, version });
-      p.graph.addNode({ node, seq, createdMs, updatedMs, textLength });
+    const n = state.nodes;
+    const records: NodeRecord[] = new Array<NodeRecord>(n.ids.length);
+    for (let i = 0; i < n.ids.length; i++) {
+      const id = n.ids[i];
+      const properties = n.properties[i];
+      const node: PrimeNode = Object.freeze({ id, type: n.types[i], properties, created_at: n.createdAt[i], updated_at: n.updatedAt[i], version: n.version[i] });
+      records[i] = p.graph.addNode(node, n.seq[i], n.createdMs[i], n.updatedMs[i], n.textLength[i]);
       // Nodes come in creation order, so each name's list comes out in creation order too.
       const name = str(properties.name);
       if (name === undefined) continue;
@@ -523,8 +576,13 @@ export class PrimeProjection implements PrimeView {
       if (ids === undefined) p.names.set(name, [id]);
       else ids.push(id);
     }
-    for (const [id, source, target, relation, properties, weight, created_at] of state.edges) {
-      p.graph.addEdge(Object.freeze({ id, source, target, relation, properties, weight, created_at }));
+    const e = state.edges;
+    for (let i = 0; i < e.ids.length; i++) {
+      const source = records[e.ends[2 * i]];
+      const target = records[e.ends[2 * i + 1]];
+      if (source === undefined || target === undefined) throw new Error(`edge ${e.ids[i]} names a node out of range`);
+      const edge: PrimeEdge = Object.freeze({ id: e.ids[i], source: source.node.id, target: target.node.id, relation: e.relations[i], properties: e.properties[i], weight: e.weights[i], created_at: e.createdAt[i] });
+      p.graph.addEdgeBetween(edge, source, target);
     }
     for (const id of state.forgotten) p.forgotten.add(id);
     for (const [key, count] of state.typeCounts) p.typeCounts.set(key, count);

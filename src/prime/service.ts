@@ -3,7 +3,9 @@
 // next read. A write applies to a projection only if the tenant is already warm, and it does so
 // by catching up from the log (positions make the fold idempotent), never hydrate-then-apply, so
 // counters stay exact in the process that wrote and in any other. Tombstones in the log (rare)
-// make a warm projection rebuild from the store on its next read.
+// make a warm projection rebuild from the store on its next read. With a local data directory, a
+// cold tenant starts from its projection snapshot when one checks out (snapshots.ts) and folds
+// only the events after it.
 
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -19,9 +21,10 @@ import { createHashEmbedder } from '../embed/hashEmbedder.js';
 import type { Embedder, EmbedderInfo } from '../embed/types.js';
 import { buildContextPack } from './contextPack.js';
 import { edgeCreated, edgeDeleted, MAX_PRIME_ID_LENGTH, nodeCreated, nodeDeleted, nodeEntity, nodeText, nodeUpdated, PRIME_EVENT_PREFIX, PRIME_EVENTS, vectorStored, type EncodedVector } from './events.js';
-import { customSpace, PrimeProjection } from './projection.js';
+import { customSpace, PrimeProjection, type ProjectionOptions } from './projection.js';
 import { hnswAvailability } from './vectorIndex.js';
 import { rankRecall, tuningForEmbedder, type RecallTuning } from './recall.js';
+import { SnapshotKeeper, type SnapshotPolicy } from './snapshots.js';
 import { neighbors, shortestPath, subgraph } from './traverse.js';
 import type { AsOfArg, Direction, NodeHistory, PrimeCapabilities, PrimeEdge, PrimeNode, PrimeService, PrimeStats, PrimeView, RecallHit, SimilarHit, VectorIndexStatus } from './types.js';
 
@@ -30,8 +33,13 @@ export interface PrimeServiceOptions {
   /** Default: the offline deterministic embedder. */
   embedder?: Embedder;
   now?: () => number;
-  /** Local data directory: derived vector indexes are persisted under `<dataDir>/prime`. */
+  /** Local data directory: derived vector indexes and projection snapshots are kept under `<dataDir>/prime`. */
   dataDir?: string;
+  /**
+   * Projection snapshots under `<dataDir>/prime` (default: on when there is a data directory):
+   * false turns them off, an object tunes when they are written.
+   */
+  snapshots?: boolean | Partial<SnapshotPolicy>;
   log?: (line: string) => void;
   /** Vectors in a space before an HNSW index is built for it (default 5000). */
   hnswThreshold?: number;
@@ -108,6 +116,10 @@ export interface PrimeServiceExtras {
   isWarm(tenant: string): boolean;
   /** The warm cache, for metrics: tenants warm now, and hydrations (cold tenants built from the log) so far. */
   cacheInfo(): { warm_tenants: number; hydrations: number };
+  /** Projection snapshots loaded, rejected (and why is logged), written, failed to write; null without a data directory. */
+  snapshotInfo(): { loaded: number; rejected: number; written: number; write_failures: number } | null;
+  /** Writes a snapshot of every warm tenant that folded anything since its last one (tests, benchmarks). */
+  writeSnapshots(): Promise<void>;
 }
 
 class Prime implements PrimeService, PrimeServiceExtras {
@@ -135,6 +147,7 @@ class Prime implements PrimeService, PrimeServiceExtras {
     },
   });
   private closed = false;
+  private readonly snapshots: SnapshotKeeper | undefined;
 
   constructor(private readonly options: PrimeServiceOptions) {
     this.store = options.store;
@@ -142,6 +155,17 @@ class Prime implements PrimeService, PrimeServiceExtras {
     this.tuning = { ...tuningForEmbedder(this.embedder.kind), ...options.recallTuning };
     this.now = options.now ?? Date.now;
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    const dataDir = options.dataDir;
+    this.snapshots =
+      dataDir === undefined || options.snapshots === false
+        ? undefined
+        : new SnapshotKeeper({
+            store: this.store,
+            embedder: this.embedder,
+            dirOf: (tenant) => join(dataDir, 'prime', tenantDirName(tenant)),
+            log: this.log,
+            policy: typeof options.snapshots === 'object' ? options.snapshots : undefined,
+          });
     const maxSize = options.maxWarmBytes ?? 2 * 1024 ** 3;
     this.cache = new LRUCache<string, { slot: TenantSlot }>({
       max: options.maxWarmTenants ?? 64,
@@ -150,10 +174,12 @@ class Prime implements PrimeService, PrimeServiceExtras {
       sizeCalculation: ({ slot }) => Math.min(maxSize, Math.max(1, slot.projection?.approxBytes() ?? 1)),
       // Replacing the box of a tenant (to re-measure it) must not close its projection.
       noDisposeOnSet: true,
-      // An evicted tenant's projection is closed once its queued work is done; it re-hydrates on its next read.
-      dispose: ({ slot }) => {
+      // An evicted tenant's projection is snapshotted and closed once its queued work is done; it
+      // re-hydrates on its next read.
+      dispose: ({ slot }, tenant) => {
         slot
           .run(async () => {
+            await this.snapshots?.flushInQueue(tenant, slot);
             const projection = slot.projection;
             slot.projection = undefined;
             await projection?.close();
@@ -196,6 +222,18 @@ class Prime implements PrimeService, PrimeServiceExtras {
     return { warm_tenants: this.warmCount(), hydrations: this.hydrations };
   }
 
+  snapshotInfo(): { loaded: number; rejected: number; written: number; write_failures: number } | null {
+    if (this.snapshots === undefined) return null;
+    const { loaded, rejected, written, writeFailures } = this.snapshots.counters;
+    return { loaded, rejected, written, write_failures: writeFailures };
+  }
+
+  async writeSnapshots(): Promise<void> {
+    const keeper = this.snapshots;
+    if (keeper === undefined) return;
+    await Promise.all([...this.cache.entries()].map(([tenant, { slot }]) => slot.run(() => keeper.flushInQueue(tenant, slot))));
+  }
+
   // ── projections ──────────────────────────────────────────────────────────────────────────────
 
   /** The tenant's live projection, hydrated or caught up with the log. */
@@ -219,9 +257,9 @@ class Prime implements PrimeService, PrimeServiceExtras {
     return { projection, wasWarm };
   }
 
-  private newProjection(tenant: string, asOf: string | null): PrimeProjection {
+  private projectionOptions(tenant: string, asOf: string | null): ProjectionOptions {
     const approximate = asOf === null && this.options.vectorSearch !== 'exact';
-    return new PrimeProjection({
+    return {
       tenant,
       asOf,
       embedder: this.embedder,
@@ -229,13 +267,30 @@ class Prime implements PrimeService, PrimeServiceExtras {
       hnswThreshold: this.options.hnswThreshold,
       persistDir: approximate && this.options.dataDir !== undefined ? join(this.options.dataDir, 'prime', tenantDirName(tenant)) : undefined,
       log: this.log,
-    });
+    };
   }
 
-  private async hydrate(tenant: string, slot: TenantSlot): Promise<void> {
+  private newProjection(tenant: string, asOf: string | null): PrimeProjection {
+    return new PrimeProjection(this.projectionOptions(tenant, asOf));
+  }
+
+  /** Builds the tenant's live projection: from its snapshot plus the events after it when one checks out, else from the whole log. */
+  private async hydrate(tenant: string, slot: TenantSlot, allowSnapshot = true): Promise<void> {
     this.hydrations++;
     // Control events after this position (e.g. a tombstone landing mid-hydration) force a rebuild.
     const startPosition = (await this.store.stats(tenant)).last_position;
+    if (allowSnapshot && this.snapshots !== undefined) {
+      const restored = await this.snapshots.load(tenant, startPosition, this.projectionOptions(tenant, null));
+      if (restored !== undefined) {
+        slot.projection = restored.projection;
+        slot.controlPosition = restored.controlPosition;
+        if (await this.catchUp(tenant, slot, false)) {
+          this.snapshots.accepted();
+          return;
+        }
+        this.snapshots.rejectedAfterLoad(tenant, 'a tombstone or restore was recorded after it');
+      }
+    }
     const projection = this.newProjection(tenant, null);
     try {
       await this.foldFromStore(tenant, projection);
@@ -247,6 +302,7 @@ class Prime implements PrimeService, PrimeServiceExtras {
     projection.advanceTo(startPosition);
     slot.projection = projection;
     slot.controlPosition = startPosition;
+    this.snapshots?.noteProgress(tenant, slot);
   }
 
   private async foldFromStore(tenant: string, projection: PrimeProjection, asOf?: string): Promise<void> {
@@ -261,19 +317,22 @@ class Prime implements PrimeService, PrimeServiceExtras {
   /**
    * Applies what the log gained since the projection's position, in one watch call per page of
    * Prime events (over HttpCore, one round trip for a read that finds nothing new); a tombstone or
-   * restore among them means the fold may no longer match the live log, so it is rebuilt.
+   * restore among them means the fold may no longer match the live log, so it is rebuilt from the
+   * whole log (or, when `rebuild` is false, dropped: false is returned and the caller decides).
    */
-  private async catchUp(tenant: string, slot: TenantSlot): Promise<void> {
+  private async catchUp(tenant: string, slot: TenantSlot, rebuild = true): Promise<boolean> {
     const projection = slot.projection as PrimeProjection;
-    // From the lower of the two: a hydration may have folded events past a tombstone it never saw.
+    // From the lower of the two: a hydration may have folded events past a tombstone it never saw,
+    // and a restored snapshot has reflected control events past the last prime event it folded.
     let after = Math.min(projection.position, slot.controlPosition);
     while (true) {
       const page = await this.store.watch(tenant, { after, timeout_ms: 0, limit: HYDRATE_PAGE, event_type_prefix: PRIME_EVENT_PREFIX, include_control: true });
-      if (page.events.some((event) => event.entity_id === CONTROL_ENTITY)) {
+      if (page.events.some((event) => event.entity_id === CONTROL_ENTITY && event.position > slot.controlPosition)) {
         slot.projection = undefined;
         await projection.close();
-        await this.hydrate(tenant, slot);
-        return;
+        if (!rebuild) return false;
+        await this.hydrate(tenant, slot, false);
+        return true;
       }
       for (const event of page.events) projection.apply(event);
       projection.advanceTo(page.last_position);
@@ -281,6 +340,8 @@ class Prime implements PrimeService, PrimeServiceExtras {
       if (page.events.length < HYDRATE_PAGE) break;
     }
     slot.controlPosition = after;
+    this.snapshots?.noteProgress(tenant, slot);
+    return true;
   }
 
   /** The live projection, or one folded from the log prefix recorded at or before `as_of`. */
@@ -507,12 +568,31 @@ class Prime implements PrimeService, PrimeServiceExtras {
     const edgeIds = new Set<string>();
     const vectorIds = new Set<string>([id]);
     const events: StoredEvent[] = [];
-    for (const event of projection.log) {
+    for (const event of await this.primeLog(tenant, projection)) {
       if (cutMs !== undefined && Date.parse(event.timestamp) > cutMs) break;
       if (touches(event, id, edgeIds, vectorIds)) events.push(event);
     }
     if (events.length === 0) throw new NotFoundError(`node_id: no node '${id}' in this tenant's log${args.as_of === undefined ? '' : ` as of ${args.as_of}`}`, { field: 'node_id' });
     return { node_id: id, events };
+  }
+
+  /**
+   * Every prime event the projection folded, in log order. One restored from a snapshot holds only
+   * those after it: the rest is read from the store (which has them, as the snapshot was checked).
+   */
+  private async primeLog(tenant: string, projection: PrimeProjection): Promise<readonly StoredEvent[]> {
+    if (projection.logStart === 0) return projection.log;
+    const prefix: StoredEvent[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.store.query(tenant, { event_type_prefix: PRIME_EVENT_PREFIX, limit: HYDRATE_PAGE, cursor });
+      for (const event of page.events) {
+        if (event.position > projection.logStart) return prefix.concat(projection.log);
+        prefix.push(event);
+      }
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor !== undefined);
+    return prefix.concat(projection.log);
   }
 
   async similar(tenant: string, args: { id?: string; text?: string; vector?: number[]; top_k?: number } & AsOfArg): Promise<{ results: SimilarHit[]; embedder: EmbedderInfo; vector_index: VectorIndexStatus }> {
@@ -695,10 +775,13 @@ class Prime implements PrimeService, PrimeServiceExtras {
     if (this.closed) return;
     this.closed = true;
     const slots = [...this.cache.values()].map(({ slot }) => slot);
+    // Clearing disposes every tenant: each queues a snapshot (when due) and its close.
     this.cache.clear();
     this.pastViews.clear();
     await Promise.all(slots.map((slot) => slot.run(async () => slot.projection?.close())));
+    await this.snapshots?.close();
   }
+
 }
 
 // ── argument checks (the tools validate with zod too; library callers get the same errors) ────

@@ -223,6 +223,11 @@ export class VectorIndex {
     return this.store.exportState();
   }
 
+  /** Ends an export: the snapshot that held `state` is written. */
+  releaseState(state: VectorStoreState): void {
+    this.store.releaseState(state);
+  }
+
   /**
    * The `k` nearest vectors to `query`, best first (ties by id). `accept` filters ids (e.g. by node
    * type) and the result still has up to k hits when enough accepted vectors exist: an HNSW search

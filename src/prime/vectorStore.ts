@@ -59,8 +59,8 @@ export class VectorStore {
   private int8: Int8Rows | null = null;
   /** Whether WebAssembly SIMD was missing when the int8 copy was wanted (then never retried). */
   private int8Missing = false;
-  /** True while a snapshot holds views of the arrays: the next change copies them first. */
-  private shared = false;
+  /** Exported states that still hold views of the arrays: the next change copies them first. */
+  private readonly sharedWith = new Set<VectorStoreState>();
   /** Rows the last prefiltered search scored exactly (tests and benchmarks read it). */
   lastRescored = 0;
   /** Scratch of scanPrefiltered: the rows that may be in the top k, and their upper bounds. */
@@ -303,7 +303,6 @@ export class VectorStore {
    * a change may move, so it is copied now.
    */
   exportState(): VectorStoreState {
-    this.shared = true;
     const slots = this.slotIds.length;
     const state: VectorStoreState = {
       dims: this.dims,
@@ -313,19 +312,37 @@ export class VectorStore {
       digests: this.digests.subarray(0, 2 * slots),
     };
     if (this.int8 !== null) state.int8 = { stride: this.int8.stride, ...this.int8.copy(slots) };
+    this.sharedWith.add(state);
     return state;
   }
 
-  /** A store holding exactly `state` (which it adopts: the caller must not change it after). */
+  /** Says an exported state is no longer read (its snapshot is written): no copy is needed for it. */
+  releaseState(state: VectorStoreState): void {
+    this.sharedWith.delete(state);
+  }
+
+  /** Rows a restored store makes room for: a quarter more than it holds, so the next add does not copy them all. */
+  static capacityFor(slots: number): number {
+    return Math.max(16, Math.ceil(slots * 1.25));
+  }
+
+  /**
+   * A store holding exactly `state`, which it adopts (the caller must not change it after). Float
+   * rows and digests with room for capacityFor(slots) rows are used as they are, others copied.
+   */
   static fromState(state: VectorStoreState, options: Omit<VectorStoreOptions, 'dims'> = {}): VectorStore {
     const store = new VectorStore({ dims: state.dims, ...options });
     const slots = state.slotIds.length;
-    // Room to grow, so the first new vector does not copy every row.
-    const capacity = Math.max(16, Math.ceil(slots * 1.25));
-    store.data = new Float32Array(capacity * state.dims);
-    store.data.set(state.data.subarray(0, slots * state.dims));
-    store.digests = new Uint32Array(capacity * 2);
-    store.digests.set(state.digests.subarray(0, 2 * slots));
+    const capacity = VectorStore.capacityFor(slots);
+    if (state.data.length >= capacity * state.dims && state.digests.length >= 2 * capacity) {
+      store.data = state.data;
+      store.digests = state.digests;
+    } else {
+      store.data = new Float32Array(capacity * state.dims);
+      store.data.set(state.data.subarray(0, slots * state.dims));
+      store.digests = new Uint32Array(capacity * 2);
+      store.digests.set(state.digests.subarray(0, 2 * slots));
+    }
     store.slotIds = state.slotIds;
     store.freeSlots.push(...state.freeSlots);
     for (let slot = 0; slot < slots; slot++) {
@@ -350,8 +367,8 @@ export class VectorStore {
 
   /** Copy on write: a snapshot still holds views of the arrays, so they are replaced, not changed. */
   private unshare(): void {
-    if (!this.shared) return;
-    this.shared = false;
+    if (this.sharedWith.size === 0) return;
+    this.sharedWith.clear();
     this.data = this.data.slice();
     this.digests = this.digests.slice();
   }
