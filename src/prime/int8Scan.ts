@@ -203,14 +203,24 @@ export class Int8Rows {
     };
   }
 
-  /** An independent copy of the first `count` rows and their figures (for a snapshot). */
-  copy(count: number): { rows: Int8Array; scale: Float64Array; error: Float64Array; length: Float64Array } {
+  /** Views of the first `count` rows and their figures (for a snapshot: valid until this object changes). */
+  views(count: number): { rows: Int8Array; scale: Float64Array; error: Float64Array; length: Float64Array } {
     return {
-      rows: this.rows.slice(0, count * this.stride),
-      scale: this.scale.slice(0, count),
-      error: this.error.slice(0, count),
-      length: this.length.slice(0, count),
+      rows: this.rows.subarray(0, count * this.stride),
+      scale: this.scale.subarray(0, count),
+      error: this.error.subarray(0, count),
+      length: this.length.subarray(0, count),
     };
+  }
+
+  /** A copy in fresh memory, with the same capacity. */
+  clone(): Int8Rows {
+    const copy = Int8Rows.create(this.dims, this.capacity) as Int8Rows;
+    copy.rows.set(this.rows);
+    copy.scale.set(this.scale);
+    copy.error.set(this.error);
+    copy.length.set(this.length);
+    return copy;
   }
 }
 

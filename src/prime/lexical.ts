@@ -36,8 +36,11 @@ export class LexicalIndex {
   private slotOf: Map<string, number> | null = new Map();
   private documents = 0;
   private ids: Array<string | undefined> = [];
-  /** Each slot's distinct terms, so a removal touches only its own postings (a restored slot's are frozen). */
-  private slotTerms: Array<string[] | undefined> = [];
+  /**
+   * Each slot's distinct terms, as their postings, so a removal touches only those (and an export
+   * finds each term's new index without a lookup). A restored slot's terms are frozen instead.
+   */
+  private slotTerms: Array<Postings[] | undefined> = [];
   private lengths = new Float64Array(64);
   private scores = new Float64Array(64);
   private touched = new Int32Array(64);
@@ -67,10 +70,15 @@ export class LexicalIndex {
     this.ids[slot] = id;
     this.slots().set(id, slot);
     this.documents++;
-    this.slotTerms[slot] = [...counts.keys()];
+    const lists: Postings[] = [];
+    for (const [term, count] of counts) {
+      const list = this.ownList(term);
+      list.push(slot, count);
+      lists.push(list);
+    }
+    this.slotTerms[slot] = lists;
     this.lengths[slot] = tokens.length;
     this.totalLength += tokens.length;
-    for (const [term, count] of counts) this.ownList(term).push(slot, count);
   }
 
   /** Drops `id`; false when it was not indexed. */
@@ -78,13 +86,11 @@ export class LexicalIndex {
     const slotOf = this.slots();
     const slot = slotOf.get(id);
     if (slot === undefined) return false;
-    const own = this.slotTerms[slot];
-    const slotTerms = own ?? Array.from(this.frozen?.termsOfSlot(slot) ?? [], (t) => (this.frozen as FrozenTerms).termAt(t));
-    for (const term of slotTerms) {
-      const list = this.ownList(term);
+    const lists = this.slotTerms[slot] ?? Array.from(this.frozen?.termsOfSlot(slot) ?? [], (t) => this.ownList((this.frozen as FrozenTerms).termAt(t)));
+    for (const list of lists) {
       list.delete(slot);
       // A frozen term keeps its (empty) entry, which hides the frozen postings from searches.
-      if (list.length === 0 && (this.frozen === null || this.frozen.find(term) < 0)) this.postings.delete(term);
+      if (list.length === 0 && (this.frozen === null || this.frozen.find(list.term) < 0)) this.postings.delete(list.term);
     }
     this.totalLength -= this.lengths[slot];
     this.lengths[slot] = 0;
@@ -109,10 +115,10 @@ export class LexicalIndex {
     let list = this.postings.get(term);
     if (list === undefined) {
       const at = this.frozen?.find(term) ?? -1;
-      if (at < 0) list = new Postings();
+      if (at < 0) list = new Postings(term);
       else {
         const range = (this.frozen as FrozenTerms).postings(at);
-        list = new Postings(range.slots, range.tfs, range.start, range.length);
+        list = new Postings(term, range.slots, range.tfs, range.start, range.length);
       }
       this.postings.set(term, list);
     }
@@ -217,18 +223,38 @@ export class LexicalIndex {
 
   /** The state of the index, for a snapshot (fresh arrays: the index keeps changing). */
   exportState(): LexicalState {
+    // Nothing changed since the restore: the frozen state is still exact (and is not copied).
+    if (this.frozen !== null && this.postings.size === 0 && this.ids.length === this.frozen.state.slotTermStarts.length - 1) return { ...this.frozen.state, ids: this.ids.map((id) => id ?? null), lengths: this.lengths.slice(0, this.ids.length), freeSlots: this.freeSlots.slice(), totalLength: this.totalLength };
     const merged = mergeTerms(this.frozen, this.postings);
     const slots = this.ids.length;
     const slotTermStarts = new Uint32Array(slots + 1);
-    const slotTermIds: number[] = [];
+    // A restored slot's terms are a range of the frozen table (read in place: no view per slot).
+    const frozenStarts = this.frozen?.state.slotTermStarts;
+    const frozenIds = this.frozen?.state.slotTermIds;
+    const frozenRange = (slot: number): [number, number] => (frozenStarts === undefined || slot + 1 >= frozenStarts.length ? [0, 0] : [frozenStarts[slot], frozenStarts[slot + 1]]);
+    let total = 0;
     for (let slot = 0; slot < slots; slot++) {
-      slotTermStarts[slot] = slotTermIds.length;
       if (this.ids[slot] === undefined) continue;
       const own = this.slotTerms[slot];
-      if (own !== undefined) for (const term of own) slotTermIds.push(merged.liveIndex.get(term) as number);
-      else for (const t of this.frozen?.termsOfSlot(slot) ?? []) slotTermIds.push(merged.frozenIndex[t]);
+      if (own !== undefined) total += own.length;
+      else {
+        const [from, to] = frozenRange(slot);
+        total += to - from;
+      }
     }
-    slotTermStarts[slots] = slotTermIds.length;
+    const slotTermIds = new Uint32Array(total);
+    let at = 0;
+    for (let slot = 0; slot < slots; slot++) {
+      slotTermStarts[slot] = at;
+      if (this.ids[slot] === undefined) continue;
+      const own = this.slotTerms[slot];
+      if (own !== undefined) for (const list of own) slotTermIds[at++] = list.exportIndex;
+      else {
+        const [from, to] = frozenRange(slot);
+        for (let k = from; k < to; k++) slotTermIds[at++] = merged.frozenIndex[(frozenIds as Uint32Array)[k]];
+      }
+    }
+    slotTermStarts[slots] = at;
     return {
       parameters: { ...this.parameters },
       termText: merged.termText,
@@ -237,7 +263,7 @@ export class LexicalIndex {
       postingSlots: merged.postingSlots,
       postingTfs: merged.postingTfs,
       slotTermStarts,
-      slotTermIds: Uint32Array.from(slotTermIds),
+      slotTermIds,
       ids: this.ids.map((id) => id ?? null),
       lengths: this.lengths.slice(0, slots),
       freeSlots: this.freeSlots.slice(),
@@ -281,7 +307,11 @@ export class LexicalIndex {
  * of arrays shared by every term, until the first push moves them out.
  */
 class Postings {
+  /** The term's index in the last export (set by mergeTerms). */
+  exportIndex = -1;
+
   constructor(
+    readonly term: string,
     public slots: Int32Array = new Int32Array(4),
     public tfs: Float32Array = new Float32Array(4),
     public start = 0,

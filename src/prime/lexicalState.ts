@@ -98,12 +98,12 @@ export class FrozenTerms {
 /**
  * Merges the frozen terms (if any) with the live ones (which win where both have a term) into
  * one sorted vocabulary with postings back to back. Returns it with each frozen term's new index
- * (-1 when it is gone) and each live term's.
+ * (-1 when it is gone); each live term's is set on its postings (exportIndex, -1 when empty).
  */
 export function mergeTerms(
   frozen: FrozenTerms | null,
-  live: ReadonlyMap<string, PostingRange>,
-): { termText: string; termStarts: Uint32Array; postingStarts: Uint32Array; postingSlots: Int32Array; postingTfs: Float32Array; frozenIndex: Int32Array; liveIndex: Map<string, number> } {
+  live: ReadonlyMap<string, PostingRange & { exportIndex: number }>,
+): { termText: string; termStarts: Uint32Array; postingStarts: Uint32Array; postingSlots: Int32Array; postingTfs: Float32Array; frozenIndex: Int32Array } {
   const liveTerms = [...live.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const frozenCount = frozen?.count ?? 0;
   let capacity = frozen === null ? 0 : frozen.state.postingSlots.length;
@@ -113,7 +113,6 @@ export function mergeTerms(
   const postingSlots = new Int32Array(capacity);
   const postingTfs = new Float32Array(capacity);
   const frozenIndex = new Int32Array(frozenCount).fill(-1);
-  const liveIndex = new Map<string, number>();
   const text: string[] = [];
   let textLength = 0;
   let terms = 0;
@@ -123,9 +122,13 @@ export function mergeTerms(
     postingStarts[terms] = postings;
     text.push(term);
     textLength += term.length;
-    postingSlots.set(list.slots.subarray(list.start, list.start + list.length), postings);
-    postingTfs.set(list.tfs.subarray(list.start, list.start + list.length), postings);
-    postings += list.length;
+    // Element by element: most terms have a posting or two, and a view per term would cost more.
+    const { slots, tfs, start, length } = list;
+    for (let k = 0; k < length; k++) {
+      postingSlots[postings + k] = slots[start + k];
+      postingTfs[postings + k] = tfs[start + k];
+    }
+    postings += length;
     return terms++;
   };
   // Frozen terms between live ones are copied a run at a time (one slice of text, one of postings).
@@ -153,9 +156,9 @@ export function mergeTerms(
     let order = 1;
     while (i < frozenCount && (order = (frozen as FrozenTerms).compare(term, i)) > 0) i++;
     flush(i);
-    const list = live.get(term) as PostingRange;
+    const list = live.get(term) as PostingRange & { exportIndex: number };
     const index = list.length > 0 ? emit(term, list) : -1;
-    if (index >= 0) liveIndex.set(term, index);
+    list.exportIndex = index;
     if (i < frozenCount && order === 0) {
       // The live entry shadows the frozen one of the same term.
       frozenIndex[i] = index;
@@ -173,6 +176,5 @@ export function mergeTerms(
     postingSlots: postingSlots.slice(0, postings),
     postingTfs: postingTfs.slice(0, postings),
     frozenIndex,
-    liveIndex,
   };
 }

@@ -503,27 +503,35 @@ export class PrimeProjection implements PrimeView {
     for (const r of this.graph.records()) {
       const n = r.node;
       indexOf.set(n.id, i);
-      nodes.ids.push(n.id);
-      nodes.types.push(n.type);
-      nodes.properties.push(n.properties);
-      nodes.createdAt.push(n.created_at);
-      nodes.updatedAt.push(n.updated_at);
+      nodes.ids[i] = n.id;
+      nodes.types[i] = n.type;
+      nodes.properties[i] = n.properties;
+      nodes.createdAt[i] = n.created_at;
+      nodes.updatedAt[i] = n.updated_at;
       nodes.version[i] = n.version;
       nodes.seq[i] = r.seq;
       nodes.createdMs[i] = r.createdMs;
       nodes.updatedMs[i] = r.updatedMs;
       nodes.textLength[i++] = r.textLength;
     }
-    const edges: ProjectionState['edges'] = { ids: [], ends: new Int32Array(2 * this.graph.size), relations: [], properties: [], weights: new Float64Array(this.graph.size), createdAt: [] };
+    const size = this.graph.size;
+    const edges: ProjectionState['edges'] = {
+      ids: [],
+      ends: new Int32Array(2 * size),
+      relations: [],
+      properties: [],
+      weights: new Float64Array(size),
+      createdAt: [],
+    };
     i = 0;
     for (const e of this.graph.edges()) {
-      edges.ids.push(e.id);
+      edges.ids[i] = e.id;
       edges.ends[2 * i] = indexOf.get(e.source) as number;
       edges.ends[2 * i + 1] = indexOf.get(e.target) as number;
-      edges.relations.push(e.relation);
-      edges.properties.push(e.properties);
-      edges.weights[i++] = e.weight;
-      edges.createdAt.push(e.created_at);
+      edges.relations[i] = e.relation;
+      edges.properties[i] = e.properties;
+      edges.weights[i] = e.weight;
+      edges.createdAt[i++] = e.created_at;
     }
     return {
       tenant: this.tenant,
@@ -563,7 +571,8 @@ export class PrimeProjection implements PrimeView {
     p.seq = state.seq;
     p.textChars = state.textChars;
     const n = state.nodes;
-    const records: NodeRecord[] = new Array<NodeRecord>(n.ids.length);
+    // Filled in order from empty: a large array made with new Array(n) would start as a slow dictionary.
+    const records: NodeRecord[] = [];
     for (let i = 0; i < n.ids.length; i++) {
       const id = n.ids[i];
       const properties = n.properties[i];

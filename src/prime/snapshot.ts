@@ -292,7 +292,7 @@ function encodeIds(ids: ReadonlyArray<string | null>, nodeIndex: Map<string, num
 }
 
 function decodeIds(codes: Int32Array, extra: readonly string[], nodeIds: readonly string[]): Array<string | null> {
-  const ids: Array<string | null> = new Array<string | null>(codes.length);
+  const ids: Array<string | null> = [];
   for (let i = 0; i < codes.length; i++) {
     const code = codes[i];
     ids[i] = code >= 0 ? nodeIds[code] : code === -1 ? null : extra[-2 - code];
@@ -444,9 +444,9 @@ async function readState(file: FileHandle, header: SnapshotHeader, blocks: Map<s
   const updatedMs = await f64('node-updated-ms');
   const textLength = await f64('node-text-length');
   for (const column of [typeCodes, properties, version, seq, createdMs, updatedMs, textLength]) if (column.length !== count) return 'its node columns differ in length';
-  const types: string[] = new Array<string>(count);
-  const createdAt: string[] = new Array<string>(count);
-  const updatedAt: string[] = new Array<string>(count);
+  const types: string[] = [];
+  const createdAt: string[] = [];
+  const updatedAt: string[] = [];
   for (let i = 0; i < count; i++) {
     const type = typeNames[typeCodes[i]];
     if (type === undefined) return 'a node type is out of range';
@@ -470,9 +470,9 @@ async function readState(file: FileHandle, header: SnapshotHeader, blocks: Map<s
   if (ends.length !== 2 * edgeCount || relationCodes.length !== edgeCount || edgeProperties.length !== edgeCount || weights.length !== edgeCount || edgeMs.length !== edgeCount) {
     return 'its edge columns differ in length';
   }
-  const relations: string[] = new Array<string>(edgeCount);
-  const edgeCreatedAt: string[] = new Array<string>(edgeCount);
-  const edgeProps: JsonObject[] = new Array<JsonObject>(edgeCount);
+  const relations: string[] = [];
+  const edgeCreatedAt: string[] = [];
+  const edgeProps: JsonObject[] = [];
   for (let i = 0; i < edgeCount; i++) {
     const relation = relationNames[relationCodes[i]];
     if (!(ends[2 * i] >= 0 && ends[2 * i] < count && ends[2 * i + 1] >= 0 && ends[2 * i + 1] < count) || relation === undefined) return 'an edge names a node or relation out of range';

@@ -134,7 +134,6 @@ export class VectorStore {
     this.idToSlot.delete(id);
     this.slotIds[slot] = null;
     this.freeSlots.push(slot);
-    if (this.int8 !== null) this.int8.scale[slot] = Number.NaN;
     return true;
   }
 
@@ -164,7 +163,7 @@ export class VectorStore {
   /** Every live vector packed row after row, with its id and digest words, for an index build. */
   pack(): { ids: string[]; vectors: Float32Array; digests: Uint32Array } {
     const count = this.size;
-    const ids: string[] = new Array<string>(count);
+    const ids: string[] = [];
     const digests = new Uint32Array(2 * count);
     const vectors = new Float32Array(count * this.dims);
     let i = 0;
@@ -212,7 +211,7 @@ export class VectorStore {
    * slack)·‖row‖), so the k-th largest lower bound T among accepted rows is at most the k-th best
    * true score, and a row whose upper bound is below T cannot be in the top k. T only rises during
    * the pass, so a row dropped against the T of the moment would also fail against the final one.
-   * Free slots have a NaN scale: they compare false with everything and are never kept.
+   * A free slot's int8 row is stale: it is skipped where a row is kept (rarely), not in the loop.
    */
   private scanPrefiltered(query: Float32Array, query64: Float64Array, top: TopK, accept: ((id: string) => boolean) | undefined): void {
     const int8 = this.int8 as Int8Rows;
@@ -236,11 +235,13 @@ export class VectorStore {
       const bound = queryLength * error[slot] + perLength * length[slot];
       const high = estimate + bound;
       if (!(high >= floor)) continue;
+      const id = slotIds[slot];
+      if (id === null) continue;
       candidates[count] = slot;
       highs[count++] = high;
       const low = estimate - bound;
       if (!(low > floor) && lower.full) continue;
-      if (accept !== undefined && !accept(slotIds[slot] as string)) continue;
+      if (accept !== undefined && !accept(id)) continue;
       lower.push(low);
       if (lower.full) floor = lower.minimum;
     }
@@ -287,10 +288,7 @@ export class VectorStore {
       this.int8Missing = true;
       return;
     }
-    for (let slot = 0; slot < this.slotIds.length; slot++) {
-      if (this.slotIds[slot] !== null) int8.set(slot, this.data, slot * this.dims);
-      else int8.scale[slot] = Number.NaN;
-    }
+    for (let slot = 0; slot < this.slotIds.length; slot++) if (this.slotIds[slot] !== null) int8.set(slot, this.data, slot * this.dims);
     this.int8 = int8;
   }
 
@@ -299,8 +297,9 @@ export class VectorStore {
   /**
    * The rows as they are now, for a snapshot being written. The float rows and digests are views,
    * not copies: the store copies them itself before its next change (copy on write), so holding
-   * the state costs nothing while nothing changes. The int8 copy lives in WebAssembly memory that
-   * a change may move, so it is copied now.
+   * the state costs nothing while nothing changes (copying 100k rows takes tens of ms and makes
+   * the collector run). The int8 copy is shared the same way: a change moves the store to a
+   * copy in fresh WebAssembly memory, so the snapshot's views stay valid.
    */
   exportState(): VectorStoreState {
     const slots = this.slotIds.length;
@@ -311,7 +310,7 @@ export class VectorStore {
       data: this.data.subarray(0, slots * this.dims),
       digests: this.digests.subarray(0, 2 * slots),
     };
-    if (this.int8 !== null) state.int8 = { stride: this.int8.stride, ...this.int8.copy(slots) };
+    if (this.int8 !== null) state.int8 = { stride: this.int8.stride, ...this.int8.views(slots) };
     this.sharedWith.add(state);
     return state;
   }
@@ -357,7 +356,6 @@ export class VectorStore {
         rows.scale.set(int8.scale.subarray(0, slots));
         rows.error.set(int8.error.subarray(0, slots));
         rows.length.set(int8.length.subarray(0, slots));
-        for (const slot of state.freeSlots) rows.scale[slot] = Number.NaN;
         store.int8 = rows;
       }
     }
@@ -371,6 +369,7 @@ export class VectorStore {
     this.sharedWith.clear();
     this.data = this.data.slice();
     this.digests = this.digests.slice();
+    this.int8 = this.int8?.clone() ?? null;
   }
 }
 
