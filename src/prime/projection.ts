@@ -7,17 +7,19 @@
 // such a fold had reached, and folds the rest of the log the same way.
 
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
 import { mergePatch, isPlainObject } from '../core/fold.js';
 import type { JsonObject, JsonValue, StoredEvent } from '../core/types.js';
-import { decodeVector } from '../embed/codec.js';
 import type { Embedder } from '../embed/types.js';
-import { edgeEntity, nodeEntity, nodeText, PRIME_EVENTS, vectorEntity } from './events.js';
+import { nodeText, PRIME_EVENTS } from './events.js';
+import { bump, onOwnEntity, safeDecode, spaceDirName, str } from './foldRules.js';
 import { PrimeGraph, type NodeRecord } from './graph.js';
-import { LexicalIndex, type LexicalState } from './lexical.js';
+import { LexicalIndex } from './lexical.js';
+import type { FoldAnchor, ProjectionState } from './projectionState.js';
 import { nodeTexts, SubstringIndex } from './substring.js';
 import type { PrimeCounters, PrimeEdge, PrimeNode, PrimeView } from './types.js';
 import { VectorIndex, type VectorHit, type VectorStoreState } from './vectorIndex.js';
+
+export type { FoldAnchor, ProjectionState } from './projectionState.js';
 
 /**
  * A vector stored by a `prime.vector.stored` event (its numbers live in its space's VectorIndex).
@@ -29,50 +31,6 @@ interface VectorEntry {
   /** The node it describes, if any. */
   nodeId: string | null;
   metadata: JsonObject;
-}
-
-/** The last prime event folded: what a snapshot checks the log still has, at the same place. */
-export interface FoldAnchor {
-  id: string;
-  position: number;
-  hash: string;
-}
-
-/**
- * Everything a projection holds, as plain data (see snapshot.ts for its bytes), column by column
- * (a row per node or edge would be an object per row to build and collect). Nodes and edges are in
- * creation order; counters keep their first-seen order, which prime_stats shows.
- */
-export interface ProjectionState {
-  tenant: string;
-  anchor: FoldAnchor;
-  eventCount: number;
-  ignoredEvents: number;
-  seq: number;
-  textChars: number;
-  nodes: {
-    ids: string[];
-    types: string[];
-    properties: JsonObject[];
-    createdAt: string[];
-    updatedAt: string[];
-    version: Float64Array;
-    seq: Float64Array;
-    createdMs: Float64Array;
-    updatedMs: Float64Array;
-    textLength: Float64Array;
-  };
-  /** `ends` holds each edge's source and target as indices into `nodes`. */
-  edges: { ids: string[]; ends: Int32Array; relations: string[]; properties: JsonObject[]; weights: Float64Array; createdAt: string[] };
-  forgotten: string[];
-  typeCounts: Array<[string, number]>;
-  relationCounts: Array<[string, number]>;
-  /** Vectors stored by events: [id, space, node id, metadata]. */
-  storedVectors: Array<[string, string, string | null, JsonObject]>;
-  /** Vectors derived from node text (in the embedder's space under the node's id). */
-  derivedVectors: number;
-  spaces: Array<{ name: string; vectors: VectorStoreState }>;
-  lexical: LexicalState;
 }
 
 export interface ProjectionOptions {
@@ -624,36 +582,6 @@ export class PrimeProjection implements PrimeView {
   async close(): Promise<void> {
     await Promise.all([...this.spaces.values()].map((index) => index.close()));
   }
-}
-
-function onOwnEntity(e: StoredEvent): boolean {
-  const p = e.payload;
-  if (e.event_type.startsWith('prime.node.')) return typeof p.node_id === 'string' && e.entity_id === nodeEntity(p.node_id);
-  if (e.event_type.startsWith('prime.edge.')) return typeof p.edge_id === 'string' && e.entity_id === edgeEntity(p.edge_id);
-  if (e.event_type.startsWith('prime.vector.')) return typeof p.vector_id === 'string' && e.entity_id === vectorEntity(p.vector_id);
-  return false;
-}
-
-function str(value: JsonValue | undefined): string | undefined {
-  return typeof value === 'string' && value.length > 0 ? value : undefined;
-}
-
-function bump(counts: Map<string, number>, key: string, by: number): void {
-  counts.set(key, (counts.get(key) ?? 0) + by);
-}
-
-function safeDecode(data: string, dims: number): Float32Array | undefined {
-  try {
-    return decodeVector(data, dims, 'data');
-  } catch {
-    return undefined;
-  }
-}
-
-/** A file-system-safe directory name for a vector space. */
-function spaceDirName(space: string): string {
-  const readable = space.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 48);
-  return `${readable}-${createHash('sha256').update(space).digest('hex').slice(0, 8)}`;
 }
 
 /**

@@ -20,80 +20,27 @@ import { HNSW_SWITCHED_OFF, hnswAvailability, hnswSwitchedOff, hnswWorkerUrl, lo
 import type { HnswBuildRequest, HnswIndex, Hnswlib } from './hnswWorker.js';
 import type { VectorIndexStatus } from './types.js';
 import { allFinite, describeVector, TopK, VectorStore, type VectorHit, type VectorStoreState } from './vectorStore.js';
+import {
+  DEFAULT_THRESHOLD,
+  DRAIN_SLICE_MS,
+  HNSW_EF_CONSTRUCTION,
+  HNSW_EF_SEARCH,
+  HNSW_M,
+  HNSW_SEED,
+  MAX_DEFER_MS,
+  PERSIST_AFTER_ADDS,
+  QUIET_MS,
+  REBUILD_MIN,
+  type IndexedEntries,
+  type Phase,
+  type VectorIndexCounters,
+  type VectorIndexOptions,
+} from './vectorIndexSettings.js';
+
+export type { VectorIndexCounters, VectorIndexOptions } from './vectorIndexSettings.js';
 
 export { hnswAvailability, hnswWorkerUrl } from './hnswLib.js';
 export type { VectorHit, VectorStoreState } from './vectorStore.js';
-
-export interface VectorIndexOptions {
-  dims: number;
-  /** Vectors at which HNSW is built (default 5000). Below it, search is exact. */
-  hnswThreshold?: number;
-  /** false: never build HNSW (used for as-of views folded from a log prefix). */
-  hnsw?: boolean;
-  /** Directory where the built HNSW index is persisted as derived, rebuildable data (local mode). */
-  persistDir?: string;
-  /** Diagnostics, one line each (stderr by default; never stdout, which may carry MCP stdio). */
-  log?: (line: string) => void;
-  /**
-   * The build worker script. Default: hnswWorker.js next to this module, or the compiled one under
-   * dist/ when this module runs from its .ts source (a worker thread cannot load TypeScript).
-   * When the script does not exist, the index is built on the main thread in short slices instead.
-   */
-  workerScript?: URL;
-  /** HNSW search breadth (hnswlib's ef, default 128): higher finds more of the true neighbours, slower. */
-  efSearch?: number;
-  /** Keep the int8 copy that speeds exact scans of large spaces (default: unless `hnsw` is false). */
-  int8?: boolean;
-  /** Vectors to start from (a projection snapshot's) instead of an empty space; adopted, not copied. */
-  restore?: VectorStoreState;
-}
-
-/** What this index has done with HNSW since it was constructed (tests and benchmarks read it). */
-export interface VectorIndexCounters {
-  /** Indexes built from scratch (in the worker or, without a worker script, on the main thread). */
-  builds: number;
-  /** Of those, built in a worker thread. */
-  workerBuilds: number;
-  /** Persisted indexes loaded instead of building. */
-  loads: number;
-  /** Persisted indexes ignored because they were corrupt or did not match. */
-  rejectedFiles: number;
-  /** Duration of the last worker build in ms (null before one finished). */
-  lastBuildMs: number | null;
-}
-
-/** HNSW graph degree: 16 is hnswlib's recommended default for embeddings of a few hundred dims. */
-const HNSW_M = 16;
-/** Build-time beam: 200 buys recall at build cost, and the build runs off the request path. */
-const HNSW_EF_CONSTRUCTION = 200;
-/**
- * Search beam (at least k). Measured at 384 d: clustered data (like real embeddings) has recall@10
- * 1.0 at 20k vectors, ~0.6 ms a query; uniformly random data, the structureless worst case, 0.97 at
- * 2k but only ~0.4–0.6 at 20k (it would take ef ≈ 512 for ~0.85).
- */
-const HNSW_EF_SEARCH = 128;
-const HNSW_SEED = 100;
-const DEFAULT_THRESHOLD = 5000;
-
-/** A build starts once writes pause this long, so a fold's burst of upserts is all in the snapshot. */
-const QUIET_MS = 50;
-/** …but no later than this after the threshold was reached, even under a steady stream of writes. */
-const MAX_DEFER_MS = 2000;
-/** Main-thread time per slice when adding vectors to a live index (the event loop runs in between). */
-const DRAIN_SLICE_MS = 8;
-/** Rebuild in the worker rather than add this many (or more than the index holds) on the main thread. */
-const REBUILD_MIN = 2000;
-
-/** Where HNSW stands. `attached`: an index exists (possibly still catching up on a backlog). */
-type Phase = 'none' | 'scheduled' | 'loading' | 'building' | 'attached' | 'failed';
-
-/** Labelled vectors already in an index that is about to be attached (labels default to 0..n-1). */
-interface IndexedEntries {
-  labels?: readonly number[];
-  ids: readonly string[];
-  /** Two words per entry, as `digestInto` computes them. */
-  digests: ArrayLike<number>;
-}
 
 // ── The index ───────────────────────────────────────────────────────────────────────────────────
 
@@ -133,6 +80,8 @@ export class VectorIndex {
   private persistedVersion = 0;
   private origin = '';
   private persistWhenDrained = false;
+  /** Vectors added to the index since it was last written (a process may never close cleanly). */
+  private addedSincePersist = 0;
   private rebuildsInARow = 0;
   private failure: { reason: string; retryAt: number } | null = null;
   private progress = { done: 0, total: 0 };
@@ -310,8 +259,13 @@ export class VectorIndex {
    * loads instead of rebuilding. Does nothing without persistDir or an index.
    */
   persist(): Promise<void> {
+    // Counted from now, not from when the queue reaches it: whenIdle must wait for it.
+    this.persisting++;
     const run = (): Promise<void> => this.persistNow();
-    const result = this.persistQueue.then(run, run);
+    const result = this.persistQueue.then(run, run).finally(() => {
+      this.persisting--;
+      this.settleIdle();
+    });
     this.persistQueue = result.catch(() => undefined);
     return result;
   }
@@ -685,13 +639,18 @@ export class VectorIndex {
       if (this.deletedInIndex > 0) this.deletedInIndex--;
       this.labelToId.set(label, id);
       this.idToLabel.set(id, label);
+      this.addedSincePersist++;
       if (performance.now() >= deadline) break;
     }
   }
 
-  /** After a fresh build has caught up, it is persisted so the next start loads it. */
+  /**
+   * After a fresh build has caught up, it is persisted so the next start loads it; so is a loaded
+   * one once it has taken many vectors since it was written (a local MCP process is often killed,
+   * not closed, and the next start would otherwise add them all again).
+   */
   private whenDrained(): void {
-    if (!this.persistWhenDrained) return;
+    if (!this.persistWhenDrained && this.addedSincePersist < PERSIST_AFTER_ADDS) return;
     this.persistWhenDrained = false;
     if (this.persistDir === undefined) return;
     this.persist().catch((error: unknown) => this.log(`vector index: ${describe(error)}`));
@@ -702,6 +661,8 @@ export class VectorIndex {
     const index = this.hnsw;
     if (dir === undefined || index === null) return;
     this.persisting++;
+    const added = this.addedSincePersist;
+    this.addedSincePersist = 0;
     try {
       const version = this.indexVersion;
       await writeHnswFiles(dir, async (binPath) => {
@@ -727,6 +688,7 @@ export class VectorIndex {
       });
       this.persistedVersion = version;
     } catch (error) {
+      this.addedSincePersist += added;
       throw new UnavailableError(`cannot persist the HNSW index to ${dir}: ${describe(error)}`, { cause: error });
     } finally {
       this.persisting--;
