@@ -69,13 +69,17 @@ describe('int8 kernel', () => {
         for (let j = 0; j < dims; j++) expected += q[j] * rows.rows[slot * rows.stride + j];
         expect(dots[slot]).toBe(expected);
       });
-      // And the bound holds: every int8 estimate is within its stated error of the float score.
-      const { queryLength, queryError } = rows.scores(query, vectors.length);
+      // And the bounds hold: every int8 estimate is within its stated error of the float score,
+      // and the kernel's float32 bounds (with the store's slack) enclose it.
+      const { queryLength, queryError, high, low } = rows.scores(query, vectors.length, 1e-5);
       vectors.forEach((v, slot) => {
         let exact = 0;
         for (let j = 0; j < dims; j++) exact += v[j] * query[j];
         const estimate = queryScale * rows.scale[slot] * dots[slot];
         expect(Math.abs(exact - estimate)).toBeLessThanOrEqual(queryLength * rows.error[slot] + queryError * rows.length[slot] + 1e-9);
+        expect(low[slot]).toBeLessThanOrEqual(exact);
+        expect(high[slot]).toBeGreaterThanOrEqual(exact);
+        expect(high[slot] - low[slot]).toBeLessThan(0.2); // bounds that prune, not just enclose
       });
     }
   });

@@ -31,6 +31,19 @@
 //           (local.set $p (i32.add (local.get $p) (local.get $stride)))
 //           (local.set $r (i32.add (local.get $r) (i32.const 1)))
 //           (br $row))))
+//     ;; Per row, the int8 estimate ± its bound, 4 rows a turn, in float32: the caller's pass over
+//     ;; 100k rows then reads two floats a row instead of doing the float64 arithmetic in JavaScript.
+//     (func (export "bounds") (param $dots i32) (param $scale i32) (param $error i32) (param $length i32) (param $bytes i32)
+//           (param $qs f32) (param $ql f32) (param $pl f32) (param $high i32) (param $low i32)
+//       (local $i i32) (local $est v128) (local $b v128)
+//       (loop $rows
+//         (local.set $est (f32x4.mul (f32x4.mul (f32x4.convert_i32x4_s (v128.load (i32.add (local.get $dots) (local.get $i))))
+//                                              (v128.load (i32.add (local.get $scale) (local.get $i)))) (f32x4.splat (local.get $qs))))
+//         (local.set $b (f32x4.add (f32x4.mul (v128.load (i32.add (local.get $error) (local.get $i))) (f32x4.splat (local.get $ql)))
+//                                  (f32x4.mul (v128.load (i32.add (local.get $length) (local.get $i))) (f32x4.splat (local.get $pl)))))
+//         (v128.store (i32.add (local.get $high) (local.get $i)) (f32x4.add (local.get $est) (local.get $b)))
+//         (v128.store (i32.add (local.get $low) (local.get $i)) (f32x4.sub (local.get $est) (local.get $b)))
+//         (br_if $rows (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 16))) (local.get $bytes))))))
 //
 // Rows are int8 (±127, one scale per row), the query int16 (its range chosen so that no sum of
 // products can overflow 32 bits), both padded with zeros to a multiple of 16 dimensions.
@@ -53,6 +66,7 @@ const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
 let kernel: WasmModule | null | undefined;
 
 type ScanFunction = (query: number, rows: number, count: number, stride: number, out: number) => void;
+type BoundsFunction = (dots: number, scale: number, error: number, length: number, bytes: number, qs: number, ql: number, pl: number, high: number, low: number) => void;
 
 const PAGE = 65536;
 
@@ -82,6 +96,12 @@ export interface Int8Scores {
   queryLength: number;
   /** ‖query − quantized query‖: multiplies a row's length. */
   queryError: number;
+  /**
+   * Per row, float32 bounds of its true score: high[s] ≥ score ≥ low[s], when the caller's slack
+   * (relative, per unit of ‖query‖ × ‖row‖) covers float32 rounding (1e-5 does, by far).
+   */
+  high: Float32Array;
+  low: Float32Array;
 }
 
 /**
@@ -97,9 +117,20 @@ export class Int8Rows {
   private readonly queryRange: number;
   private memory: WasmMemory;
   private scan: ScanFunction;
+  private bounds: BoundsFunction;
   private capacity = 0;
+  // Offsets in the memory: float32 copies of the row figures (what the bounds kernel reads), the
+  // query, the integer dots, and the bounds.
+  private scale32Offset = 0;
+  private error32Offset = 0;
+  private length32Offset = 0;
   private queryOffset = 0;
   private outOffset = 0;
+  private highOffset = 0;
+  private lowOffset = 0;
+  private scale32 = new Float32Array(0);
+  private error32 = new Float32Array(0);
+  private length32 = new Float32Array(0);
   rows: Int8Array = new Int8Array(0);
   scale: Float64Array = new Float64Array(0);
   error: Float64Array = new Float64Array(0);
@@ -113,6 +144,7 @@ export class Int8Rows {
     this.memory = new api.Memory({ initial: 1 });
     const instance = new api.Instance(module, { env: { memory: this.memory } });
     this.scan = instance.exports.scan as ScanFunction;
+    this.bounds = instance.exports.bounds as BoundsFunction;
     this.ensure(capacity);
   }
 
@@ -125,18 +157,30 @@ export class Int8Rows {
   /** Room for `capacity` rows (existing rows kept). Throws a RangeError past WebAssembly's 4 GiB. */
   ensure(capacity: number): void {
     if (capacity <= this.capacity) return;
-    const next = Math.max(capacity, Math.ceil(this.capacity * 1.5), 16);
-    const rowsBytes = align(next * this.stride);
-    const queryOffset = rowsBytes;
-    const outOffset = queryOffset + align(this.stride * 2);
-    const needed = outOffset + next * 4;
-    const pages = Math.ceil(needed / PAGE);
+    // A multiple of 4: the bounds kernel takes 4 rows a turn.
+    const next = Math.ceil(Math.max(capacity, this.capacity * 1.5, 16) / 4) * 4;
+    // The float32 figures move with the layout: kept aside while the memory grows.
+    const figures = [this.scale32.slice(), this.error32.slice(), this.length32.slice()];
+    const column = align(next * 4);
+    this.scale32Offset = align(next * this.stride);
+    this.error32Offset = this.scale32Offset + column;
+    this.length32Offset = this.error32Offset + column;
+    this.queryOffset = this.length32Offset + column;
+    this.outOffset = this.queryOffset + align(this.stride * 2);
+    this.highOffset = this.outOffset + column;
+    this.lowOffset = this.highOffset + column;
+    const pages = Math.ceil((this.lowOffset + column) / PAGE);
     const current = this.memory.buffer.byteLength / PAGE;
     if (pages > current) this.memory.grow(pages - current);
     this.capacity = next;
-    this.queryOffset = queryOffset;
-    this.outOffset = outOffset;
-    this.rows = new Int8Array(this.memory.buffer, 0, next * this.stride);
+    const buffer = this.memory.buffer;
+    this.scale32 = new Float32Array(buffer, this.scale32Offset, next);
+    this.error32 = new Float32Array(buffer, this.error32Offset, next);
+    this.length32 = new Float32Array(buffer, this.length32Offset, next);
+    this.scale32.set(figures[0]);
+    this.error32.set(figures[1]);
+    this.length32.set(figures[2]);
+    this.rows = new Int8Array(buffer, 0, next * this.stride);
     this.scale = grow(this.scale, next);
     this.error = grow(this.error, next);
     this.length = grow(this.length, next);
@@ -167,13 +211,23 @@ export class Int8Rows {
       error += r * r;
       length += v * v;
     }
-    this.scale[slot] = scale;
-    this.error[slot] = Math.sqrt(error);
-    this.length[slot] = Math.sqrt(length);
+    this.setFigures(slot, scale, Math.sqrt(error), Math.sqrt(length));
   }
 
-  /** Scores `query` against rows 0..count-1 (rows of free slots score garbage; skip them). */
-  scores(query: Float32Array, count: number): Int8Scores {
+  private setFigures(slot: number, scale: number, error: number, length: number): void {
+    this.scale[slot] = scale;
+    this.error[slot] = error;
+    this.length[slot] = length;
+    this.scale32[slot] = scale;
+    this.error32[slot] = error;
+    this.length32[slot] = length;
+  }
+
+  /**
+   * Scores `query` against rows 0..count-1 (rows of free slots score garbage; skip them). `slack`
+   * widens every bound by slack × ‖query‖ × ‖row‖, to cover the rounding of the float sums.
+   */
+  scores(query: Float32Array, count: number, slack = 1e-5): Int8Scores {
     const dims = this.dims;
     let max = 0;
     for (let j = 0; j < dims; j++) {
@@ -195,11 +249,20 @@ export class Int8Rows {
       error += r * r;
     }
     this.scan(this.queryOffset, 0, count, this.stride, this.outOffset);
+    const queryLength = Math.sqrt(length) * queryScale;
+    const queryError = Math.sqrt(error);
+    let norm = 0;
+    for (let j = 0; j < dims; j++) norm += query[j] * query[j];
+    const bytes = Math.ceil(count / 4) * 16;
+    if (bytes > 0) this.bounds(this.outOffset, this.scale32Offset, this.error32Offset, this.length32Offset, bytes, queryScale, queryLength, queryError + slack * Math.sqrt(norm), this.highOffset, this.lowOffset);
+    const buffer = this.memory.buffer;
     return {
-      dots: new Int32Array(this.memory.buffer, this.outOffset, count),
+      dots: new Int32Array(buffer, this.outOffset, count),
       queryScale,
-      queryLength: Math.sqrt(length) * queryScale,
-      queryError: Math.sqrt(error),
+      queryLength,
+      queryError,
+      high: new Float32Array(buffer, this.highOffset, count),
+      low: new Float32Array(buffer, this.lowOffset, count),
     };
   }
 
@@ -213,13 +276,16 @@ export class Int8Rows {
     };
   }
 
+  /** Rows 0..count-1 of a snapshot's copy, into this one (which must have room for them). */
+  load(rows: Int8Array, scale: Float64Array, error: Float64Array, length: Float64Array, count: number): void {
+    this.rows.set(rows.subarray(0, count * this.stride));
+    for (let slot = 0; slot < count; slot++) this.setFigures(slot, scale[slot], error[slot], length[slot]);
+  }
+
   /** A copy in fresh memory, with the same capacity. */
   clone(): Int8Rows {
     const copy = Int8Rows.create(this.dims, this.capacity) as Int8Rows;
-    copy.rows.set(this.rows);
-    copy.scale.set(this.scale);
-    copy.error.set(this.error);
-    copy.length.set(this.length);
+    copy.load(this.rows, this.scale, this.error, this.length, this.capacity);
     return copy;
   }
 }
@@ -281,6 +347,13 @@ const V128_CONST = 0x0c;
 const I32X4_EXTRACT_LANE = 0x1b;
 const I32X4_ADD = 0xae;
 const I32X4_DOT_I16X8_S = 0xba;
+const F32 = 0x7d;
+const F32X4_SPLAT = 0x13;
+const F32X4_ADD = 0xe4;
+const F32X4_SUB = 0xe5;
+const F32X4_MUL = 0xe6;
+const F32X4_CONVERT_I32X4_S = 0xfa;
+const V128_STORE = 0x0b;
 
 function assemble(): Uint8Array {
   // Parameters 0–4: query, rows, count, stride, out. Locals 5–8: r, j, p, acc.
@@ -316,12 +389,38 @@ function assemble(): Uint8Array {
   ];
   const locals = [...uleb(2), ...uleb(3), I32, ...uleb(1), V128];
   const body = [...locals, ...code];
+  const boundsBody = assembleBounds();
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vector([[0x60, ...vector([[I32], [I32], [I32], [I32], [I32]]), ...vector([])]])), // type: (i32 × 5) → ()
+    ...section(1, vector([
+      [0x60, ...vector([[I32], [I32], [I32], [I32], [I32]]), ...vector([])], // scan: (i32 × 5) → ()
+      [0x60, ...vector([[I32], [I32], [I32], [I32], [I32], [F32], [F32], [F32], [I32], [I32]]), ...vector([])], // bounds
+    ])),
     ...section(2, vector([[...name('env'), ...name('memory'), 0x02, 0x00, ...uleb(1)]])), // import memory, min 1 page
-    ...section(3, vector([[0]])), // function 0 has type 0
-    ...section(7, vector([[...name('scan'), 0x00, 0]])), // export it as "scan"
-    ...section(10, vector([[...uleb(body.length), ...body]])),
+    ...section(3, vector([[0], [1]])), // function 0 has type 0, function 1 type 1
+    ...section(7, vector([[...name('scan'), 0x00, 0], [...name('bounds'), 0x00, 1]])),
+    ...section(10, vector([[...uleb(body.length), ...body], [...uleb(boundsBody.length), ...boundsBody]])),
   ]);
+}
+
+/** The body of `bounds` (see the banner). */
+function assembleBounds(): number[] {
+  // Parameters 0–9: dots, scale, error, length, bytes, qs, ql, pl, high, low. Locals 10: i; 11–12 (v128): est, b.
+  const [dots, scale, error, length, bytes, qs, ql, pl, high, low, i, est, b] = Array.from({ length: 13 }, (_, k) => k);
+  const at = (base: number): number[] => [...localGet(base), ...localGet(i), ...I32_ADD];
+  const code = [
+    0x03, 0x40, // loop $rows
+    ...at(dots), ...simd(V128_LOAD), 0, 0, ...simd(F32X4_CONVERT_I32X4_S),
+    ...at(scale), ...simd(V128_LOAD), 0, 0, ...simd(F32X4_MUL),
+    ...localGet(qs), ...simd(F32X4_SPLAT), ...simd(F32X4_MUL), ...localSet(est),
+    ...at(error), ...simd(V128_LOAD), 0, 0, ...localGet(ql), ...simd(F32X4_SPLAT), ...simd(F32X4_MUL),
+    ...at(length), ...simd(V128_LOAD), 0, 0, ...localGet(pl), ...simd(F32X4_SPLAT), ...simd(F32X4_MUL),
+    ...simd(F32X4_ADD), ...localSet(b),
+    ...at(high), ...localGet(est), ...localGet(b), ...simd(F32X4_ADD), ...simd(V128_STORE), 0, 0,
+    ...at(low), ...localGet(est), ...localGet(b), ...simd(F32X4_SUB), ...simd(V128_STORE), 0, 0,
+    ...localGet(i), ...i32Const(16), ...I32_ADD, ...localTee(i), ...localGet(bytes), ...I32_LT_U, 0x0d, 0, // br_if $rows
+    0x0b, // end $rows
+    0x0b, // end func
+  ];
+  return [...uleb(2), ...uleb(1), I32, ...uleb(2), V128, ...code];
 }

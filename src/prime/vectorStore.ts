@@ -17,10 +17,11 @@ export interface VectorHit {
 export const PREFILTER_MIN = 2048;
 
 /**
- * Relative slack added to every int8 error bound: the float64 sums that compute the bounds (and
- * the float scores they are compared with) round, by far less than this.
+ * Relative slack (per unit of ‖query‖ × ‖row‖) added to every int8 error bound: the bounds are
+ * summed in float32 (by the kernel), which rounds by ~1e-7 of that, and the float64 scores they
+ * are compared with by far less.
  */
-const BOUND_SLACK = 1e-6;
+const BOUND_SLACK = 1e-5;
 
 /** A store's rows as a snapshot carries them: slot order, free slots, float rows, digests, int8 rows. */
 export interface VectorStoreState {
@@ -206,45 +207,25 @@ export class VectorStore {
   }
 
   /**
-   * One pass over the int8 scores, then exact scores for the few rows that may be in the top k.
+   * One pass over the int8 bounds, then exact scores for the few rows that may be in the top k.
    * A row's true score lies within ± bound of its int8 estimate (bound = ‖q̂‖·err + (‖q − q̂‖ +
-   * slack)·‖row‖), so the k-th largest lower bound T among accepted rows is at most the k-th best
-   * true score, and a row whose upper bound is below T cannot be in the top k. T only rises during
-   * the pass, so a row dropped against the T of the moment would also fail against the final one.
-   * A free slot's int8 row is stale: it is skipped where a row is kept (rarely), not in the loop.
+   * slack)·‖row‖; the kernel gives both ends), so the k-th largest lower bound T among accepted
+   * rows is at most the k-th best true score, and a row whose upper bound is below T cannot be in
+   * the top k. T only rises during the pass, so a row dropped against the T of the moment would
+   * also fail against the final one. A free slot's int8 row is stale: it is skipped where a row is
+   * kept (rarely), not in the loop.
    */
   private scanPrefiltered(query: Float32Array, query64: Float64Array, top: TopK, accept: ((id: string) => boolean) | undefined): void {
     const int8 = this.int8 as Int8Rows;
     const slots = this.slotIds.length;
-    const { dots, queryScale, queryLength, queryError } = int8.scores(query, slots);
-    const { scale, error, length } = int8;
-    let queryNorm = 0;
-    for (let j = 0; j < query64.length; j++) queryNorm += query64[j] * query64[j];
-    const perLength = queryError + BOUND_SLACK * Math.sqrt(queryNorm);
+    const { high: highBound, low: lowBound } = int8.scores(query, slots, BOUND_SLACK);
     const slotIds = this.slotIds;
-    const lower = new LowerBounds(top.capacity);
-    let floor = -Infinity;
     if (this.candidates.length < slots) {
       this.candidates = new Int32Array(Math.max(slots, 2 * this.candidates.length));
       this.highs = new Float64Array(this.candidates.length);
     }
     const { candidates, highs } = this;
-    let count = 0;
-    for (let slot = 0; slot < slots; slot++) {
-      const estimate = queryScale * scale[slot] * dots[slot];
-      const bound = queryLength * error[slot] + perLength * length[slot];
-      const high = estimate + bound;
-      if (!(high >= floor)) continue;
-      const id = slotIds[slot];
-      if (id === null) continue;
-      candidates[count] = slot;
-      highs[count++] = high;
-      const low = estimate - bound;
-      if (!(low > floor) && lower.full) continue;
-      if (accept !== undefined && !accept(id)) continue;
-      lower.push(low);
-      if (lower.full) floor = lower.minimum;
-    }
+    const { count, floor } = collectCandidates(highBound, lowBound, slotIds, slots, new LowerBounds(top.capacity), accept, candidates, highs);
     const { data, dims } = this;
     let rescored = 0;
     for (let i = 0; i < count; i++) {
@@ -352,10 +333,7 @@ export class VectorStore {
     if (store.wantsInt8 && int8 !== undefined) {
       const rows = Int8Rows.create(state.dims, capacity);
       if (rows !== null && rows.stride === int8.stride) {
-        rows.rows.set(int8.rows.subarray(0, slots * rows.stride));
-        rows.scale.set(int8.scale.subarray(0, slots));
-        rows.error.set(int8.error.subarray(0, slots));
-        rows.length.set(int8.length.subarray(0, slots));
+        rows.load(int8.rows, int8.scale, int8.error, int8.length, slots);
         store.int8 = rows;
       }
     }
@@ -440,6 +418,40 @@ export class TopK {
   private worseAt(a: number, b: number, bScore = this.scores[b], bId = this.ids[b]): boolean {
     return this.scores[a] < bScore || (this.scores[a] === bScore && this.ids[a] > bId);
   }
+}
+
+/**
+ * The pass of scanPrefiltered over every row: the rows whose upper bound reaches the running
+ * threshold (the k-th largest lower bound among accepted rows so far) go to `candidates`. A
+ * function of its own so that the optimizing compiler sees it whole: compiled mid-loop as part of
+ * a larger function, the code after the loop lacked type feedback and was thrown away on every call.
+ */
+function collectCandidates(
+  highBound: Float32Array,
+  lowBound: Float32Array,
+  slotIds: ReadonlyArray<string | null>,
+  slots: number,
+  lower: LowerBounds,
+  accept: ((id: string) => boolean) | undefined,
+  candidates: Int32Array,
+  highs: Float64Array,
+): { count: number; floor: number } {
+  let floor = -Infinity;
+  let count = 0;
+  for (let slot = 0; slot < slots; slot++) {
+    const high = highBound[slot];
+    if (!(high >= floor)) continue;
+    const id = slotIds[slot];
+    if (id === null) continue;
+    candidates[count] = slot;
+    highs[count++] = high;
+    const low = lowBound[slot];
+    if (!(low > floor) && lower.full) continue;
+    if (accept !== undefined && !accept(id)) continue;
+    lower.push(low);
+    if (lower.full) floor = lower.minimum;
+  }
+  return { count, floor };
 }
 
 /** The k largest numbers seen so far (a min-heap of numbers alone). */
