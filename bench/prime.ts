@@ -1,7 +1,8 @@
 // Prime speed benchmark, in-process on a real EmbeddedCore: warm prime_recall latency at 10k and
 // 100k memories (exact scan, and HNSW once its background build is done), cold hydration of a
-// tenant from the store, and reopen of a local data directory (store open + Prime's first answer,
-// with the persisted HNSW index). Memories are synthetic sentences from a seeded generator, each
+// tenant from the store (a fold of the whole log: no snapshot yet), and reopen of a local data
+// directory (store open + Prime's first answer, from the projection snapshot written on close and
+// the persisted HNSW index). Memories are synthetic sentences from a seeded generator, each
 // linked to one of a few hundred people so recall's graph expansion has edges to walk.
 // Run by `npm run bench` (after the store and MCP tables); `node dist/bench/prime.js [--sizes 10000,100000]`.
 
@@ -100,8 +101,8 @@ async function benchSize(root: string, count: number, rows: Row[]): Promise<void
   const stats = await prime.stats(TENANT);
   const hydrateMs = performance.now() - start;
   if (stats.nodes !== count + PEOPLE || stats.edges !== count) throw new Error(`hydrated ${stats.nodes} nodes, ${stats.edges} edges; expected ${count + PEOPLE}, ${count}`);
-  const hydrateTarget = count <= 10_000 ? '<= 500 ms' : '—';
-  rows.push({ scenario: `cold hydration, ${label} memories + vectors`, value: ms(hydrateMs), target: hydrateTarget, result: count <= 10_000 ? (hydrateMs <= 500 ? 'pass' : 'MISS') : '—' });
+  const hydrateLimit = count <= 10_000 ? 500 : 1000;
+  rows.push({ scenario: `cold hydration, ${label} memories + vectors (whole log, no snapshot)`, value: ms(hydrateMs), target: `<= ${hydrateLimit} ms`, result: hydrateMs <= hydrateLimit ? 'pass' : 'MISS' });
 
   const modeNow = stats.vector_index.mode;
   const exact = await recallLatencies(prime, 7);
@@ -119,17 +120,26 @@ async function benchSize(root: string, count: number, rows: Row[]): Promise<void
     rows.push({ scenario: `prime_recall warm p99, ${label} (${after.vector_index.mode})`, value: ms(hnsw.p99), target: '<= 5 ms', result: hnsw.p99 <= 5 ? 'pass' : 'MISS' });
   }
 
-  // Reopen: close everything (Prime persists its derived HNSW index), then time store open + first recall.
+  // Reopen: close everything (Prime writes its projection snapshot and persists its derived HNSW
+  // index), then time store open + first recall, and Prime's part of it on its own.
+  start = performance.now();
   await prime.close();
+  log(`${label}: closed Prime (snapshot and HNSW index written) in ${ms(performance.now() - start)}`);
   await store.close();
   start = performance.now();
   store = await openEmbeddedCore({ dataDir, durability: 'none' });
   const openMs = performance.now() - start;
   prime = createPrimeService({ store, dataDir, log });
+  const primeStart = performance.now();
   await prime.recall(TENANT, { text: 'trip Paris', top_k: 10 });
+  const primeMs = performance.now() - primeStart;
   const reopenMs = performance.now() - start;
-  const firstMode = (await prime.stats(TENANT)).vector_index.mode;
+  const reopened = await prime.stats(TENANT);
+  if (reopened.nodes !== count + PEOPLE || reopened.edges !== count) throw new Error(`reopened with ${reopened.nodes} nodes, ${reopened.edges} edges`);
+  const firstMode = reopened.vector_index.mode;
+  const snapshot = prime.snapshotInfo()?.loaded === 1 ? 'from its snapshot' : 'snapshot NOT used: whole log';
   rows.push({ scenario: `reopen local data dir, ${label}: store open + first recall (${firstMode})`, value: ms(reopenMs), target: '—', result: `store open ${ms(openMs)}` });
+  rows.push({ scenario: `reopen local data dir, ${label}: Prime ${snapshot} to the first recall, after the store is open`, value: ms(primeMs), target: '<= 1000 ms', result: primeMs <= 1000 ? 'pass' : 'MISS' });
   if (firstMode !== 'hnsw') {
     await prime.whenIdle();
     const readyMs = performance.now() - start;

@@ -1,20 +1,19 @@
 // Prime's keyword index: BM25 over node text, kept exact and up to date one node at a time
 // (add, replace, remove) as the projection folds events. Terms come from the shared tokenizer
-// (stopwords out, Porter stems), so "painted" finds "painting".
+// (stopwords out, Porter stems), so "painted" finds "painting". An index restored from a snapshot
+// searches its restored terms in place (lexicalState.ts) and moves a term into its own map only
+// when a change touches it.
 
+import { FrozenTerms, mergeTerms, type Bm25Parameters, type LexicalState, type PostingRange } from './lexicalState.js';
 import { terms } from './text.js';
 
-/**
- * BM25 parameters. The defaults are the short-passage setting popularised by Anserini's MS MARCO
+export type { Bm25Parameters, LexicalState } from './lexicalState.js';
+
+/*
+ * BM25 parameters: the defaults are the short-passage setting popularised by Anserini's MS MARCO
  * baselines (k1 0.9, b 0.4) rather than the classic 1.2 / 0.75: memories are a sentence or two,
  * and a longer memory that mentions more things is not less about each of them.
  */
-export interface Bm25Parameters {
-  /** Term-frequency saturation (default 0.9). */
-  k1: number;
-  /** Length normalisation, 0 = none, 1 = full (default 0.4). */
-  b: number;
-}
 
 export const DEFAULT_BM25: Readonly<Bm25Parameters> = Object.freeze({ k1: 0.9, b: 0.4 });
 
@@ -29,11 +28,19 @@ export interface LexicalHit {
  */
 export class LexicalIndex {
   private readonly parameters: Bm25Parameters;
+  /** Terms with postings of their own (an empty list shadows a frozen term that is gone). */
   private readonly postings = new Map<string, Postings>();
-  private readonly slotOf = new Map<string, number>();
+  /** The restored terms no change has touched yet (null: the index was never restored). */
+  private frozen: FrozenTerms | null = null;
+  /** Slot by document id; built on first need in a restored index (see slots()). */
+  private slotOf: Map<string, number> | null = new Map();
+  private documents = 0;
   private ids: Array<string | undefined> = [];
-  /** Each slot's distinct terms, so a removal touches only its own postings. */
-  private slotTerms: Array<string[] | undefined> = [];
+  /**
+   * Each slot's distinct terms, as their postings, so a removal touches only those (and an export
+   * finds each term's new index without a lookup). A restored slot's terms are frozen instead.
+   */
+  private slotTerms: Array<Postings[] | undefined> = [];
   private lengths = new Float64Array(64);
   private scores = new Float64Array(64);
   private touched = new Int32Array(64);
@@ -45,11 +52,11 @@ export class LexicalIndex {
   }
 
   get size(): number {
-    return this.slotOf.size;
+    return this.documents;
   }
 
   has(id: string): boolean {
-    return this.slotOf.has(id);
+    return this.slots().has(id);
   }
 
   /** Indexes `text` under `id`, replacing whatever `id` held before. */
@@ -61,34 +68,72 @@ export class LexicalIndex {
     const slot = this.freeSlots.pop() ?? this.ids.length;
     if (slot >= this.lengths.length) this.grow(slot + 1);
     this.ids[slot] = id;
-    this.slotOf.set(id, slot);
-    this.slotTerms[slot] = [...counts.keys()];
+    this.slots().set(id, slot);
+    this.documents++;
+    const lists: Postings[] = [];
+    for (const [term, count] of counts) {
+      const list = this.ownList(term);
+      list.push(slot, count);
+      lists.push(list);
+    }
+    this.slotTerms[slot] = lists;
     this.lengths[slot] = tokens.length;
     this.totalLength += tokens.length;
-    for (const [term, count] of counts) {
-      let list = this.postings.get(term);
-      if (list === undefined) this.postings.set(term, (list = new Postings()));
-      list.push(slot, count);
-    }
   }
 
   /** Drops `id`; false when it was not indexed. */
   remove(id: string): boolean {
-    const slot = this.slotOf.get(id);
+    const slotOf = this.slots();
+    const slot = slotOf.get(id);
     if (slot === undefined) return false;
-    for (const term of this.slotTerms[slot] ?? []) {
-      const list = this.postings.get(term);
-      if (list === undefined) continue;
+    const lists = this.slotTerms[slot] ?? Array.from(this.frozen?.termsOfSlot(slot) ?? [], (t) => this.ownList((this.frozen as FrozenTerms).termAt(t)));
+    for (const list of lists) {
       list.delete(slot);
-      if (list.length === 0) this.postings.delete(term);
+      // A frozen term keeps its (empty) entry, which hides the frozen postings from searches.
+      if (list.length === 0 && (this.frozen === null || this.frozen.find(list.term) < 0)) this.postings.delete(list.term);
     }
     this.totalLength -= this.lengths[slot];
     this.lengths[slot] = 0;
     this.ids[slot] = undefined;
     this.slotTerms[slot] = undefined;
-    this.slotOf.delete(id);
+    slotOf.delete(id);
+    this.documents--;
     this.freeSlots.push(slot);
     return true;
+  }
+
+  /** The postings of `term` to search, own or frozen (undefined when no document has it). */
+  private list(term: string): PostingRange | undefined {
+    const own = this.postings.get(term);
+    if (own !== undefined) return own.length > 0 ? own : undefined;
+    const at = this.frozen?.find(term) ?? -1;
+    return at < 0 ? undefined : (this.frozen as FrozenTerms).postings(at);
+  }
+
+  /** The postings of `term` to change: its own entry, made (from the frozen one, if any) when missing. */
+  private ownList(term: string): Postings {
+    let list = this.postings.get(term);
+    if (list === undefined) {
+      const at = this.frozen?.find(term) ?? -1;
+      if (at < 0) list = new Postings(term);
+      else {
+        const range = (this.frozen as FrozenTerms).postings(at);
+        list = new Postings(term, range.slots, range.tfs, range.start, range.length);
+      }
+      this.postings.set(term, list);
+    }
+    return list;
+  }
+
+  private slots(): Map<string, number> {
+    if (this.slotOf === null) {
+      const slotOf = new Map<string, number>();
+      this.ids.forEach((id, slot) => {
+        if (id !== undefined) slotOf.set(id, slot);
+      });
+      this.slotOf = slotOf;
+    }
+    return this.slotOf;
   }
 
   /**
@@ -104,7 +149,7 @@ export class LexicalIndex {
    * the same as scoring everything.
    */
   search(text: string, limit: number, accept?: (id: string) => boolean): LexicalHit[] {
-    const documents = this.slotOf.size;
+    const documents = this.documents;
     if (documents === 0 || limit <= 0) return [];
     const queryCounts = new Map<string, number>();
     for (const term of terms(text)) queryCounts.set(term, (queryCounts.get(term) ?? 0) + 1);
@@ -112,9 +157,9 @@ export class LexicalIndex {
     const averageLength = Math.max(this.totalLength / documents, 1);
     const flat = k1 * (1 - b);
     const perLength = (k1 * b) / averageLength;
-    const plan: Array<{ list: Postings; weight: number }> = [];
+    const plan: Array<{ list: PostingRange; weight: number }> = [];
     for (const [term, queryCount] of queryCounts) {
-      const list = this.postings.get(term);
+      const list = this.list(term);
       if (list === undefined) continue;
       const idf = Math.log(1 + (documents - list.length + 0.5) / (list.length + 0.5));
       plan.push({ list, weight: idf * queryCount * (k1 + 1) });
@@ -130,16 +175,17 @@ export class LexicalIndex {
     let admitting = true;
     for (let t = 0; t < plan.length; t++) {
       const { list, weight } = plan[t];
-      const { slots, tfs, length } = list;
+      const { slots, tfs, start } = list;
+      const end = start + list.length;
       if (admitting) {
-        for (let i = 0; i < length; i++) {
+        for (let i = start; i < end; i++) {
           const slot = slots[i];
           const tf = tfs[i];
           if (scores[slot] === 0) touched[touchedCount++] = slot;
           scores[slot] += (weight * tf) / (tf + flat + perLength * lengths[slot]);
         }
       } else {
-        for (let i = 0; i < length; i++) {
+        for (let i = start; i < end; i++) {
           const slot = slots[i];
           if (scores[slot] === 0) continue;
           const tf = tfs[i];
@@ -175,6 +221,74 @@ export class LexicalIndex {
     return heap.size < limit ? 0 : heap.minimum;
   }
 
+  /** The state of the index, for a snapshot (fresh arrays: the index keeps changing). */
+  exportState(): LexicalState {
+    // Nothing changed since the restore: the frozen state is still exact (and is not copied).
+    if (this.frozen !== null && this.postings.size === 0 && this.ids.length === this.frozen.state.slotTermStarts.length - 1) return { ...this.frozen.state, ids: this.ids.map((id) => id ?? null), lengths: this.lengths.slice(0, this.ids.length), freeSlots: this.freeSlots.slice(), totalLength: this.totalLength };
+    const merged = mergeTerms(this.frozen, this.postings);
+    const slots = this.ids.length;
+    const slotTermStarts = new Uint32Array(slots + 1);
+    // A restored slot's terms are a range of the frozen table (read in place: no view per slot).
+    const frozenStarts = this.frozen?.state.slotTermStarts;
+    const frozenIds = this.frozen?.state.slotTermIds;
+    const frozenRange = (slot: number): [number, number] => (frozenStarts === undefined || slot + 1 >= frozenStarts.length ? [0, 0] : [frozenStarts[slot], frozenStarts[slot + 1]]);
+    let total = 0;
+    for (let slot = 0; slot < slots; slot++) {
+      if (this.ids[slot] === undefined) continue;
+      const own = this.slotTerms[slot];
+      if (own !== undefined) total += own.length;
+      else {
+        const [from, to] = frozenRange(slot);
+        total += to - from;
+      }
+    }
+    const slotTermIds = new Uint32Array(total);
+    let at = 0;
+    for (let slot = 0; slot < slots; slot++) {
+      slotTermStarts[slot] = at;
+      if (this.ids[slot] === undefined) continue;
+      const own = this.slotTerms[slot];
+      if (own !== undefined) for (const list of own) slotTermIds[at++] = list.exportIndex;
+      else {
+        const [from, to] = frozenRange(slot);
+        for (let k = from; k < to; k++) slotTermIds[at++] = merged.frozenIndex[(frozenIds as Uint32Array)[k]];
+      }
+    }
+    slotTermStarts[slots] = at;
+    return {
+      parameters: { ...this.parameters },
+      termText: merged.termText,
+      termStarts: merged.termStarts,
+      postingStarts: merged.postingStarts,
+      postingSlots: merged.postingSlots,
+      postingTfs: merged.postingTfs,
+      slotTermStarts,
+      slotTermIds,
+      ids: this.ids.map((id) => id ?? null),
+      lengths: this.lengths.slice(0, slots),
+      freeSlots: this.freeSlots.slice(),
+      totalLength: this.totalLength,
+    };
+  }
+
+  /**
+   * The index of `state`, which it adopts (the caller must not change it): its terms are
+   * searched in place, and the slot of each id is looked up only when a change needs it.
+   */
+  static fromState(state: LexicalState): LexicalIndex {
+    const index = new LexicalIndex(state.parameters);
+    index.frozen = new FrozenTerms(state);
+    const slots = state.ids.length;
+    index.ids = state.ids.map((id) => id ?? undefined);
+    for (const id of state.ids) if (id !== null) index.documents++;
+    index.slotOf = null;
+    index.grow(Math.max(slots, 64));
+    index.lengths.set(state.lengths.subarray(0, slots));
+    index.freeSlots.push(...state.freeSlots);
+    index.totalLength = state.totalLength;
+    return index;
+  }
+
   private grow(needed: number): void {
     let capacity = this.lengths.length;
     while (capacity < needed) capacity *= 2;
@@ -188,21 +302,32 @@ export class LexicalIndex {
 
 /**
  * One term's postings as parallel typed arrays (slot, term frequency), unordered: scoring walks
- * them without allocating, and a removal swaps the last entry into the hole.
+ * them without allocating, and a removal swaps the last entry into the hole. They occupy
+ * [start, start + length) of their arrays: all of their own arrays, or, after a restore, a range
+ * of arrays shared by every term, until the first push moves them out.
  */
 class Postings {
-  slots = new Int32Array(4);
-  tfs = new Float32Array(4);
-  length = 0;
+  /** The term's index in the last export (set by mergeTerms). */
+  exportIndex = -1;
+
+  constructor(
+    readonly term: string,
+    public slots: Int32Array = new Int32Array(4),
+    public tfs: Float32Array = new Float32Array(4),
+    public start = 0,
+    public length = 0,
+  ) {}
 
   push(slot: number, tf: number): void {
-    if (this.length === this.slots.length) {
-      const slots = new Int32Array(this.length * 2);
-      slots.set(this.slots);
+    if (this.start !== 0 || this.length === this.slots.length) {
+      const capacity = Math.max(4, this.length * 2);
+      const slots = new Int32Array(capacity);
+      slots.set(this.slots.subarray(this.start, this.start + this.length));
       this.slots = slots;
-      const tfs = new Float32Array(this.length * 2);
-      tfs.set(this.tfs);
+      const tfs = new Float32Array(capacity);
+      tfs.set(this.tfs.subarray(this.start, this.start + this.length));
       this.tfs = tfs;
+      this.start = 0;
     }
     this.slots[this.length] = slot;
     this.tfs[this.length] = tf;
@@ -210,11 +335,13 @@ class Postings {
   }
 
   delete(slot: number): void {
-    const i = this.slots.subarray(0, this.length).indexOf(slot);
-    if (i < 0) return;
+    const end = this.start + this.length;
+    let i = this.start;
+    while (i < end && this.slots[i] !== slot) i++;
+    if (i === end) return;
     this.length--;
-    this.slots[i] = this.slots[this.length];
-    this.tfs[i] = this.tfs[this.length];
+    this.slots[i] = this.slots[end - 1];
+    this.tfs[i] = this.tfs[end - 1];
   }
 }
 

@@ -1,43 +1,36 @@
-// One tenant's Prime projections folded from its `prime.*` events: the graph (graphology), the
+// One tenant's Prime projections folded from its `prime.*` events: the graph (graph.ts), the
 // vector spaces, the lexical (BM25) index over node text, and exact counters. `apply` is the
 // evolve step: it takes events in log order, does no I/O and reads no clock, and tolerates any
 // event a user could have written by hand (a malformed one is counted and otherwise ignored).
-// The live view and every as-of view are built by this same fold, so they cannot disagree.
+// The live view and every as-of view are built by this same fold, so they cannot disagree; a
+// projection restored from a snapshot (exportState / fromState, see snapshot.ts) is the state
+// such a fold had reached, and folds the rest of the log the same way.
 
-import { MultiDirectedGraph } from 'graphology';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
 import { mergePatch, isPlainObject } from '../core/fold.js';
 import type { JsonObject, JsonValue, StoredEvent } from '../core/types.js';
-import { decodeVector } from '../embed/codec.js';
 import type { Embedder } from '../embed/types.js';
-import { edgeEntity, nodeEntity, nodeText, PRIME_EVENTS, vectorEntity } from './events.js';
+import { nodeText, PRIME_EVENTS } from './events.js';
+import { bump, onOwnEntity, safeDecode, spaceDirName, str } from './foldRules.js';
+import { PrimeGraph, type NodeRecord } from './graph.js';
 import { LexicalIndex } from './lexical.js';
+import type { FoldAnchor, ProjectionState } from './projectionState.js';
 import { nodeTexts, SubstringIndex } from './substring.js';
 import type { PrimeCounters, PrimeEdge, PrimeNode, PrimeView } from './types.js';
-import { VectorIndex, type VectorHit } from './vectorIndex.js';
+import { VectorIndex, type VectorHit, type VectorStoreState } from './vectorIndex.js';
 
-interface NodeAttributes {
-  node: PrimeNode;
-  /** Creation order, for stable iteration and name lookups. */
-  seq: number;
-  createdMs: number;
-  updatedMs: number;
-  textLength: number;
-}
+export type { FoldAnchor, ProjectionState } from './projectionState.js';
 
-interface EdgeAttributes {
-  edge: PrimeEdge;
-}
-
-/** A stored vector's bookkeeping (the numbers live in its space's VectorIndex). */
+/**
+ * A vector stored by a `prime.vector.stored` event (its numbers live in its space's VectorIndex).
+ * Vectors derived from node text have no entry: they sit in the embedder's space under their
+ * node's id, describe that node, and carry no metadata.
+ */
 interface VectorEntry {
   space: string;
   /** The node it describes, if any. */
   nodeId: string | null;
   metadata: JsonObject;
-  /** Stored by a `prime.vector.stored` event (rather than derived from node text); wins over derived. */
-  explicit: boolean;
 }
 
 export interface ProjectionOptions {
@@ -67,20 +60,29 @@ export class PrimeProjection implements PrimeView {
   eventCount = 0;
   /** Prime events that could not be applied (malformed, or naming a missing node). */
   ignoredEvents = 0;
+  /**
+   * Prime events folded, in log order (references to the store's frozen events): all of them for
+   * a fold from the start, those after `logStart` for a projection restored from a snapshot.
+   */
+  readonly log: StoredEvent[] = [];
+  /** The position the log starts after (0: it is complete); history reads the rest from the store. */
+  logStart = 0;
+  /** The last prime event folded, or null before the first. */
+  anchor: FoldAnchor | null = null;
 
-  private readonly graph = new MultiDirectedGraph<NodeAttributes, EdgeAttributes>();
-  private readonly lexicalIndex = new LexicalIndex();
+  private readonly graph = new PrimeGraph();
+  private lexicalIndex = new LexicalIndex();
   /** Trigrams of node text for substring search; built on first use (see substringCandidates). */
   private substringIndex: SubstringIndex | null = null;
   private readonly spaces = new Map<string, VectorIndex>();
-  private readonly vectors = new Map<string, VectorEntry>();
+  private readonly storedVectors = new Map<string, VectorEntry>();
+  /** Of the vectors stored by events, those that describe a node, by node. */
   private readonly vectorsByNode = new Map<string, Set<string>>();
+  private derivedVectors = 0;
   private readonly names = new Map<string, string[]>();
   private readonly forgotten = new Set<string>();
   private readonly typeCounts = new Map<string, number>();
   private readonly relationCounts = new Map<string, number>();
-  /** Every prime event folded, in log order (references to the store's frozen events). */
-  readonly log: StoredEvent[] = [];
   private seq = 0;
   private textChars = 0;
 
@@ -102,6 +104,7 @@ export class PrimeProjection implements PrimeView {
     if (!event.event_type.startsWith('prime.')) return;
     this.eventCount++;
     this.log.push(event);
+    this.anchor = { id: event.id, position: event.position, hash: event.hash };
     if (!this.applyPrime(event)) this.ignoredEvents++;
   }
 
@@ -126,8 +129,10 @@ export class PrimeProjection implements PrimeView {
         return this.createEdge(e, p);
       case PRIME_EVENTS.edgeDeleted: {
         const id = str(p.edge_id);
-        if (id === undefined || !this.graph.hasEdge(id)) return false;
-        this.dropEdge(id);
+        const edge = id === undefined ? undefined : this.graph.edge(id);
+        if (edge === undefined) return false;
+        this.graph.dropEdge(edge.id);
+        bump(this.relationCounts, edge.relation, -1);
         return true;
       }
       case PRIME_EVENTS.vectorStored:
@@ -148,7 +153,7 @@ export class PrimeProjection implements PrimeView {
     const properties = isPlainObject(p.properties) ? p.properties : EMPTY;
     const ms = Date.parse(e.timestamp);
     const node: PrimeNode = Object.freeze({ id, type, properties, created_at: e.timestamp, updated_at: e.timestamp, version: e.version });
-    this.graph.addNode(id, { node, seq: this.seq++, createdMs: ms, updatedMs: ms, textLength: 0 });
+    this.graph.addNode(node, this.seq++, ms, ms, 0);
     bump(this.typeCounts, type, 1);
     this.indexName(id, undefined, properties);
     this.indexText(id, properties, p.embedding);
@@ -158,8 +163,8 @@ export class PrimeProjection implements PrimeView {
 
   private updateNode(e: StoredEvent, p: JsonObject): boolean {
     const id = str(p.node_id);
-    if (id === undefined || !this.graph.hasNode(id) || !isPlainObject(p.properties)) return false;
-    const attrs = this.graph.getNodeAttributes(id);
+    const attrs = id === undefined ? undefined : this.graph.record(id);
+    if (id === undefined || attrs === undefined || !isPlainObject(p.properties)) return false;
     const before = attrs.node;
     const properties = mergePatch(before.properties, p.properties);
     attrs.node = Object.freeze({ ...before, properties, updated_at: e.timestamp, version: e.version });
@@ -171,16 +176,16 @@ export class PrimeProjection implements PrimeView {
   }
 
   private deleteNode(id: string | undefined): boolean {
-    if (id === undefined || !this.graph.hasNode(id)) return false;
-    const attrs = this.graph.getNodeAttributes(id);
-    for (const edgeId of this.graph.edges(id)) this.dropEdge(edgeId);
-    this.graph.dropNode(id);
+    const attrs = id === undefined ? undefined : this.graph.record(id);
+    if (id === undefined || attrs === undefined) return false;
+    for (const edge of this.graph.dropNode(id)) bump(this.relationCounts, edge.relation, -1);
     this.forgotten.add(id);
     bump(this.typeCounts, attrs.node.type, -1);
     this.indexName(id, attrs.node.properties, undefined);
     this.lexicalIndex.remove(id);
     this.substringIndex?.remove(id);
     this.textChars -= attrs.textLength;
+    if (!this.storedVectors.has(id)) this.removeVector(id);
     for (const vectorId of [...(this.vectorsByNode.get(id) ?? [])]) this.removeVector(vectorId);
     return true;
   }
@@ -195,14 +200,9 @@ export class PrimeProjection implements PrimeView {
     const weight = typeof p.weight === 'number' && Number.isFinite(p.weight) ? p.weight : 1;
     const properties = isPlainObject(p.properties) ? p.properties : EMPTY;
     const edge: PrimeEdge = Object.freeze({ id, source, target, relation, properties, weight, created_at: e.timestamp });
-    this.graph.addDirectedEdgeWithKey(id, source, target, { edge });
+    this.graph.addEdge(edge);
     bump(this.relationCounts, relation, 1);
     return true;
-  }
-
-  private dropEdge(id: string): void {
-    bump(this.relationCounts, this.graph.getEdgeAttributes(id).edge.relation, -1);
-    this.graph.dropEdge(id);
   }
 
   /** Keeps `names` (name → node ids in creation order) in step with a node's `name` property. */
@@ -217,9 +217,9 @@ export class PrimeProjection implements PrimeView {
     }
     if (newName !== undefined) {
       const ids = this.names.get(newName) ?? [];
-      const seq = this.graph.getNodeAttribute(id, 'seq');
+      const seq = this.seqOf(id);
       let at = ids.length;
-      while (at > 0 && this.graph.getNodeAttribute(ids[at - 1], 'seq') > seq) at--;
+      while (at > 0 && this.seqOf(ids[at - 1]) > seq) at--;
       ids.splice(at, 0, id);
       this.names.set(newName, ids);
     }
@@ -227,13 +227,13 @@ export class PrimeProjection implements PrimeView {
 
   /** Re-indexes a node's text: lexical always; its derived vector from the embedder or the event's stored embedding. */
   private indexText(id: string, properties: JsonObject, embedding: JsonValue | undefined): void {
-    const attrs = this.graph.getNodeAttributes(id);
+    const attrs = this.graph.record(id)!;
     const text = nodeText(properties);
     this.textChars += text.length - attrs.textLength;
     attrs.textLength = text.length;
     if (text.length === 0) this.lexicalIndex.remove(id);
     else this.lexicalIndex.add(id, text);
-    if (this.vectors.get(id)?.explicit) return;
+    if (this.storedVectors.has(id)) return;
     const embedder = this.options.embedder;
     let vector: Float32Array | undefined;
     if (text.length > 0 && embedder.deterministic && embedder.embedSync) vector = embedder.embedSync(text);
@@ -241,7 +241,7 @@ export class PrimeProjection implements PrimeView {
       vector = safeDecode(embedding.data, embedding.dims);
     }
     if (vector === undefined) this.removeVector(id);
-    else this.putVector(id, embedder.name, vector, { nodeId: id, metadata: EMPTY, explicit: false });
+    else this.putVector(id, embedder.name, vector, null);
   }
 
   private storeVector(p: JsonObject): boolean {
@@ -251,12 +251,21 @@ export class PrimeProjection implements PrimeView {
     const vector = safeDecode(p.data, p.dims);
     if (vector === undefined) return false;
     const nodeId = str(p.node_id) ?? null;
-    this.putVector(id, space, vector, { nodeId, metadata: isPlainObject(p.metadata) ? p.metadata : EMPTY, explicit: true });
+    this.putVector(id, space, vector, { space, nodeId, metadata: isPlainObject(p.metadata) ? p.metadata : EMPTY });
     return true;
   }
 
-  private putVector(id: string, space: string, vector: Float32Array, entry: Omit<VectorEntry, 'space'>): void {
-    const previous = this.vectors.get(id);
+  /** The bookkeeping of vector `id`: its stored entry, or the derived one of the node it is named after. */
+  private entryOf(id: string): VectorEntry | undefined {
+    const stored = this.storedVectors.get(id);
+    if (stored !== undefined) return stored;
+    const space = this.options.embedder.name;
+    return this.spaces.get(space)?.has(id) ? { space, nodeId: id, metadata: EMPTY } : undefined;
+  }
+
+  /** Stores a vector: `entry` for one stored by an event, null for one derived from node `id`'s text. */
+  private putVector(id: string, space: string, vector: Float32Array, entry: VectorEntry | null): void {
+    const previous = this.entryOf(id);
     if (previous !== undefined && previous.space !== space) this.removeVector(id);
     let index = this.spaces.get(space);
     if (index !== undefined && index.dims !== vector.length) {
@@ -264,18 +273,18 @@ export class PrimeProjection implements PrimeView {
       return;
     }
     if (index === undefined) {
-      index = new VectorIndex({
-        dims: vector.length,
-        hnsw: this.options.hnsw,
-        hnswThreshold: this.options.hnswThreshold,
-        persistDir: this.options.persistDir === undefined ? undefined : join(this.options.persistDir, spaceDirName(space)),
-        log: this.options.log,
-      });
+      index = this.newSpace(space, vector.length);
       this.spaces.set(space, index);
     }
+    const existed = index.has(id);
     index.upsert(id, vector);
+    if (entry === null) {
+      if (!existed) this.derivedVectors++;
+      return;
+    }
+    if (previous !== undefined && this.storedVectors.get(id) === undefined && existed) this.derivedVectors--;
     if (previous?.nodeId && previous.nodeId !== entry.nodeId) this.vectorsByNode.get(previous.nodeId)?.delete(id);
-    this.vectors.set(id, { space, ...entry });
+    this.storedVectors.set(id, entry);
     if (entry.nodeId !== null) {
       let set = this.vectorsByNode.get(entry.nodeId);
       if (set === undefined) this.vectorsByNode.set(entry.nodeId, (set = new Set()));
@@ -283,27 +292,47 @@ export class PrimeProjection implements PrimeView {
     }
   }
 
+  private newSpace(space: string, dims: number, restore?: VectorStoreState): VectorIndex {
+    return new VectorIndex({
+      dims,
+      hnsw: this.options.hnsw,
+      hnswThreshold: this.options.hnswThreshold,
+      persistDir: this.options.persistDir === undefined ? undefined : join(this.options.persistDir, spaceDirName(space)),
+      log: this.options.log,
+      restore,
+    });
+  }
+
   private removeVector(id: string): boolean {
-    const entry = this.vectors.get(id);
+    const entry = this.entryOf(id);
     if (entry === undefined) return false;
     this.spaces.get(entry.space)?.remove(id);
-    this.vectors.delete(id);
-    if (entry.nodeId !== null) this.vectorsByNode.get(entry.nodeId)?.delete(id);
+    const stored = this.storedVectors.get(id);
+    if (stored === undefined) {
+      this.derivedVectors--;
+      return true;
+    }
+    this.storedVectors.delete(id);
+    if (stored.nodeId !== null) this.vectorsByNode.get(stored.nodeId)?.delete(id);
     return true;
+  }
+
+  private seqOf(id: string): number {
+    return (this.graph.record(id) as { seq: number }).seq;
   }
 
   // ── PrimeView ───────────────────────────────────────────────────────────────────────────────
 
   node(id: string): PrimeNode | undefined {
-    return this.graph.hasNode(id) ? this.graph.getNodeAttribute(id, 'node') : undefined;
+    return this.graph.record(id)?.node;
   }
 
   *nodes(): Iterable<PrimeNode> {
-    for (const { attributes } of this.graph.nodeEntries()) yield attributes.node;
+    for (const record of this.graph.records()) yield record.node;
   }
 
   nodeIds(): Iterable<string> {
-    return this.graph.nodes();
+    return this.graph.nodeIds();
   }
 
   nodeByName(name: string): PrimeNode | undefined {
@@ -312,17 +341,15 @@ export class PrimeProjection implements PrimeView {
   }
 
   edge(id: string): PrimeEdge | undefined {
-    return this.graph.hasEdge(id) ? this.graph.getEdgeAttribute(id, 'edge') : undefined;
+    return this.graph.edge(id);
   }
 
-  *edges(): Iterable<PrimeEdge> {
-    for (const { attributes } of this.graph.edgeEntries()) yield attributes.edge;
+  edges(): Iterable<PrimeEdge> {
+    return this.graph.edges();
   }
 
   edgesOf(nodeId: string, direction: 'out' | 'in' | 'both'): PrimeEdge[] {
-    if (!this.graph.hasNode(nodeId)) return [];
-    const keys = direction === 'out' ? this.graph.outEdges(nodeId) : direction === 'in' ? this.graph.inEdges(nodeId) : this.graph.edges(nodeId);
-    return keys.map((key) => this.graph.getEdgeAttribute(key, 'edge'));
+    return this.graph.edgesOf(nodeId, direction);
   }
 
   counters(): PrimeCounters {
@@ -330,7 +357,7 @@ export class PrimeProjection implements PrimeView {
       nodes: this.graph.order,
       edges: this.graph.size,
       events: this.eventCount,
-      vectors: this.vectors.size,
+      vectors: this.storedVectors.size + this.derivedVectors,
       node_types: Object.fromEntries([...this.typeCounts].filter(([, n]) => n > 0)),
       relations: Object.fromEntries([...this.relationCounts].filter(([, n]) => n > 0)),
     };
@@ -345,21 +372,20 @@ export class PrimeProjection implements PrimeView {
     // searches by substring (recall only) pays nothing for it.
     if (this.substringIndex === null) {
       const index = new SubstringIndex();
-      for (const { node: id, attributes } of this.graph.nodeEntries()) index.set(id, nodeTexts(attributes.node.type, attributes.node.properties));
+      for (const { node } of this.graph.records()) index.set(node.id, nodeTexts(node.type, node.properties));
       this.substringIndex = index;
     }
     const candidates = this.substringIndex.candidates(query.toLowerCase());
     if (candidates === null) return null;
-    const seq = (id: string): number => this.graph.getNodeAttribute(id, 'seq');
-    return [...candidates].filter((id) => this.graph.hasNode(id)).sort((a, b) => seq(a) - seq(b));
+    return [...candidates].filter((id) => this.graph.hasNode(id)).sort((a, b) => this.seqOf(a) - this.seqOf(b));
   }
 
   // ── What the service needs beyond the view ─────────────────────────────────────────────────
 
   /** Facts recall weighs: type, times, importance (`properties.importance` in [0, 1]). */
   nodeInfo(id: string): { type: string; createdMs: number; updatedMs: number; importance?: number } | undefined {
-    if (!this.graph.hasNode(id)) return undefined;
-    const a = this.graph.getNodeAttributes(id);
+    const a = this.graph.record(id);
+    if (a === undefined) return undefined;
     const importance = a.node.properties.importance;
     return {
       type: a.node.type,
@@ -371,28 +397,25 @@ export class PrimeProjection implements PrimeView {
 
   /** Neighbors for recall's graph expansion (both directions). */
   neighborLinks(id: string): Array<{ id: string; relation: string; weight: number }> {
-    if (!this.graph.hasNode(id)) return [];
-    const out: Array<{ id: string; relation: string; weight: number }> = [];
-    this.graph.forEachEdge(id, (_key, { edge }) => {
-      out.push({ id: edge.source === id ? edge.target : edge.source, relation: edge.relation, weight: edge.weight });
-    });
-    return out;
+    const record = this.graph.record(id);
+    if (record === undefined) return [];
+    return record.edges.map((edge) => ({ id: edge.source === id ? edge.target : edge.source, relation: edge.relation, weight: edge.weight }));
   }
 
   /** Edges touching a node (0 when it is not live). */
   degree(id: string): number {
-    return this.graph.hasNode(id) ? this.graph.degree(id) : 0;
+    return this.graph.degree(id);
   }
 
   /** The stored vector of `id` and its space, if any. */
   vectorOf(id: string): { space: string; vector: Float32Array; nodeId: string | null; metadata: JsonObject } | undefined {
-    const entry = this.vectors.get(id);
+    const entry = this.entryOf(id);
     const vector = entry === undefined ? undefined : this.spaces.get(entry.space)?.get(id);
     return entry === undefined || vector === undefined ? undefined : { space: entry.space, vector, nodeId: entry.nodeId, metadata: entry.metadata };
   }
 
   vectorMeta(id: string): { nodeId: string | null; metadata: JsonObject } | undefined {
-    const entry = this.vectors.get(id);
+    const entry = this.entryOf(id);
     return entry === undefined ? undefined : { nodeId: entry.nodeId, metadata: entry.metadata };
   }
 
@@ -407,14 +430,148 @@ export class PrimeProjection implements PrimeView {
 
   /** The node a vector hit stands for (its own node, or the node of that id), if live. */
   nodeOfVector(vectorId: string): string | undefined {
-    const nodeId = this.vectors.get(vectorId)?.nodeId ?? vectorId;
+    const nodeId = this.storedVectors.get(vectorId)?.nodeId ?? vectorId;
     return this.graph.hasNode(nodeId) ? nodeId : undefined;
+  }
+
+  // ── Snapshots ───────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * The whole state as plain data, for a snapshot: synchronous, so it is one consistent cut.
+   * Nodes and edges are immutable objects, shared, not copied; vector rows are views the stores
+   * copy on their next write. Undefined before the first prime event (nothing worth keeping).
+   */
+  exportState(): ProjectionState | undefined {
+    if (this.anchor === null) return undefined;
+    const count = this.graph.order;
+    const nodes: ProjectionState['nodes'] = {
+      ids: [],
+      types: [],
+      properties: [],
+      createdAt: [],
+      updatedAt: [],
+      version: new Float64Array(count),
+      seq: new Float64Array(count),
+      createdMs: new Float64Array(count),
+      updatedMs: new Float64Array(count),
+      textLength: new Float64Array(count),
+    };
+    let i = 0;
+    const indexOf = new Map<string, number>();
+    for (const r of this.graph.records()) {
+      const n = r.node;
+      indexOf.set(n.id, i);
+      nodes.ids[i] = n.id;
+      nodes.types[i] = n.type;
+      nodes.properties[i] = n.properties;
+      nodes.createdAt[i] = n.created_at;
+      nodes.updatedAt[i] = n.updated_at;
+      nodes.version[i] = n.version;
+      nodes.seq[i] = r.seq;
+      nodes.createdMs[i] = r.createdMs;
+      nodes.updatedMs[i] = r.updatedMs;
+      nodes.textLength[i++] = r.textLength;
+    }
+    const size = this.graph.size;
+    const edges: ProjectionState['edges'] = {
+      ids: [],
+      ends: new Int32Array(2 * size),
+      relations: [],
+      properties: [],
+      weights: new Float64Array(size),
+      createdAt: [],
+    };
+    i = 0;
+    for (const e of this.graph.edges()) {
+      edges.ids[i] = e.id;
+      edges.ends[2 * i] = indexOf.get(e.source) as number;
+      edges.ends[2 * i + 1] = indexOf.get(e.target) as number;
+      edges.relations[i] = e.relation;
+      edges.properties[i] = e.properties;
+      edges.weights[i] = e.weight;
+      edges.createdAt[i++] = e.created_at;
+    }
+    return {
+      tenant: this.tenant,
+      anchor: { ...this.anchor },
+      eventCount: this.eventCount,
+      ignoredEvents: this.ignoredEvents,
+      seq: this.seq,
+      textChars: this.textChars,
+      nodes,
+      edges,
+      forgotten: [...this.forgotten],
+      typeCounts: [...this.typeCounts],
+      relationCounts: [...this.relationCounts],
+      storedVectors: [...this.storedVectors].map(([id, e]) => [id, e.space, e.nodeId, e.metadata]),
+      derivedVectors: this.derivedVectors,
+      spaces: [...this.spaces].map(([name, index]) => ({ name, vectors: index.exportState() })),
+      lexical: this.lexicalIndex.exportState(),
+    };
+  }
+
+  /** Ends an export: its snapshot is written, so the vector stores need not copy on write for it. */
+  releaseState(state: ProjectionState): void {
+    for (const { name, vectors } of state.spaces) this.spaces.get(name)?.releaseState(vectors);
+  }
+
+  /**
+   * The projection a fold had reached when `state` was exported (its arrays are adopted). Its
+   * position is the anchor's: catching up from there folds exactly the events it has not seen.
+   */
+  static fromState(state: ProjectionState, options: ProjectionOptions): PrimeProjection {
+    const p = new PrimeProjection(options);
+    p.position = state.anchor.position;
+    p.logStart = state.anchor.position;
+    p.anchor = { ...state.anchor };
+    p.eventCount = state.eventCount;
+    p.ignoredEvents = state.ignoredEvents;
+    p.seq = state.seq;
+    p.textChars = state.textChars;
+    const n = state.nodes;
+    // Filled in order from empty: a large array made with new Array(n) would start as a slow dictionary.
+    const records: NodeRecord[] = [];
+    for (let i = 0; i < n.ids.length; i++) {
+      const id = n.ids[i];
+      const properties = n.properties[i];
+      const node: PrimeNode = Object.freeze({ id, type: n.types[i], properties, created_at: n.createdAt[i], updated_at: n.updatedAt[i], version: n.version[i] });
+      records[i] = p.graph.addNode(node, n.seq[i], n.createdMs[i], n.updatedMs[i], n.textLength[i]);
+      // Nodes come in creation order, so each name's list comes out in creation order too.
+      const name = str(properties.name);
+      if (name === undefined) continue;
+      const ids = p.names.get(name);
+      if (ids === undefined) p.names.set(name, [id]);
+      else ids.push(id);
+    }
+    const e = state.edges;
+    for (let i = 0; i < e.ids.length; i++) {
+      const source = records[e.ends[2 * i]];
+      const target = records[e.ends[2 * i + 1]];
+      if (source === undefined || target === undefined) throw new Error(`edge ${e.ids[i]} names a node out of range`);
+      const edge: PrimeEdge = Object.freeze({ id: e.ids[i], source: source.node.id, target: target.node.id, relation: e.relations[i], properties: e.properties[i], weight: e.weights[i], created_at: e.createdAt[i] });
+      p.graph.addEdgeBetween(edge, source, target);
+    }
+    for (const id of state.forgotten) p.forgotten.add(id);
+    for (const [key, count] of state.typeCounts) p.typeCounts.set(key, count);
+    for (const [key, count] of state.relationCounts) p.relationCounts.set(key, count);
+    for (const [id, space, nodeId, metadata] of state.storedVectors) {
+      p.storedVectors.set(id, { space, nodeId, metadata });
+      if (nodeId === null) continue;
+      let set = p.vectorsByNode.get(nodeId);
+      if (set === undefined) p.vectorsByNode.set(nodeId, (set = new Set()));
+      set.add(id);
+    }
+    p.derivedVectors = state.derivedVectors;
+    for (const { name, vectors } of state.spaces) p.spaces.set(name, p.newSpace(name, vectors.dims, vectors));
+    p.lexicalIndex = LexicalIndex.fromState(state.lexical);
+    return p;
   }
 
   /** Rough bytes held, for the warm cache's memory bound. */
   approxBytes(): number {
     let vectorBytes = 0;
-    for (const index of this.spaces.values()) vectorBytes += index.size * (index.dims * 4 + 96);
+    // Float32 rows, their int8 copy, and the bookkeeping of each.
+    for (const index of this.spaces.values()) vectorBytes += index.size * (index.dims * 5 + 96);
     return 4096 + this.graph.order * 600 + this.graph.size * 300 + this.textChars * 3 + vectorBytes + this.log.length * 16;
   }
 
@@ -425,36 +582,6 @@ export class PrimeProjection implements PrimeView {
   async close(): Promise<void> {
     await Promise.all([...this.spaces.values()].map((index) => index.close()));
   }
-}
-
-function onOwnEntity(e: StoredEvent): boolean {
-  const p = e.payload;
-  if (e.event_type.startsWith('prime.node.')) return typeof p.node_id === 'string' && e.entity_id === nodeEntity(p.node_id);
-  if (e.event_type.startsWith('prime.edge.')) return typeof p.edge_id === 'string' && e.entity_id === edgeEntity(p.edge_id);
-  if (e.event_type.startsWith('prime.vector.')) return typeof p.vector_id === 'string' && e.entity_id === vectorEntity(p.vector_id);
-  return false;
-}
-
-function str(value: JsonValue | undefined): string | undefined {
-  return typeof value === 'string' && value.length > 0 ? value : undefined;
-}
-
-function bump(counts: Map<string, number>, key: string, by: number): void {
-  counts.set(key, (counts.get(key) ?? 0) + by);
-}
-
-function safeDecode(data: string, dims: number): Float32Array | undefined {
-  try {
-    return decodeVector(data, dims, 'data');
-  } catch {
-    return undefined;
-  }
-}
-
-/** A file-system-safe directory name for a vector space. */
-function spaceDirName(space: string): string {
-  const readable = space.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 48);
-  return `${readable}-${createHash('sha256').update(space).digest('hex').slice(0, 8)}`;
 }
 
 /**

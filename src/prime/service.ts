@@ -3,25 +3,27 @@
 // next read. A write applies to a projection only if the tenant is already warm, and it does so
 // by catching up from the log (positions make the fold idempotent), never hydrate-then-apply, so
 // counters stay exact in the process that wrote and in any other. Tombstones in the log (rare)
-// make a warm projection rebuild from the store on its next read.
+// make a warm projection rebuild from the store on its next read. With a local data directory, a
+// cold tenant starts from its projection snapshot when one checks out and folds only the events
+// after it. The cache, hydration and catch-up live in tenants.ts; argument checks in serviceArgs.ts.
 
-import { createHash } from 'node:crypto';
-import { join } from 'node:path';
-import { LRUCache } from 'lru-cache';
 import { InvalidError, NotFoundError } from '../core/errors.js';
 import { isPlainObject } from '../core/fold.js';
 import { UuidV7Generator } from '../core/ids.js';
 import { parseInstant, formatInstant } from '../core/time.js';
-import { CONTROL_ENTITY, LIMITS, type EventStore, type JsonObject, type NewEvent, type StoredEvent } from '../core/types.js';
-import { checkId, checkTenant } from '../core/validate.js';
-import { checkVector, encodeVector, normalize } from '../embed/codec.js';
+import { LIMITS, type EventStore, type JsonObject, type NewEvent, type StoredEvent } from '../core/types.js';
+import { checkTenant } from '../core/validate.js';
+import { encodeVector } from '../embed/codec.js';
 import { createHashEmbedder } from '../embed/hashEmbedder.js';
 import type { Embedder, EmbedderInfo } from '../embed/types.js';
 import { buildContextPack } from './contextPack.js';
-import { edgeCreated, edgeDeleted, MAX_PRIME_ID_LENGTH, nodeCreated, nodeDeleted, nodeEntity, nodeText, nodeUpdated, PRIME_EVENT_PREFIX, PRIME_EVENTS, vectorStored, type EncodedVector } from './events.js';
+import { edgeCreated, edgeDeleted, nodeCreated, nodeDeleted, nodeEntity, nodeText, nodeUpdated, PRIME_EVENT_PREFIX, PRIME_EVENTS, vectorStored, type EncodedVector } from './events.js';
 import { customSpace, PrimeProjection } from './projection.js';
 import { hnswAvailability } from './vectorIndex.js';
 import { rankRecall, tuningForEmbedder, type RecallTuning } from './recall.js';
+import { callerVector, checkInt, checkName, checkPrimeId, checkProperties, checkText, mergeProperties, nodeHits, PRIME_LIMITS, propertiesMatch, touches } from './serviceArgs.js';
+import type { SnapshotPolicy } from './snapshots.js';
+import { HYDRATE_PAGE, PrimeTenants } from './tenants.js';
 import { neighbors, shortestPath, subgraph } from './traverse.js';
 import type { AsOfArg, Direction, NodeHistory, PrimeCapabilities, PrimeEdge, PrimeNode, PrimeService, PrimeStats, PrimeView, RecallHit, SimilarHit, VectorIndexStatus } from './types.js';
 
@@ -30,8 +32,13 @@ export interface PrimeServiceOptions {
   /** Default: the offline deterministic embedder. */
   embedder?: Embedder;
   now?: () => number;
-  /** Local data directory: derived vector indexes are persisted under `<dataDir>/prime`. */
+  /** Local data directory: derived vector indexes and projection snapshots are kept under `<dataDir>/prime`. */
   dataDir?: string;
+  /**
+   * Projection snapshots under `<dataDir>/prime` (default: on when there is a data directory):
+   * false turns them off, an object tunes when they are written.
+   */
+  snapshots?: boolean | Partial<SnapshotPolicy>;
   log?: (line: string) => void;
   /** Vectors in a space before an HNSW index is built for it (default 5000). */
   hnswThreshold?: number;
@@ -48,26 +55,7 @@ export interface PrimeServiceOptions {
   maxWarmBytes?: number;
 }
 
-export const PRIME_LIMITS = {
-  maxTypeLength: 200,
-  maxRelationLength: 200,
-  maxDepth: 5,
-  maxRecallDepth: 3,
-  maxTopK: 100,
-  defaultTopK: 10,
-  defaultNeighborLimit: 100,
-  defaultSearchLimit: 20,
-  defaultSubgraphLimit: 200,
-  minContextTokens: 64,
-  maxContextTokens: 100_000,
-  defaultContextTokens: 2000,
-  maxEmbedTextLength: 32_000,
-  maxStoredVectorText: 2000,
-} as const;
-
-/** Sealed as-of views kept (an agent looking into the past tends to ask several things of one instant). */
-const PAST_VIEWS_KEPT = 4;
-const PAST_VIEWS_MAX_BYTES = 512 * 1024 * 1024;
+export { PRIME_LIMITS } from './serviceArgs.js';
 
 /** Folding one node's own events needs no vectors: an embedder that is never asked. */
 const NO_EMBEDDER: Embedder = {
@@ -78,23 +66,6 @@ const NO_EMBEDDER: Embedder = {
   embed: () => Promise.reject(new Error('not used')),
   describe: () => ({ name: 'none', kind: 'lexical', dims: 0, source: 'offline' }),
 };
-
-/** Events per page when hydrating (the port's largest page). */
-const HYDRATE_PAGE = LIMITS.maxPageSize;
-
-/** One warm (or warming) tenant. Catch-ups and hydrations run one at a time per tenant. */
-class TenantSlot {
-  projection: PrimeProjection | undefined;
-  /** Control events (tombstones, restores) at or below this position are already reflected. */
-  controlPosition = 0;
-  private queue: Promise<unknown> = Promise.resolve();
-
-  run<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.queue.then(task, task);
-    this.queue = result.catch(() => undefined);
-    return result;
-  }
-}
 
 export function createPrimeService(options: PrimeServiceOptions): PrimeService & PrimeServiceExtras {
   return new Prime(options);
@@ -108,59 +79,31 @@ export interface PrimeServiceExtras {
   isWarm(tenant: string): boolean;
   /** The warm cache, for metrics: tenants warm now, and hydrations (cold tenants built from the log) so far. */
   cacheInfo(): { warm_tenants: number; hydrations: number };
+  /** Projection snapshots loaded, rejected (and why is logged), written, failed to write; null without a data directory. */
+  snapshotInfo(): { loaded: number; rejected: number; written: number; write_failures: number } | null;
+  /** Writes a snapshot of every warm tenant that folded anything since its last one (tests, benchmarks). */
+  writeSnapshots(): Promise<void>;
 }
 
 class Prime implements PrimeService, PrimeServiceExtras {
   private readonly store: EventStore;
-  private hydrations = 0;
   private readonly embedder: Embedder;
   private readonly now: () => number;
   private readonly log: (line: string) => void;
   private readonly ids = new UuidV7Generator();
-  /**
-   * Warm tenants. Each entry is a fresh `{ slot }` box: lru-cache re-measures an entry's size only
-   * when the value changes, and a projection grows in place as writes land.
-   */
-  private readonly cache: LRUCache<string, { slot: TenantSlot }>;
   /** Fusion weights suited to the embedder: a lexical one gets less say than a semantic model. */
   private readonly tuning: Partial<RecallTuning>;
-  /** As-of views whose cut is sealed (before the tenant's latest event): immutable, so kept for reuse. */
-  private readonly pastViews = new LRUCache<string, PrimeProjection>({
-    max: PAST_VIEWS_KEPT,
-    maxSize: PAST_VIEWS_MAX_BYTES,
-    // A past view never changes after it is built, so its size is measured once.
-    sizeCalculation: (projection) => Math.min(PAST_VIEWS_MAX_BYTES, Math.max(1, projection.approxBytes())),
-    dispose: (projection) => {
-      projection.close().catch((err: unknown) => this.log(`allsource: closing a past Prime view: ${describeError(err)}`));
-    },
-  });
+  /** The warm cache of live projections, their snapshots, and the as-of views. */
+  private readonly tenants: PrimeTenants;
   private closed = false;
 
-  constructor(private readonly options: PrimeServiceOptions) {
+  constructor(options: PrimeServiceOptions) {
     this.store = options.store;
     this.embedder = options.embedder ?? createHashEmbedder();
     this.tuning = { ...tuningForEmbedder(this.embedder.kind), ...options.recallTuning };
     this.now = options.now ?? Date.now;
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
-    const maxSize = options.maxWarmBytes ?? 2 * 1024 ** 3;
-    this.cache = new LRUCache<string, { slot: TenantSlot }>({
-      max: options.maxWarmTenants ?? 64,
-      maxSize,
-      // Capped at the bound so one huge tenant still stays warm (alone) instead of being refused.
-      sizeCalculation: ({ slot }) => Math.min(maxSize, Math.max(1, slot.projection?.approxBytes() ?? 1)),
-      // Replacing the box of a tenant (to re-measure it) must not close its projection.
-      noDisposeOnSet: true,
-      // An evicted tenant's projection is closed once its queued work is done; it re-hydrates on its next read.
-      dispose: ({ slot }) => {
-        slot
-          .run(async () => {
-            const projection = slot.projection;
-            slot.projection = undefined;
-            await projection?.close();
-          })
-          .catch((err: unknown) => this.log(`allsource: closing an evicted Prime projection: ${describeError(err)}`));
-      },
-    });
+    this.tenants = new PrimeTenants({ ...options, embedder: this.embedder, log: this.log });
   }
 
   /** Asked each time: a remote embedder learns its vector length from its first answer. */
@@ -183,17 +126,23 @@ class Prime implements PrimeService, PrimeServiceExtras {
   }
 
   private warmCount(): number {
-    let count = 0;
-    for (const { slot } of this.cache.values()) if (slot.projection !== undefined) count++;
-    return count;
+    return this.tenants.warmCount();
   }
 
   isWarm(tenant: string): boolean {
-    return this.cache.peek(tenant)?.slot.projection !== undefined;
+    return this.tenants.isWarm(tenant);
   }
 
   cacheInfo(): { warm_tenants: number; hydrations: number } {
-    return { warm_tenants: this.warmCount(), hydrations: this.hydrations };
+    return this.tenants.cacheInfo();
+  }
+
+  snapshotInfo(): { loaded: number; rejected: number; written: number; write_failures: number } | null {
+    return this.tenants.snapshotInfo();
+  }
+
+  writeSnapshots(): Promise<void> {
+    return this.tenants.writeSnapshots();
   }
 
   // ── projections ──────────────────────────────────────────────────────────────────────────────
@@ -202,85 +151,7 @@ class Prime implements PrimeService, PrimeServiceExtras {
   private async live(tenant: string): Promise<{ projection: PrimeProjection; wasWarm: boolean }> {
     checkTenant(tenant);
     this.ensureOpen();
-    let slot = this.cache.get(tenant)?.slot;
-    if (slot === undefined) {
-      slot = new TenantSlot();
-      this.cache.set(tenant, { slot });
-    }
-    const wasWarm = slot.projection !== undefined;
-    const current = slot;
-    const projection = await current.run(async () => {
-      if (current.projection === undefined) await this.hydrate(tenant, current);
-      else await this.catchUp(tenant, current);
-      return current.projection as PrimeProjection;
-    });
-    // Re-set so the cache re-measures the tenant (it grows with writes); this may evict others.
-    if (this.cache.peek(tenant)?.slot === current) this.cache.set(tenant, { slot: current });
-    return { projection, wasWarm };
-  }
-
-  private newProjection(tenant: string, asOf: string | null): PrimeProjection {
-    const approximate = asOf === null && this.options.vectorSearch !== 'exact';
-    return new PrimeProjection({
-      tenant,
-      asOf,
-      embedder: this.embedder,
-      hnsw: approximate,
-      hnswThreshold: this.options.hnswThreshold,
-      persistDir: approximate && this.options.dataDir !== undefined ? join(this.options.dataDir, 'prime', tenantDirName(tenant)) : undefined,
-      log: this.log,
-    });
-  }
-
-  private async hydrate(tenant: string, slot: TenantSlot): Promise<void> {
-    this.hydrations++;
-    // Control events after this position (e.g. a tombstone landing mid-hydration) force a rebuild.
-    const startPosition = (await this.store.stats(tenant)).last_position;
-    const projection = this.newProjection(tenant, null);
-    try {
-      await this.foldFromStore(tenant, projection);
-    } catch (err) {
-      // Half a fold is no projection: drop it (and any index build it began); the next read retries.
-      await projection.close().catch(() => undefined);
-      throw err;
-    }
-    projection.advanceTo(startPosition);
-    slot.projection = projection;
-    slot.controlPosition = startPosition;
-  }
-
-  private async foldFromStore(tenant: string, projection: PrimeProjection, asOf?: string): Promise<void> {
-    let cursor: string | undefined;
-    do {
-      const page = await this.store.query(tenant, { event_type_prefix: PRIME_EVENT_PREFIX, limit: HYDRATE_PAGE, cursor, as_of: asOf });
-      for (const event of page.events) projection.apply(event);
-      cursor = page.next_cursor ?? undefined;
-    } while (cursor !== undefined);
-  }
-
-  /**
-   * Applies what the log gained since the projection's position, in one watch call per page of
-   * Prime events (over HttpCore, one round trip for a read that finds nothing new); a tombstone or
-   * restore among them means the fold may no longer match the live log, so it is rebuilt.
-   */
-  private async catchUp(tenant: string, slot: TenantSlot): Promise<void> {
-    const projection = slot.projection as PrimeProjection;
-    // From the lower of the two: a hydration may have folded events past a tombstone it never saw.
-    let after = Math.min(projection.position, slot.controlPosition);
-    while (true) {
-      const page = await this.store.watch(tenant, { after, timeout_ms: 0, limit: HYDRATE_PAGE, event_type_prefix: PRIME_EVENT_PREFIX, include_control: true });
-      if (page.events.some((event) => event.entity_id === CONTROL_ENTITY)) {
-        slot.projection = undefined;
-        await projection.close();
-        await this.hydrate(tenant, slot);
-        return;
-      }
-      for (const event of page.events) projection.apply(event);
-      projection.advanceTo(page.last_position);
-      after = page.last_position;
-      if (page.events.length < HYDRATE_PAGE) break;
-    }
-    slot.controlPosition = after;
+    return this.tenants.live(tenant);
   }
 
   /** The live projection, or one folded from the log prefix recorded at or before `as_of`. */
@@ -288,18 +159,7 @@ class Prime implements PrimeService, PrimeServiceExtras {
     if (asOf === undefined) return (await this.live(tenant)).projection;
     checkTenant(tenant);
     this.ensureOpen();
-    const cut = formatInstant(parseInstant(asOf, 'as_of'));
-    const key = `${tenant}\n${cut}`;
-    const cached = this.pastViews.get(key);
-    if (cached !== undefined) return cached;
-    const projection = this.newProjection(tenant, cut);
-    await this.foldFromStore(tenant, projection, cut);
-    // A cut before the tenant's latest event is sealed: the store never records an event at or
-    // before it again, and a later tombstone does not change what was live then. Such a view
-    // can be kept; a cut at or after the latest event could still gain events.
-    const latest = (await this.store.stats(tenant)).last_event_at;
-    if (latest !== null && Date.parse(cut) < Date.parse(latest)) this.pastViews.set(key, projection);
-    return projection;
+    return this.tenants.pastView(tenant, formatInstant(parseInstant(asOf, 'as_of')));
   }
 
   async view(tenant: string, args: AsOfArg = {}): Promise<PrimeView> {
@@ -322,12 +182,8 @@ class Prime implements PrimeService, PrimeServiceExtras {
   }
 
   /** Write once, apply once: only a warm tenant is brought up to date (from the log, which has the write). */
-  private async afterWrite(tenant: string): Promise<void> {
-    const slot = this.cache.peek(tenant)?.slot;
-    if (slot?.projection === undefined) return;
-    await slot.run(async () => {
-      if (slot.projection !== undefined) await this.catchUp(tenant, slot);
-    });
+  private afterWrite(tenant: string): Promise<void> {
+    return this.tenants.afterWrite(tenant);
   }
 
   // ── writes ───────────────────────────────────────────────────────────────────────────────────
@@ -507,12 +363,31 @@ class Prime implements PrimeService, PrimeServiceExtras {
     const edgeIds = new Set<string>();
     const vectorIds = new Set<string>([id]);
     const events: StoredEvent[] = [];
-    for (const event of projection.log) {
+    for (const event of await this.primeLog(tenant, projection)) {
       if (cutMs !== undefined && Date.parse(event.timestamp) > cutMs) break;
       if (touches(event, id, edgeIds, vectorIds)) events.push(event);
     }
     if (events.length === 0) throw new NotFoundError(`node_id: no node '${id}' in this tenant's log${args.as_of === undefined ? '' : ` as of ${args.as_of}`}`, { field: 'node_id' });
     return { node_id: id, events };
+  }
+
+  /**
+   * Every prime event the projection folded, in log order. One restored from a snapshot holds only
+   * those after it: the rest is read from the store (which has them, as the snapshot was checked).
+   */
+  private async primeLog(tenant: string, projection: PrimeProjection): Promise<readonly StoredEvent[]> {
+    if (projection.logStart === 0) return projection.log;
+    const prefix: StoredEvent[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.store.query(tenant, { event_type_prefix: PRIME_EVENT_PREFIX, limit: HYDRATE_PAGE, cursor });
+      for (const event of page.events) {
+        if (event.position > projection.logStart) return prefix.concat(projection.log);
+        prefix.push(event);
+      }
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor !== undefined);
+    return prefix.concat(projection.log);
   }
 
   async similar(tenant: string, args: { id?: string; text?: string; vector?: number[]; top_k?: number } & AsOfArg): Promise<{ results: SimilarHit[]; embedder: EmbedderInfo; vector_index: VectorIndexStatus }> {
@@ -683,8 +558,8 @@ class Prime implements PrimeService, PrimeServiceExtras {
     return out;
   }
 
-  async whenIdle(): Promise<void> {
-    await Promise.all([...this.cache.values()].map(({ slot }) => slot.projection?.whenIdle()));
+  whenIdle(): Promise<void> {
+    return this.tenants.whenIdle();
   }
 
   private ensureOpen(): void {
@@ -694,115 +569,8 @@ class Prime implements PrimeService, PrimeServiceExtras {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const slots = [...this.cache.values()].map(({ slot }) => slot);
-    this.cache.clear();
-    this.pastViews.clear();
-    await Promise.all(slots.map((slot) => slot.run(async () => slot.projection?.close())));
+    await this.tenants.close();
   }
-}
 
-// ── argument checks (the tools validate with zod too; library callers get the same errors) ────
 
-/** A caller's vector, unit length (search is cosine = dot product over unit vectors). */
-function callerVector(value: unknown): Float32Array {
-  return normalize(checkVector(value, 'vector'));
-}
-
-/** The store's id rules (no control characters, well-formed Unicode), with room for the `prime:vector:` prefix. */
-function checkPrimeId(value: unknown, field: string): string {
-  // `$` is reserved for store entities only; inside `prime:node:$x` it is harmless.
-  const id = checkId(value, field, { allowReserved: true });
-  if (id.length > MAX_PRIME_ID_LENGTH) throw new InvalidError(field, `must be at most ${MAX_PRIME_ID_LENGTH} characters, got ${id.length}`);
-  return id;
-}
-
-function checkName(value: unknown, field: string, max: number): string {
-  if (typeof value !== 'string' || value.trim().length === 0) throw new InvalidError(field, 'must be a non-empty string');
-  if (value.length > max) throw new InvalidError(field, `must be at most ${max} characters`);
-  return value;
-}
-
-function checkProperties(value: unknown, field: string): JsonObject {
-  if (value === undefined) return {};
-  if (!isPlainObject(value)) throw new InvalidError(field, 'must be a JSON object');
-  return value;
-}
-
-function checkText(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value.trim().length === 0) throw new InvalidError(field, 'must be non-empty text');
-  if (value.length > PRIME_LIMITS.maxEmbedTextLength) throw new InvalidError(field, `must be at most ${PRIME_LIMITS.maxEmbedTextLength} characters`);
-  return value;
-}
-
-function checkInt(value: unknown, field: string, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw new InvalidError(field, `must be an integer from ${min} to ${max}`);
-  return value;
-}
-
-function mergeProperties(before: JsonObject, patch: JsonObject): JsonObject {
-  const out: JsonObject = { ...before };
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === null) delete out[key];
-    else out[key] = isPlainObject(value) && isPlainObject(out[key]) ? mergeProperties(out[key], value) : value;
-  }
-  return out;
-}
-
-/** Property filter of prime_search: every given key equals (JSON-wise) the node's value. */
-function propertiesMatch(properties: JsonObject, wanted: JsonObject): boolean {
-  for (const [key, value] of Object.entries(wanted)) {
-    if (JSON.stringify(properties[key]) !== JSON.stringify(value)) return false;
-  }
-  return true;
-}
-
-/**
- * Vector hits to node hits: the first (best) hit per live node. A vector pointing away from the
- * query (cosine ≤ 0) is not similar at all, so it is not reported as found semantically.
- */
-function nodeHits(projection: PrimeProjection, hits: Array<{ id: string; score: number }>): Array<{ id: string; score: number }> {
-  const seen = new Set<string>();
-  const out: Array<{ id: string; score: number }> = [];
-  for (const hit of hits) {
-    if (!(hit.score > 0)) break; // best first: the rest are no closer
-    const nodeId = projection.nodeOfVector(hit.id);
-    if (nodeId === undefined || seen.has(nodeId)) continue;
-    seen.add(nodeId);
-    out.push({ id: nodeId, score: hit.score });
-  }
-  return out;
-}
-
-/** Whether a prime event touched node `id` (its own events, its edges', its vectors'); learns edge and vector ids as it goes. */
-function touches(event: StoredEvent, id: string, edgeIds: Set<string>, vectorIds: Set<string>): boolean {
-  const p = event.payload;
-  switch (event.event_type) {
-    case PRIME_EVENTS.nodeCreated:
-    case PRIME_EVENTS.nodeUpdated:
-    case PRIME_EVENTS.nodeDeleted:
-      return p.node_id === id;
-    case PRIME_EVENTS.edgeCreated:
-      if (p.source !== id && p.target !== id) return false;
-      if (typeof p.edge_id === 'string') edgeIds.add(p.edge_id);
-      return true;
-    case PRIME_EVENTS.edgeDeleted:
-      return typeof p.edge_id === 'string' && edgeIds.has(p.edge_id);
-    case PRIME_EVENTS.vectorStored:
-      if (p.node_id !== id && p.vector_id !== id) return false;
-      if (typeof p.vector_id === 'string') vectorIds.add(p.vector_id);
-      return true;
-    case PRIME_EVENTS.vectorDeleted:
-      return typeof p.vector_id === 'string' && vectorIds.has(p.vector_id);
-    default:
-      return false;
-  }
-}
-
-function tenantDirName(tenant: string): string {
-  return createHash('sha256').update(tenant).digest('hex').slice(0, 24);
-}
-
-function describeError(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

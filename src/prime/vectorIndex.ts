@@ -1,173 +1,53 @@
 // One space of a tenant's vectors (unit-length Float32Array keyed by id, cosine = dot product) and
-// the nearest-neighbour search over it. Answers are exact (a brute-force scan) while the space is
-// small, and come from an hnswlib-node HNSW index once it is large. The index is built in a worker
-// thread (hnswWorker.ts) because a large build takes minutes, and persisted as derived data so the
-// next start loads it instead; hnswlib-node is optional, and without it everything stays exact.
+// the nearest-neighbour search over it. Answers are exact (vectorStore.ts: a scan, prefiltered by
+// int8 scores once the space is large) until an hnswlib-node HNSW index is ready, and come from
+// that index once the space reaches the threshold. The index is built in a worker thread
+// (hnswWorker.ts) because a large build takes minutes, and persisted as derived data
+// (hnswFiles.ts) so the next start loads it and adds only what changed; hnswlib-node is optional
+// (hnswLib.ts), and without it everything stays exact.
 
-import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { InvalidError, UnavailableError } from '../core/errors.js';
-import { HNSW_WORKER_MARKER, type HnswBuildRequest, type HnswIndex, type Hnswlib, type HnswWorkerMessage } from './hnswWorker.js';
+import { runHnswWorker } from './hnswBuild.js';
+import { BIN_FILE, digestWords, hex8, readHnswFiles, writeHnswFiles } from './hnswFiles.js';
+import { HNSW_SWITCHED_OFF, hnswAvailability, hnswSwitchedOff, hnswWorkerUrl, loadHnswlib, logOnce } from './hnswLib.js';
+import type { HnswBuildRequest, HnswIndex, Hnswlib } from './hnswWorker.js';
 import type { VectorIndexStatus } from './types.js';
+import { allFinite, describeVector, TopK, VectorStore, type VectorHit, type VectorStoreState } from './vectorStore.js';
+import {
+  DEFAULT_THRESHOLD,
+  DRAIN_SLICE_MS,
+  HNSW_EF_CONSTRUCTION,
+  HNSW_EF_SEARCH,
+  HNSW_M,
+  HNSW_SEED,
+  MAX_DEFER_MS,
+  PERSIST_AFTER_ADDS,
+  QUIET_MS,
+  REBUILD_MIN,
+  type IndexedEntries,
+  type Phase,
+  type VectorIndexCounters,
+  type VectorIndexOptions,
+} from './vectorIndexSettings.js';
 
-export interface VectorIndexOptions {
-  dims: number;
-  /** Vectors at which HNSW is built (default 5000). Below it, search is exact. */
-  hnswThreshold?: number;
-  /** false: never build HNSW (used for as-of views folded from a log prefix). */
-  hnsw?: boolean;
-  /** Directory where the built HNSW index is persisted as derived, rebuildable data (local mode). */
-  persistDir?: string;
-  /** Diagnostics, one line each (stderr by default; never stdout, which may carry MCP stdio). */
-  log?: (line: string) => void;
-  /**
-   * The build worker script. Default: hnswWorker.js next to this module, or the compiled one under
-   * dist/ when this module runs from its .ts source (a worker thread cannot load TypeScript).
-   * When the script does not exist, the index is built on the main thread in short slices instead.
-   */
-  workerScript?: URL;
-  /** HNSW search breadth (hnswlib's ef, default 128): higher finds more of the true neighbours, slower. */
-  efSearch?: number;
-}
+export type { VectorIndexCounters, VectorIndexOptions } from './vectorIndexSettings.js';
 
-export interface VectorHit {
-  id: string;
-  /** Cosine similarity (the dot product of unit vectors). */
-  score: number;
-}
-
-/** What this index has done with HNSW since it was constructed (tests and benchmarks read it). */
-export interface VectorIndexCounters {
-  /** Indexes built from scratch (in the worker or, without a worker script, on the main thread). */
-  builds: number;
-  /** Of those, built in a worker thread. */
-  workerBuilds: number;
-  /** Persisted indexes loaded instead of building. */
-  loads: number;
-  /** Persisted indexes ignored because they were corrupt or did not match. */
-  rejectedFiles: number;
-  /** Duration of the last worker build in ms (null before one finished). */
-  lastBuildMs: number | null;
-}
-
-/** HNSW graph degree: 16 is hnswlib's recommended default for embeddings of a few hundred dims. */
-const HNSW_M = 16;
-/** Build-time beam: 200 buys recall at build cost, and the build runs off the request path. */
-const HNSW_EF_CONSTRUCTION = 200;
-/**
- * Search beam (at least k). Measured at 384 d: clustered data (like real embeddings) has recall@10
- * 1.0 at 20k vectors, ~0.6 ms a query; uniformly random data, the structureless worst case, 0.97 at
- * 2k but only ~0.4–0.6 at 20k (it would take ef ≈ 512 for ~0.85).
- */
-const HNSW_EF_SEARCH = 128;
-const HNSW_SEED = 100;
-const DEFAULT_THRESHOLD = 5000;
-
-/** A build starts once writes pause this long, so a fold's burst of upserts is all in the snapshot. */
-const QUIET_MS = 50;
-/** …but no later than this after the threshold was reached, even under a steady stream of writes. */
-const MAX_DEFER_MS = 2000;
-/** Main-thread time per slice when adding vectors to a live index (the event loop runs in between). */
-const DRAIN_SLICE_MS = 8;
-/** Rebuild in the worker rather than add this many (or more than the index holds) on the main thread. */
-const REBUILD_MIN = 2000;
-
-const SIDECAR_FORMAT = 1;
-const BIN_FILE = 'hnsw.bin';
-const SIDECAR_FILE = 'hnsw.json';
-
-/** The sidecar next to hnsw.bin: what the labels stand for and how to tell a stale one. */
-interface Sidecar {
-  format: number;
-  dims: number;
-  space: 'ip';
-  m: number;
-  ef_construction: number;
-  next_label: number;
-  bin_bytes: number;
-  bin_sha256: string;
-  labels: number[];
-  ids: string[];
-  /** Per id, 16 hex digits: two FNV-1a lanes over the vector's float32 words. */
-  digests: string[];
-}
-
-/** Where HNSW stands. `attached`: an index exists (possibly still catching up on a backlog). */
-type Phase = 'none' | 'scheduled' | 'loading' | 'building' | 'attached' | 'failed';
-
-/** Labelled vectors already in an index that is about to be attached (labels default to 0..n-1). */
-interface IndexedEntries {
-  labels?: readonly number[];
-  ids: readonly string[];
-  /** Two words per entry, as `digestInto` computes them. */
-  digests: ArrayLike<number>;
-}
-
-// ── hnswlib-node, loaded at most once per process ───────────────────────────────────────────────
-
-type HnswlibProbe = { ok: true; lib: Hnswlib; path: string } | { ok: false; installed: boolean; reason: string };
-let hnswlibProbe: HnswlibProbe | undefined;
-const loggedOnce = new Set<string>();
-
-/**
- * hnswlib-node, or why not. It is CommonJS (`module.exports` holds the classes) and optional, so
- * it is required lazily and synchronously: status() can then say at once whether it is there.
- */
-function loadHnswlib(): HnswlibProbe {
-  if (hnswlibProbe !== undefined) return hnswlibProbe;
-  const require = createRequire(import.meta.url);
-  let path: string;
-  try {
-    path = require.resolve('hnswlib-node');
-  } catch (error) {
-    return (hnswlibProbe = { ok: false, installed: false, reason: describe(error) });
-  }
-  try {
-    const mod = require(path) as Partial<Hnswlib> & { default?: Partial<Hnswlib> };
-    const lib = typeof mod.HierarchicalNSW === 'function' ? mod : mod.default;
-    if (typeof lib?.HierarchicalNSW !== 'function') throw new Error('it exports no HierarchicalNSW class');
-    hnswlibProbe = { ok: true, lib: lib as Hnswlib, path };
-  } catch (error) {
-    hnswlibProbe = { ok: false, installed: true, reason: describe(error) };
-  }
-  return hnswlibProbe;
-}
-
-const HNSW_SWITCHED_OFF = 'exact: HNSW is switched off (ALLSOURCE_HNSW=off); answers are exact';
-
-/**
- * Whether this process can build HNSW indexes, and a sentence saying why not (the switch, or
- * hnswlib-node missing: it compiles from source at install and is optional). Without it every
- * vector search is an exact scan, which stays correct and only gets slower with size.
- */
-export function hnswAvailability(): { available: boolean; note: string } {
-  if (process.env.ALLSOURCE_HNSW?.toLowerCase() === 'off') return { available: false, note: HNSW_SWITCHED_OFF };
-  const probe = loadHnswlib();
-  if (probe.ok) return { available: true, note: 'HNSW available (hnswlib-node); spaces switch from exact scans to HNSW as they grow' };
-  const note = probe.installed
-    ? `exact: hnswlib-node failed to load (${probe.reason}); answers are exact`
-    : 'exact: hnswlib-node is not installed (it builds from source at install); answers are exact';
-  return { available: false, note };
-}
-
-/** The build worker script: next to this module, or the compiled one when running from sources. */
-export function hnswWorkerUrl(moduleUrl: string = import.meta.url): URL {
-  if (moduleUrl.endsWith('.ts')) return new URL('../../dist/src/prime/hnswWorker.js', moduleUrl);
-  return new URL('./hnswWorker.js', moduleUrl);
-}
+export { hnswAvailability, hnswWorkerUrl } from './hnswLib.js';
+export type { VectorHit, VectorStoreState } from './vectorStore.js';
 
 // ── The index ───────────────────────────────────────────────────────────────────────────────────
 
 /**
  * Vectors by id with nearest-neighbour search. Every vector is kept in one contiguous
- * Float32Array (a slot per id, freed slots reused) for exact scans; an HNSW index is layered on
- * top once the space reaches the threshold. Searches are exact until that index is ready.
+ * Float32Array (a VectorStore) for exact scans; an HNSW index is layered on top once the space
+ * reaches the threshold. Searches are exact until that index is ready.
  */
 export class VectorIndex {
   readonly dims: number;
@@ -179,12 +59,8 @@ export class VectorIndex {
   /** Why HNSW is never used here, or null when it may be. */
   private readonly disabled: 'env' | 'option' | null;
 
-  // Exact storage: slot s holds data[s*dims … (s+1)*dims) and two digest words digests[2s, 2s+1].
-  private data: Float32Array;
-  private digests: Uint32Array;
-  private slotIds: (string | null)[] = [];
-  private readonly idToSlot = new Map<string, number>();
-  private readonly freeSlots: number[] = [];
+  /** The vectors themselves and the exact search over them. */
+  private readonly store: VectorStore;
 
   // HNSW state. Invariant while attached: every live id is either labelled (in the index with its
   // current vector) or in the backlog (waiting to be added), never both.
@@ -204,6 +80,8 @@ export class VectorIndex {
   private persistedVersion = 0;
   private origin = '';
   private persistWhenDrained = false;
+  /** Vectors added to the index since it was last written (a process may never close cleanly). */
+  private addedSincePersist = 0;
   private rebuildsInARow = 0;
   private failure: { reason: string; retryAt: number } | null = null;
   private progress = { done: 0, total: 0 };
@@ -232,13 +110,15 @@ export class VectorIndex {
     if (!Number.isInteger(this.efSearch) || this.efSearch < 1) throw new InvalidError('efSearch', `must be a positive integer, got ${String(options.efSearch)}`);
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.workerScript = options.workerScript ?? hnswWorkerUrl();
-    this.disabled = process.env.ALLSOURCE_HNSW?.toLowerCase() === 'off' ? 'env' : options.hnsw === false ? 'option' : null;
-    this.data = new Float32Array(16 * this.dims);
-    this.digests = new Uint32Array(32);
+    this.disabled = hnswSwitchedOff() ? 'env' : options.hnsw === false ? 'option' : null;
+    const int8 = options.int8 ?? options.hnsw !== false;
+    if (options.restore !== undefined && options.restore.dims !== this.dims) throw new InvalidError('restore', `holds ${options.restore.dims}-d vectors, this space has ${this.dims}`);
+    this.store = options.restore === undefined ? new VectorStore({ dims: this.dims, int8 }) : VectorStore.fromState(options.restore, { int8 });
+    if (this.store.size > 0) this.maybeSchedule();
   }
 
   get size(): number {
-    return this.idToSlot.size;
+    return this.store.size;
   }
 
   /** Counters of builds and loads (for tests and benchmarks). */
@@ -252,19 +132,7 @@ export class VectorIndex {
       throw new InvalidError('vector', `expected a Float32Array of ${this.dims} dimensions, got ${describeVector(vector)}`, { id });
     }
     if (!allFinite(vector)) throw new InvalidError('vector', `holds a NaN or infinite value (id ${id})`, { id });
-    let slot = this.idToSlot.get(id);
-    const digest0 = this.digests[2 * (slot ?? 0)];
-    const digest1 = this.digests[2 * (slot ?? 0) + 1];
-    const isNew = slot === undefined;
-    if (slot === undefined) {
-      slot = this.allocateSlot();
-      this.slotIds[slot] = id;
-      this.idToSlot.set(id, slot);
-    }
-    this.data.set(vector, slot * this.dims);
-    digestInto(vector, this.digests, 2 * slot);
-    const unchanged = !isNew && this.digests[2 * slot] === digest0 && this.digests[2 * slot + 1] === digest1;
-    if (unchanged) return;
+    if (!this.store.upsert(id, vector)) return;
     this.mutations++;
     if (this.phase === 'attached') {
       this.unlabel(id);
@@ -277,11 +145,7 @@ export class VectorIndex {
 
   /** Removes `id`; false when it was not there. */
   remove(id: string): boolean {
-    const slot = this.idToSlot.get(id);
-    if (slot === undefined) return false;
-    this.idToSlot.delete(id);
-    this.slotIds[slot] = null;
-    this.freeSlots.push(slot);
+    if (!this.store.remove(id)) return false;
     this.mutations++;
     if (this.phase === 'attached') {
       this.unlabel(id);
@@ -291,17 +155,26 @@ export class VectorIndex {
   }
 
   has(id: string): boolean {
-    return this.idToSlot.has(id);
+    return this.store.has(id);
   }
 
   /** A copy of the vector stored under `id`. */
   get(id: string): Float32Array | undefined {
-    const slot = this.idToSlot.get(id);
-    return slot === undefined ? undefined : this.data.slice(slot * this.dims, (slot + 1) * this.dims);
+    return this.store.get(id);
   }
 
   ids(): IterableIterator<string> {
-    return this.idToSlot.keys();
+    return this.store.ids();
+  }
+
+  /** The stored vectors as a snapshot carries them (views that stay valid: the store copies on write). */
+  exportState(): VectorStoreState {
+    return this.store.exportState();
+  }
+
+  /** Ends an export: the snapshot that held `state` is written. */
+  releaseState(state: VectorStoreState): void {
+    this.store.releaseState(state);
   }
 
   /**
@@ -320,9 +193,7 @@ export class VectorIndex {
       const hits = this.searchHnsw(query, k, accept);
       if (hits !== null) return hits;
     }
-    const top = new TopK(k);
-    this.scanSlots(Float64Array.from(query), top, accept);
-    return top.sorted();
+    return this.store.search(query, k, accept);
   }
 
   status(): VectorIndexStatus {
@@ -388,8 +259,13 @@ export class VectorIndex {
    * loads instead of rebuilding. Does nothing without persistDir or an index.
    */
   persist(): Promise<void> {
+    // Counted from now, not from when the queue reaches it: whenIdle must wait for it.
+    this.persisting++;
     const run = (): Promise<void> => this.persistNow();
-    const result = this.persistQueue.then(run, run);
+    const result = this.persistQueue.then(run, run).finally(() => {
+      this.persisting--;
+      this.settleIdle();
+    });
     this.persistQueue = result.catch(() => undefined);
     return result;
   }
@@ -409,39 +285,6 @@ export class VectorIndex {
     this.detach();
     this.phase = 'none';
     this.settleIdle();
-  }
-
-  // ── Exact storage and search ──────────────────────────────────────────────────────────────────
-
-  private allocateSlot(): number {
-    const free = this.freeSlots.pop();
-    if (free !== undefined) return free;
-    const slot = this.slotIds.length;
-    if ((slot + 1) * this.dims > this.data.length) {
-      const capacity = Math.max(16, slot * 2);
-      const data = new Float32Array(capacity * this.dims);
-      data.set(this.data);
-      this.data = data;
-      const digests = new Uint32Array(capacity * 2);
-      digests.set(this.digests);
-      this.digests = digests;
-    }
-    this.slotIds.push(null);
-    return slot;
-  }
-
-  /** Offers every stored vector to `top`. `accept` is only asked about vectors good enough to enter. */
-  private scanSlots(query: Float64Array, top: TopK, accept: ((id: string) => boolean) | undefined): void {
-    const { data, dims, slotIds } = this;
-    const slots = slotIds.length;
-    for (let slot = 0; slot < slots; slot++) {
-      const id = slotIds[slot];
-      if (id === null) continue;
-      const score = dot(query, data, slot * dims, dims);
-      if (!top.admits(score)) continue;
-      if (accept !== undefined && !accept(id)) continue;
-      top.push(id, score);
-    }
   }
 
   // ── HNSW: search ──────────────────────────────────────────────────────────────────────────────
@@ -488,8 +331,7 @@ export class VectorIndex {
     if (found < want) return null;
     const query64 = Float64Array.from(query);
     for (const id of this.backlog) {
-      const slot = this.idToSlot.get(id) as number;
-      const score = dot(query64, this.data, slot * this.dims, this.dims);
+      const score = this.store.dotOf(id, query64);
       if (top.admits(score) && (accept === undefined || accept(id))) top.push(id, score);
     }
     return top.sorted();
@@ -588,18 +430,8 @@ export class VectorIndex {
   /** Builds over a snapshot in the worker and attaches the result; false when it must be redone. */
   private async buildInWorker(lib: Hnswlib, libPath: string): Promise<boolean> {
     this.phase = 'building';
-    const count = this.size;
-    const ids: string[] = new Array<string>(count);
-    const digests = new Uint32Array(2 * count);
-    const vectors = new Float32Array(count * this.dims);
-    let i = 0;
-    for (const [id, slot] of this.idToSlot) {
-      ids[i] = id;
-      vectors.set(this.data.subarray(slot * this.dims, (slot + 1) * this.dims), i * this.dims);
-      digests[2 * i] = this.digests[2 * slot];
-      digests[2 * i + 1] = this.digests[2 * slot + 1];
-      i++;
-    }
+    const { ids, vectors, digests } = this.store.pack();
+    const count = ids.length;
     const dir = this.persistDir ?? tmpdir();
     await mkdir(dir, { recursive: true });
     const outPath = join(dir, `hnsw.build.${process.pid}.${randomUUID()}.tmp`);
@@ -636,59 +468,26 @@ export class VectorIndex {
 
   /** Runs one build in a fresh worker thread; resolves with its duration in ms. */
   private runWorker(request: HnswBuildRequest): Promise<number> {
-    return new Promise<number>((resolve, reject) => {
-      const worker = new Worker(this.workerScript, { workerData: HNSW_WORKER_MARKER });
-      this.worker = worker;
-      let settled = false;
-      const settle = (error: Error | null, ms = 0): void => {
-        if (settled) return;
-        settled = true;
-        if (error === null) resolve(ms);
-        else reject(error);
-      };
-      worker.on('message', (message: HnswWorkerMessage) => {
-        if (message.type === 'progress') this.progress.done = message.done;
-        else if (message.type === 'done') settle(null, message.ms);
-        else settle(new Error(message.message));
-        if (message.type !== 'progress') void worker.terminate();
-      });
-      worker.on('error', (error) => settle(new Error(`HNSW worker crashed: ${error.message}`)));
-      worker.on('exit', (code) => {
+    return runHnswWorker(this.workerScript, request, {
+      started: (worker) => (this.worker = worker),
+      progress: (done) => (this.progress.done = done),
+      exited: (worker) => {
         if (this.worker === worker) this.worker = null;
-        settle(new Error(this.closed ? 'the index was closed during the build' : `HNSW worker exited unexpectedly (code ${code})`));
-      });
-      worker.postMessage(request, [request.vectors.buffer as ArrayBuffer]);
+        return this.closed ? 'the index was closed during the build' : undefined;
+      },
     });
   }
 
   /** Loads hnsw.bin if its sidecar matches this index; false (logged) when absent or unusable. */
   private async loadPersisted(lib: Hnswlib): Promise<boolean> {
     const dir = this.persistDir as string;
-    let raw: string;
     try {
-      raw = await readFile(join(dir, SIDECAR_FILE), 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.log(`vector index: cannot read ${join(dir, SIDECAR_FILE)} (${describe(error)}); rebuilding`);
-      return false;
-    }
-    try {
-      const sidecar = parseSidecar(raw, this.dims);
-      const binPath = join(dir, BIN_FILE);
-      const { size } = await stat(binPath);
-      if (size !== sidecar.bin_bytes) throw new Error(`${BIN_FILE} has ${size} bytes, the sidecar says ${sidecar.bin_bytes}`);
-      // A damaged graph can crash hnswlib rather than throw, so the bytes are checked first.
-      if ((await sha256File(binPath)) !== sidecar.bin_sha256) throw new Error(`${BIN_FILE} does not match its checksum`);
-      const index = new lib.HierarchicalNSW('ip', this.dims);
-      await index.readIndex(binPath, true);
+      const loaded = await readHnswFiles(dir, this.dims, lib, (line) => this.log(`vector index: ${line}; rebuilding`));
+      if (loaded === null) return false;
       if (this.closed) return true;
-      if (index.getNumDimensions() !== this.dims) throw new Error(`${BIN_FILE} holds ${index.getNumDimensions()}-d vectors`);
-      if (index.getCurrentCount() < sidecar.labels.length) throw new Error(`${BIN_FILE} holds fewer vectors than its sidecar lists`);
+      const { index, sidecar } = loaded;
       index.setEf(this.efSearch);
-      const digests = new Uint32Array(2 * sidecar.digests.length);
-      sidecar.digests.forEach((hex, i) => {
-        digests[2 * i] = Number.parseInt(hex.slice(0, 8), 16);
-        digests[2 * i + 1] = Number.parseInt(hex.slice(8), 16);
-      });
+      const digests = digestWords(sidecar.digests);
       this.nextLabel = sidecar.next_label;
       this.deletedInIndex = index.getCurrentCount() - sidecar.labels.length;
       if (!this.attach(index, { labels: sidecar.labels, ids: sidecar.ids, digests }, { origin: `loaded from ${join(dir, BIN_FILE)}`, mayRebuild: true, fresh: false })) {
@@ -717,9 +516,7 @@ export class VectorIndex {
     for (let i = 0; i < entries.ids.length; i++) {
       const label = entries.labels?.[i] ?? i;
       const id = entries.ids[i];
-      const slot = this.idToSlot.get(id);
-      const current =
-        slot !== undefined && !this.idToLabel.has(id) && this.digests[2 * slot] === entries.digests[2 * i] && this.digests[2 * slot + 1] === entries.digests[2 * i + 1];
+      const current = !this.idToLabel.has(id) && this.store.matchesDigest(id, entries.digests, i);
       if (current) {
         this.labelToId.set(label, id);
         this.idToLabel.set(id, label);
@@ -729,7 +526,7 @@ export class VectorIndex {
         stale++;
       }
     }
-    for (const id of this.idToSlot.keys()) if (!this.idToLabel.has(id)) this.backlog.add(id);
+    for (const id of this.store.ids()) if (!this.idToLabel.has(id)) this.backlog.add(id);
     const held = this.labelToId.size;
     if (how.mayRebuild && this.canUseWorker() && this.rebuildsInARow < 2 && (this.backlog.size > Math.max(REBUILD_MIN, held) || stale > Math.max(REBUILD_MIN, held))) {
       this.log(`vector index: the HNSW index lacks ${this.backlog.size} and holds ${stale} outdated of ${this.size} vectors; rebuilding it`);
@@ -832,25 +629,28 @@ export class VectorIndex {
     const row: number[] = new Array<number>(this.dims).fill(0);
     for (const id of this.backlog) {
       this.backlog.delete(id);
-      const slot = this.idToSlot.get(id) as number;
       if (this.deletedInIndex === 0 && index.getCurrentCount() >= index.getMaxElements()) {
         index.resizeIndex(Math.ceil(index.getMaxElements() * 1.5) + 64);
       }
-      const base = slot * this.dims;
-      for (let j = 0; j < this.dims; j++) row[j] = this.data[base + j];
+      this.store.rowInto(id, row);
       const label = this.nextLabel++;
       // Reuses the slot of a deleted element when there is one, so updates do not grow the index.
       index.addPoint(row, label, true);
       if (this.deletedInIndex > 0) this.deletedInIndex--;
       this.labelToId.set(label, id);
       this.idToLabel.set(id, label);
+      this.addedSincePersist++;
       if (performance.now() >= deadline) break;
     }
   }
 
-  /** After a fresh build has caught up, it is persisted so the next start loads it. */
+  /**
+   * After a fresh build has caught up, it is persisted so the next start loads it; so is a loaded
+   * one once it has taken many vectors since it was written (a local MCP process is often killed,
+   * not closed, and the next start would otherwise add them all again).
+   */
   private whenDrained(): void {
-    if (!this.persistWhenDrained) return;
+    if (!this.persistWhenDrained && this.addedSincePersist < PERSIST_AFTER_ADDS) return;
     this.persistWhenDrained = false;
     if (this.persistDir === undefined) return;
     this.persist().catch((error: unknown) => this.log(`vector index: ${describe(error)}`));
@@ -861,51 +661,34 @@ export class VectorIndex {
     const index = this.hnsw;
     if (dir === undefined || index === null) return;
     this.persisting++;
-    const tmpBin = join(dir, `${BIN_FILE}.${process.pid}.${randomUUID()}.tmp`);
-    const tmpSidecar = join(dir, `${SIDECAR_FILE}.${process.pid}.${randomUUID()}.tmp`);
+    const added = this.addedSincePersist;
+    this.addedSincePersist = 0;
     try {
-      await mkdir(dir, { recursive: true });
-      // The sidecar describes the index exactly as written: nothing may change it until the write ends.
-      this.frozen = true;
-      this.cancelDrain();
       const version = this.indexVersion;
-      const labels: number[] = [];
-      const ids: string[] = [];
-      const digests: string[] = [];
-      for (const [label, id] of this.labelToId) {
-        const slot = this.idToSlot.get(id) as number;
-        labels.push(label);
-        ids.push(id);
-        digests.push(hex8(this.digests[2 * slot]) + hex8(this.digests[2 * slot + 1]));
-      }
-      const nextLabel = this.nextLabel;
-      try {
-        await index.writeIndex(tmpBin);
-      } finally {
-        this.thaw(index);
-      }
-      const { size } = await stat(tmpBin);
-      const sidecar: Sidecar = {
-        format: SIDECAR_FORMAT,
-        dims: this.dims,
-        space: 'ip',
-        m: HNSW_M,
-        ef_construction: HNSW_EF_CONSTRUCTION,
-        next_label: nextLabel,
-        bin_bytes: size,
-        bin_sha256: await sha256File(tmpBin),
-        labels,
-        ids,
-        digests,
-      };
-      await writeFile(tmpSidecar, JSON.stringify(sidecar));
-      // Binary first: between the renames the old sidecar's checksum rejects the new binary.
-      await rename(tmpBin, join(dir, BIN_FILE));
-      await rename(tmpSidecar, join(dir, SIDECAR_FILE));
+      await writeHnswFiles(dir, async (binPath) => {
+        // The sidecar describes the index exactly as written: nothing may change it until the write ends.
+        this.frozen = true;
+        this.cancelDrain();
+        const labels: number[] = [];
+        const ids: string[] = [];
+        const digests: string[] = [];
+        for (const [label, id] of this.labelToId) {
+          const [digest0, digest1] = this.store.digestOf(id);
+          labels.push(label);
+          ids.push(id);
+          digests.push(hex8(digest0) + hex8(digest1));
+        }
+        const nextLabel = this.nextLabel;
+        try {
+          await index.writeIndex(binPath);
+        } finally {
+          this.thaw(index);
+        }
+        return { dims: this.dims, space: 'ip', m: HNSW_M, ef_construction: HNSW_EF_CONSTRUCTION, next_label: nextLabel, labels, ids, digests };
+      });
       this.persistedVersion = version;
     } catch (error) {
-      await rm(tmpBin, { force: true });
-      await rm(tmpSidecar, { force: true });
+      this.addedSincePersist += added;
       throw new UnavailableError(`cannot persist the HNSW index to ${dir}: ${describe(error)}`, { cause: error });
     } finally {
       this.persisting--;
@@ -944,175 +727,11 @@ export class VectorIndex {
 
 // ── Helpers ─────────────────────────────────────────────────────────────────────────────────────
 
-/**
- * The k best (score, id) pairs seen so far: a binary min-heap whose root is the worst kept pair,
- * so a scan costs O(n log k) and usually one comparison per vector. Ties go to the smaller id.
- */
-class TopK {
-  private readonly scores: Float64Array;
-  private readonly ids: string[] = [];
-  private size = 0;
-
-  constructor(private readonly k: number) {
-    this.scores = new Float64Array(k);
-  }
-
-  /** Whether a pair with this score could enter (ties may still lose on id). */
-  admits(score: number): boolean {
-    return this.size < this.k || score >= this.scores[0];
-  }
-
-  push(id: string, score: number): void {
-    if (this.size < this.k) {
-      let i = this.size++;
-      while (i > 0) {
-        const parent = (i - 1) >> 1;
-        if (!this.worse(score, id, parent)) break;
-        this.scores[i] = this.scores[parent];
-        this.ids[i] = this.ids[parent];
-        i = parent;
-      }
-      this.scores[i] = score;
-      this.ids[i] = id;
-      return;
-    }
-    if (score < this.scores[0] || (score === this.scores[0] && id >= this.ids[0])) return;
-    let i = 0;
-    const n = this.size;
-    while (true) {
-      const left = 2 * i + 1;
-      if (left >= n) break;
-      const right = left + 1;
-      const child = right < n && this.worseAt(right, left) ? right : left;
-      if (!this.worseAt(child, i, score, id)) break;
-      this.scores[i] = this.scores[child];
-      this.ids[i] = this.ids[child];
-      i = child;
-    }
-    this.scores[i] = score;
-    this.ids[i] = id;
-  }
-
-  /** Best first. */
-  sorted(): VectorHit[] {
-    const hits: VectorHit[] = [];
-    for (let i = 0; i < this.size; i++) hits.push({ id: this.ids[i], score: this.scores[i] });
-    return hits.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  }
-
-  /** Whether (score, id) ranks below the pair at heap position `at`. */
-  private worse(score: number, id: string, at: number): boolean {
-    return score < this.scores[at] || (score === this.scores[at] && id > this.ids[at]);
-  }
-
-  /** Whether the pair at `a` ranks below the pair at `b` (or below the given pair, which sits at `b`). */
-  private worseAt(a: number, b: number, bScore = this.scores[b], bId = this.ids[b]): boolean {
-    return this.scores[a] < bScore || (this.scores[a] === bScore && this.ids[a] > bId);
-  }
-}
-
-/**
- * Dot product of `query` with the row at `base`. The query is float64 so only the row needs
- * converting, and four accumulators let the CPU overlap the adds (together ~2× a plain loop).
- */
-function dot(query: Float64Array, data: Float32Array, base: number, dims: number): number {
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  let i = 0;
-  for (; i + 3 < dims; i += 4) {
-    s0 += query[i] * data[base + i];
-    s1 += query[i + 1] * data[base + i + 1];
-    s2 += query[i + 2] * data[base + i + 2];
-    s3 += query[i + 3] * data[base + i + 3];
-  }
-  for (; i < dims; i++) s0 += query[i] * data[base + i];
-  return s0 + s1 + (s2 + s3);
-}
-
-/**
- * A 64-bit digest of a vector's bytes (two FNV-1a lanes over its float32 words, the second with
- * words rotated and another basis), written to out[at], out[at + 1]. It only has to tell whether a
- * persisted vector is still the current one.
- */
-function digestInto(vector: Float32Array, out: Uint32Array, at: number): void {
-  const words = new Uint32Array(vector.buffer, vector.byteOffset, vector.length);
-  let h1 = 0x811c9dc5;
-  let h2 = 0x9e3779b9;
-  for (let i = 0; i < words.length; i++) {
-    const w = words[i];
-    h1 = Math.imul(h1 ^ w, 0x01000193);
-    h2 = Math.imul(h2 ^ ((w >>> 16) | (w << 16)), 0x01000193);
-  }
-  out[at] = h1 >>> 0;
-  out[at + 1] = h2 >>> 0;
-}
-
-function hex8(word: number): string {
-  return word.toString(16).padStart(8, '0');
-}
-
-function allFinite(vector: Float32Array): boolean {
-  for (let i = 0; i < vector.length; i++) if (!Number.isFinite(vector[i])) return false;
-  return true;
-}
-
 /** Capacity of a new index: room for growth before the first resize. */
 function initialCapacity(count: number): number {
   return Math.ceil(count * 1.25) + 64;
 }
 
-function describeVector(value: unknown): string {
-  if (value instanceof Float32Array) return `${value.length} dimensions`;
-  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
-  return value === null ? 'null' : typeof value;
-}
-
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function logOnce(log: (line: string) => void, line: string): void {
-  if (loggedOnce.has(line)) return;
-  loggedOnce.add(line);
-  log(line);
-}
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
-/** The sidecar, checked field by field; throws a reason when it is unusable for a `dims` index. */
-function parseSidecar(raw: string, dims: number): Sidecar {
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch {
-    throw new Error(`${SIDECAR_FILE} is not JSON`);
-  }
-  const s = value as Partial<Sidecar> | null;
-  if (s === null || typeof s !== 'object') throw new Error(`${SIDECAR_FILE} is not an object`);
-  if (s.format !== SIDECAR_FORMAT) throw new Error(`${SIDECAR_FILE} has format ${String(s.format)}, expected ${SIDECAR_FORMAT}`);
-  if (s.dims !== dims) throw new Error(`it holds ${String(s.dims)}-d vectors, this space has ${dims}`);
-  if (s.space !== 'ip') throw new Error(`it uses the ${String(s.space)} space`);
-  if (!Number.isInteger(s.next_label) || !Number.isInteger(s.bin_bytes) || typeof s.bin_sha256 !== 'string') {
-    throw new Error(`${SIDECAR_FILE} lacks next_label, bin_bytes or bin_sha256`);
-  }
-  const { labels, ids, digests } = s;
-  if (!Array.isArray(labels) || !Array.isArray(ids) || !Array.isArray(digests) || labels.length !== ids.length || ids.length !== digests.length) {
-    throw new Error(`${SIDECAR_FILE} has no matching labels, ids and digests lists`);
-  }
-  const seen = new Set<number>();
-  for (let i = 0; i < labels.length; i++) {
-    const label = labels[i];
-    if (!Number.isInteger(label) || label < 0 || label >= (s.next_label as number) || seen.has(label)) throw new Error(`${SIDECAR_FILE} has a bad label at ${i}`);
-    seen.add(label);
-    if (typeof ids[i] !== 'string' || typeof digests[i] !== 'string' || !/^[0-9a-f]{16}$/.test(digests[i])) {
-      throw new Error(`${SIDECAR_FILE} has a bad id or digest at ${i}`);
-    }
-  }
-  return s as Sidecar;
 }

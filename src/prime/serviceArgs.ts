@@ -1,0 +1,133 @@
+// The Prime service's argument checks (the tools validate with zod too; library callers get the
+// same typed errors) and the small pure helpers its reads use: merge patches, property filters,
+// vector hits to node hits, which events touched a node.
+
+import { createHash } from 'node:crypto';
+import { InvalidError } from '../core/errors.js';
+import { isPlainObject } from '../core/fold.js';
+import type { JsonObject, StoredEvent } from '../core/types.js';
+import { checkId } from '../core/validate.js';
+import { checkVector, normalize } from '../embed/codec.js';
+import { MAX_PRIME_ID_LENGTH, PRIME_EVENTS } from './events.js';
+import type { PrimeProjection } from './projection.js';
+
+export const PRIME_LIMITS = {
+  maxTypeLength: 200,
+  maxRelationLength: 200,
+  maxDepth: 5,
+  maxRecallDepth: 3,
+  maxTopK: 100,
+  defaultTopK: 10,
+  defaultNeighborLimit: 100,
+  defaultSearchLimit: 20,
+  defaultSubgraphLimit: 200,
+  minContextTokens: 64,
+  maxContextTokens: 100_000,
+  defaultContextTokens: 2000,
+  maxEmbedTextLength: 32_000,
+  maxStoredVectorText: 2000,
+} as const;
+
+/** A caller's vector, unit length (search is cosine = dot product over unit vectors). */
+export function callerVector(value: unknown): Float32Array {
+  return normalize(checkVector(value, 'vector'));
+}
+
+/** The store's id rules (no control characters, well-formed Unicode), with room for the `prime:vector:` prefix. */
+export function checkPrimeId(value: unknown, field: string): string {
+  // `$` is reserved for store entities only; inside `prime:node:$x` it is harmless.
+  const id = checkId(value, field, { allowReserved: true });
+  if (id.length > MAX_PRIME_ID_LENGTH) throw new InvalidError(field, `must be at most ${MAX_PRIME_ID_LENGTH} characters, got ${id.length}`);
+  return id;
+}
+
+export function checkName(value: unknown, field: string, max: number): string {
+  if (typeof value !== 'string' || value.trim().length === 0) throw new InvalidError(field, 'must be a non-empty string');
+  if (value.length > max) throw new InvalidError(field, `must be at most ${max} characters`);
+  return value;
+}
+
+export function checkProperties(value: unknown, field: string): JsonObject {
+  if (value === undefined) return {};
+  if (!isPlainObject(value)) throw new InvalidError(field, 'must be a JSON object');
+  return value;
+}
+
+export function checkText(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.trim().length === 0) throw new InvalidError(field, 'must be non-empty text');
+  if (value.length > PRIME_LIMITS.maxEmbedTextLength) throw new InvalidError(field, `must be at most ${PRIME_LIMITS.maxEmbedTextLength} characters`);
+  return value;
+}
+
+export function checkInt(value: unknown, field: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw new InvalidError(field, `must be an integer from ${min} to ${max}`);
+  return value;
+}
+
+export function mergeProperties(before: JsonObject, patch: JsonObject): JsonObject {
+  const out: JsonObject = { ...before };
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete out[key];
+    else out[key] = isPlainObject(value) && isPlainObject(out[key]) ? mergeProperties(out[key], value) : value;
+  }
+  return out;
+}
+
+/** Property filter of prime_search: every given key equals (JSON-wise) the node's value. */
+export function propertiesMatch(properties: JsonObject, wanted: JsonObject): boolean {
+  for (const [key, value] of Object.entries(wanted)) {
+    if (JSON.stringify(properties[key]) !== JSON.stringify(value)) return false;
+  }
+  return true;
+}
+
+/**
+ * Vector hits to node hits: the first (best) hit per live node. A vector pointing away from the
+ * query (cosine ≤ 0) is not similar at all, so it is not reported as found semantically.
+ */
+export function nodeHits(projection: PrimeProjection, hits: Array<{ id: string; score: number }>): Array<{ id: string; score: number }> {
+  const seen = new Set<string>();
+  const out: Array<{ id: string; score: number }> = [];
+  for (const hit of hits) {
+    if (!(hit.score > 0)) break; // best first: the rest are no closer
+    const nodeId = projection.nodeOfVector(hit.id);
+    if (nodeId === undefined || seen.has(nodeId)) continue;
+    seen.add(nodeId);
+    out.push({ id: nodeId, score: hit.score });
+  }
+  return out;
+}
+
+/** Whether a prime event touched node `id` (its own events, its edges', its vectors'); learns edge and vector ids as it goes. */
+export function touches(event: StoredEvent, id: string, edgeIds: Set<string>, vectorIds: Set<string>): boolean {
+  const p = event.payload;
+  switch (event.event_type) {
+    case PRIME_EVENTS.nodeCreated:
+    case PRIME_EVENTS.nodeUpdated:
+    case PRIME_EVENTS.nodeDeleted:
+      return p.node_id === id;
+    case PRIME_EVENTS.edgeCreated:
+      if (p.source !== id && p.target !== id) return false;
+      if (typeof p.edge_id === 'string') edgeIds.add(p.edge_id);
+      return true;
+    case PRIME_EVENTS.edgeDeleted:
+      return typeof p.edge_id === 'string' && edgeIds.has(p.edge_id);
+    case PRIME_EVENTS.vectorStored:
+      if (p.node_id !== id && p.vector_id !== id) return false;
+      if (typeof p.vector_id === 'string') vectorIds.add(p.vector_id);
+      return true;
+    case PRIME_EVENTS.vectorDeleted:
+      return typeof p.vector_id === 'string' && vectorIds.has(p.vector_id);
+    default:
+      return false;
+  }
+}
+
+export function tenantDirName(tenant: string): string {
+  return createHash('sha256').update(tenant).digest('hex').slice(0, 24);
+}
+
+export function describeError(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
