@@ -210,6 +210,19 @@ describe('a projection restored from its snapshot', () => {
     await prime.close();
     expect(prime.snapshotInfo()?.written).toBe(2); // nothing new since
     expect(lines.some((line) => /wrote the Prime snapshot/.test(line))).toBe(true);
+
+    // A one-shot process that adds a node and exits: its short tail is folded at the next start
+    // instead of costing a whole snapshot at this exit. writeSnapshots() writes it anyway.
+    const oneShot = createPrimeService({ store, dataDir, log: () => {}, snapshots: { minEvents: 10, delayMs: 3_600_000 } });
+    await oneShot.addNode('t', { type: 'note', properties: { text: 'one-shot' } });
+    await oneShot.stats('t');
+    await oneShot.close();
+    expect(oneShot.snapshotInfo()).toMatchObject({ loaded: 1, written: 0 });
+    const forced = createPrimeService({ store, dataDir, log: () => {}, snapshots: { minEvents: 10, delayMs: 3_600_000 } });
+    await forced.stats('t');
+    await forced.writeSnapshots();
+    expect(forced.snapshotInfo()).toMatchObject({ loaded: 1, written: 1 });
+    await forced.close();
   });
 
   it('is not written for small tenants, nor without a data directory, nor when switched off', async () => {

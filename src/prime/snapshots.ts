@@ -136,10 +136,13 @@ export class SnapshotKeeper {
   }
 
   /**
-   * Writes a snapshot now if the projection folded anything since the last one (eviction, close).
-   * Call it from inside the tenant's queue (subject.run), where no fold can run.
+   * Writes a snapshot now (eviction, close) if the projection never had one, or folded at least
+   * `minEvents` since its last one: a short tail is cheaper to fold at the next start than a whole
+   * snapshot is to write at every exit (a one-shot CLI call that writes one node must not pay for
+   * one). `force` writes whenever anything changed. Call it from inside the tenant's queue
+   * (subject.run), where no fold can run.
    */
-  async flushInQueue(tenant: string, subject: SnapshotSubject): Promise<void> {
+  async flushInQueue(tenant: string, subject: SnapshotSubject, force = false): Promise<void> {
     const projection = subject.projection;
     if (projection === undefined || projection.eventCount < this.policy.minEvents) return;
     const progress = this.progress.get(projection);
@@ -147,7 +150,8 @@ export class SnapshotKeeper {
       clearTimeout(progress.timer);
       progress.timer = null;
     }
-    if (progress !== undefined && progress.events === projection.eventCount) return;
+    const fresh = projection.eventCount - (progress?.events ?? 0);
+    if (progress !== undefined && progress.events > 0 && (fresh === 0 || (!force && fresh < this.policy.minEvents))) return;
     const state = projection.exportState();
     if (state !== undefined) await this.enqueueWrite(tenant, projection, state, subject.controlPosition);
   }

@@ -129,7 +129,7 @@ export class PrimeTenants {
   async writeSnapshots(): Promise<void> {
     const keeper = this.snapshots;
     if (keeper === undefined) return;
-    await Promise.all([...this.cache.entries()].map(([tenant, { slot }]) => slot.run(() => keeper.flushInQueue(tenant, slot))));
+    await Promise.all([...this.cache.entries()].map(([tenant, { slot }]) => slot.run(() => keeper.flushInQueue(tenant, slot, true))));
   }
 
   /** The tenant's live projection, hydrated or caught up with the log (the caller checked the tenant). */
