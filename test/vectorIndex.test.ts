@@ -305,6 +305,24 @@ describe.skipIf(!hnswAvailable)('VectorIndex (HNSW)', () => {
     await index.close();
   });
 
+  it('stops a build on close by asking the worker, so closing mid-build never aborts the process (20 rounds)', async () => {
+    // Terminating the worker inside hnswlib-node's addPoint aborted the whole process about one
+    // close in six (a fatal napi throw); 20 rounds in this process would all but surely hit it.
+    const random = rng(11);
+    const vectors = Array.from({ length: 1500 }, () => randomUnit(dims, random));
+    for (let round = 0; round < 20; round++) {
+      const index = new VectorIndex({ dims, hnswThreshold: 1000, workerScript, log: quiet });
+      fill(index, vectors);
+      void index.prepare();
+      const deadline = Date.now() + 10_000;
+      while (!/\(([1-9]\d*) indexed so far\)/.test(index.status().note) && index.status().mode === 'building' && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      await index.close();
+      expect(index.status().mode).toBe('exact');
+    }
+  });
+
   it('keeps k hits under a selective accept filter', async () => {
     const random = rng(5);
     const index = new VectorIndex({ dims, hnswThreshold: 500, workerScript, log: quiet });

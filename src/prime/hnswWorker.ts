@@ -46,7 +46,16 @@ export interface HnswBuildRequest {
   /** `count × dims` floats, row i being the vector labelled i. Transferred, not copied. */
   vectors: Float32Array;
   outPath: string;
+  /**
+   * One Int32 the main thread sets to 1 to stop the build. The worker checks it between vectors
+   * and stops by itself: terminating a thread inside hnswlib-node's addPoint can abort the whole
+   * process (the addon's error throw fails on a terminating thread, which is fatal).
+   */
+  cancel: SharedArrayBuffer;
 }
+
+/** Thrown (and reported) when the main thread asked the build to stop. */
+export const BUILD_CANCELLED = 'the HNSW build was cancelled';
 
 export type HnswWorkerMessage =
   | { type: 'progress'; done: number }
@@ -67,12 +76,15 @@ export async function buildHnswFile(lib: Hnswlib, request: HnswBuildRequest, onP
   index.initIndex(request.capacity, request.m, request.efConstruction, request.seed, true);
   // hnswlib-node only takes plain arrays; one reused row avoids an allocation per vector.
   const row: number[] = new Array<number>(dims).fill(0);
+  const cancel = new Int32Array(request.cancel);
   for (let label = 0; label < count; label++) {
+    if (Atomics.load(cancel, 0) !== 0) throw new Error(BUILD_CANCELLED);
     const base = label * dims;
     for (let j = 0; j < dims; j++) row[j] = vectors[base + j];
     index.addPoint(row, label);
     if ((label + 1) % PROGRESS_EVERY === 0) onProgress(label + 1);
   }
+  if (Atomics.load(cancel, 0) !== 0) throw new Error(BUILD_CANCELLED);
   await index.writeIndex(request.outPath);
   return performance.now() - started;
 }

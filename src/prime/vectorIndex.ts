@@ -12,9 +12,8 @@ import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Worker } from 'node:worker_threads';
 import { InvalidError, UnavailableError } from '../core/errors.js';
-import { runHnswWorker } from './hnswBuild.js';
+import { runHnswWorker, type StopBuild } from './hnswBuild.js';
 import { BIN_FILE, digestWords, hex8, readHnswFiles, writeHnswFiles } from './hnswFiles.js';
 import { HNSW_SWITCHED_OFF, hnswAvailability, hnswSwitchedOff, hnswWorkerUrl, loadHnswlib, logOnce } from './hnswLib.js';
 import type { HnswBuildRequest, HnswIndex, Hnswlib } from './hnswWorker.js';
@@ -91,7 +90,8 @@ export class VectorIndex {
   private mutationsAtArm = 0;
   private mutations = 0;
   private drainHandle: NodeJS.Immediate | null = null;
-  private worker: Worker | null = null;
+  /** Stops the build running in a worker thread, if one is. */
+  private stopBuild: StopBuild | null = null;
   private indexing: Promise<void> | null = null;
   private persistQueue: Promise<void> = Promise.resolve();
   private persisting = 0;
@@ -276,7 +276,7 @@ export class VectorIndex {
     this.closed = true;
     this.clearStartTimer();
     this.cancelDrain();
-    if (this.worker !== null) await this.worker.terminate();
+    if (this.stopBuild !== null) await this.stopBuild();
     await this.indexing?.catch(() => undefined);
     await this.persistQueue;
     if (this.persistDir !== undefined && this.hnsw !== null && this.indexVersion !== this.persistedVersion) {
@@ -437,7 +437,7 @@ export class VectorIndex {
     const outPath = join(dir, `hnsw.build.${process.pid}.${randomUUID()}.tmp`);
     this.progress = { done: 0, total: count };
     try {
-      const request: HnswBuildRequest = {
+      const request: Omit<HnswBuildRequest, 'cancel'> = {
         hnswlibPath: libPath,
         dims: this.dims,
         m: HNSW_M,
@@ -467,12 +467,13 @@ export class VectorIndex {
   }
 
   /** Runs one build in a fresh worker thread; resolves with its duration in ms. */
-  private runWorker(request: HnswBuildRequest): Promise<number> {
+  private runWorker(request: Omit<HnswBuildRequest, 'cancel'>): Promise<number> {
+    let mine: StopBuild | null = null;
     return runHnswWorker(this.workerScript, request, {
-      started: (worker) => (this.worker = worker),
+      started: (stop) => (this.stopBuild = mine = stop),
       progress: (done) => (this.progress.done = done),
-      exited: (worker) => {
-        if (this.worker === worker) this.worker = null;
+      exited: () => {
+        if (this.stopBuild === mine) this.stopBuild = null;
         return this.closed ? 'the index was closed during the build' : undefined;
       },
     });
