@@ -99,6 +99,34 @@ describe('LexicalIndex', () => {
     expect(texts.size).toBeGreaterThan(2000);
   });
 
+  it('keeps answering exactly as long postings get position maps, change, are evicted, and are restored', () => {
+    // 40 common words in every document (more long lists than the index keeps position maps for),
+    // one rare word per document, and changes between rounds of queries: the maps must follow
+    // every add, remove and re-add, in a live index and in one restored from its state.
+    const common = Array.from({ length: 40 }, (_, i) => `common${String.fromCharCode(97 + (i % 26))}${String.fromCharCode(97 + Math.floor(i / 26))}`);
+    const text = (i: number, variant = 0): string => `${common.filter((_, k) => (i + k + variant) % 3 !== 0).join(' ')} rare${i % 200}`;
+    const live = new LexicalIndex();
+    for (let i = 0; i < 3000; i++) live.add(`d${i}`, text(i));
+    const check = (index: LexicalIndex, label: string): void => {
+      for (let q = 0; q < common.length; q++) {
+        const query = `${common[q]} rare${(q * 7) % 200}`;
+        expect(index.search(query, 5), `${label}: ${query}`).toEqual(index.search(query, Number.MAX_SAFE_INTEGER).slice(0, 5));
+      }
+    };
+    check(live, 'fresh');
+    for (let i = 0; i < 3000; i += 7) live.remove(`d${i}`);
+    for (let i = 1; i < 3000; i += 11) live.add(`d${i}`, text(i, 1));
+    for (let i = 3000; i < 3300; i++) live.add(`d${i}`, text(i));
+    check(live, 'after changes');
+    const restored = LexicalIndex.fromState(live.exportState());
+    check(restored, 'restored');
+    for (let i = 2; i < 3000; i += 5) restored.remove(`d${i}`);
+    for (let i = 3; i < 3000; i += 13) restored.add(`d${i}`, text(i, 2));
+    check(restored, 'restored, then changed');
+    const query = `${common[0]} rare3`;
+    expect(restored.search(query, 3)).toEqual(restored.search(query, Number.MAX_SAFE_INTEGER).slice(0, 3));
+  });
+
   it('ranks by BM25 with stemming and honours accept', () => {
     const index = new LexicalIndex();
     index.add('a', 'We went camping in the mountains');

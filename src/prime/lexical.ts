@@ -17,6 +17,14 @@ export type { Bm25Parameters, LexicalState } from './lexicalState.js';
 
 export const DEFAULT_BM25: Readonly<Bm25Parameters> = Object.freeze({ k1: 0.9, b: 0.4 });
 
+/**
+ * A term whose postings are at least this long gets a slot → position map once a search has had
+ * to walk it for only a few documents (see search), and at most MAX_POSITION_MAPS terms hold one
+ * (each is 4 bytes per slot): the oldest map is dropped when another is made.
+ */
+const LONG_POSTINGS = 1024;
+const MAX_POSITION_MAPS = 32;
+
 export interface LexicalHit {
   id: string;
   score: number;
@@ -46,6 +54,8 @@ export class LexicalIndex {
   private touched = new Int32Array(64);
   private readonly freeSlots: number[] = [];
   private totalLength = 0;
+  /** Position maps in the order they were made, by term (own lists keep theirs up to date). */
+  private readonly positionMaps = new Map<string, Int32Array>();
 
   constructor(parameters: Partial<Bm25Parameters> = {}) {
     this.parameters = { ...DEFAULT_BM25, ...parameters };
@@ -90,7 +100,10 @@ export class LexicalIndex {
     for (const list of lists) {
       list.delete(slot);
       // A frozen term keeps its (empty) entry, which hides the frozen postings from searches.
-      if (list.length === 0 && (this.frozen === null || this.frozen.find(list.term) < 0)) this.postings.delete(list.term);
+      if (list.length === 0 && (this.frozen === null || this.frozen.find(list.term) < 0)) {
+        this.postings.delete(list.term);
+        this.dropPositions(list.term);
+      }
     }
     this.totalLength -= this.lengths[slot];
     this.lengths[slot] = 0;
@@ -119,6 +132,8 @@ export class LexicalIndex {
       else {
         const range = (this.frozen as FrozenTerms).postings(at);
         list = new Postings(term, range.slots, range.tfs, range.start, range.length);
+        // The frozen range's map no longer describes the term: the own list makes its own.
+        this.positionMaps.delete(term);
       }
       this.postings.set(term, list);
     }
@@ -157,12 +172,12 @@ export class LexicalIndex {
     const averageLength = Math.max(this.totalLength / documents, 1);
     const flat = k1 * (1 - b);
     const perLength = (k1 * b) / averageLength;
-    const plan: Array<{ list: PostingRange; weight: number }> = [];
+    const plan: Array<{ term: string; list: PostingRange; weight: number }> = [];
     for (const [term, queryCount] of queryCounts) {
       const list = this.list(term);
       if (list === undefined) continue;
       const idf = Math.log(1 + (documents - list.length + 0.5) / (list.length + 0.5));
-      plan.push({ list, weight: idf * queryCount * (k1 + 1) });
+      plan.push({ term, list, weight: idf * queryCount * (k1 + 1) });
     }
     plan.sort((x, y) => y.weight - x.weight || x.list.length - y.list.length);
     let remaining = 0;
@@ -174,10 +189,21 @@ export class LexicalIndex {
     let touchedCount = 0;
     let admitting = true;
     for (let t = 0; t < plan.length; t++) {
-      const { list, weight } = plan[t];
+      const { term, list, weight } = plan[t];
       const { slots, tfs, start } = list;
       const end = start + list.length;
-      if (admitting) {
+      if (!admitting && list.length >= LONG_POSTINGS && list.length > 8 * touchedCount) {
+        // Only the documents already in the running can gain: look each one up in this term's
+        // postings instead of walking all of them (a common word's list is most of the index).
+        const positions = this.positionsOf(term, list);
+        for (let j = 0; j < touchedCount; j++) {
+          const slot = touched[j];
+          const at = slot < positions.length ? positions[slot] : -1;
+          if (at < 0) continue;
+          const tf = tfs[start + at];
+          scores[slot] += (weight * tf) / (tf + flat + perLength * lengths[slot]);
+        }
+      } else if (admitting) {
         for (let i = start; i < end; i++) {
           const slot = slots[i];
           const tf = tfs[i];
@@ -203,11 +229,40 @@ export class LexicalIndex {
       const slot = touched[i];
       const score = scores[slot];
       scores[slot] = 0;
-      const id = this.ids[slot] as string;
-      if (accept !== undefined && !accept(id)) continue;
+      // The filter (a graph lookup for the tools) runs only for a document that would make the cut.
+      if (!best.admits(slot, score)) continue;
+      if (accept !== undefined && !accept(this.ids[slot] as string)) continue;
       best.offer(slot, score);
     }
     return best.sorted().map(({ slot, score }) => ({ id: this.ids[slot] as string, score }));
+  }
+
+  /**
+   * Where each slot is in `list` (relative to its start; -1: absent), for a long list. An own list
+   * keeps its map up to date as it changes; a frozen one never changes.
+   */
+  private positionsOf(term: string, list: PostingRange): Int32Array {
+    const own = list instanceof Postings ? list : null;
+    const known = own !== null ? own.positions : this.positionMaps.get(term);
+    if (known !== undefined && known !== null) return known;
+    const { slots, start, length } = list;
+    let size = this.lengths.length;
+    for (let i = 0; i < length; i++) size = Math.max(size, slots[start + i] + 1);
+    const positions = new Int32Array(size).fill(-1);
+    for (let i = 0; i < length; i++) positions[slots[start + i]] = i;
+    if (own !== null) own.positions = positions;
+    this.positionMaps.set(term, positions);
+    if (this.positionMaps.size > MAX_POSITION_MAPS) {
+      const [oldest] = this.positionMaps.keys();
+      this.dropPositions(oldest);
+    }
+    return positions;
+  }
+
+  private dropPositions(term: string): void {
+    this.positionMaps.delete(term);
+    const own = this.postings.get(term);
+    if (own !== undefined) own.positions = null;
   }
 
   /** The `limit`-th best partial score among the first `count` touched slots that `accept` takes (0 if fewer). */
@@ -215,8 +270,10 @@ export class LexicalIndex {
     const heap = new TopK(limit);
     for (let i = 0; i < count; i++) {
       const slot = this.touched[i];
+      const score = this.scores[slot];
+      if (!heap.admits(slot, score)) continue;
       if (accept !== undefined && !accept(this.ids[slot] as string)) continue;
-      heap.offer(slot, this.scores[slot]);
+      heap.offer(slot, score);
     }
     return heap.size < limit ? 0 : heap.minimum;
   }
@@ -309,6 +366,8 @@ export class LexicalIndex {
 class Postings {
   /** The term's index in the last export (set by mergeTerms). */
   exportIndex = -1;
+  /** Slot → position (relative to start), or null; kept up to date by push and delete while present. */
+  positions: Int32Array | null = null;
 
   constructor(
     readonly term: string,
@@ -331,17 +390,37 @@ class Postings {
     }
     this.slots[this.length] = slot;
     this.tfs[this.length] = tf;
+    if (this.positions !== null) {
+      if (slot >= this.positions.length) {
+        const grown = new Int32Array(Math.max(slot + 1, 2 * this.positions.length)).fill(-1);
+        grown.set(this.positions);
+        this.positions = grown;
+      }
+      this.positions[slot] = this.length;
+    }
     this.length++;
   }
 
   delete(slot: number): void {
     const end = this.start + this.length;
-    let i = this.start;
-    while (i < end && this.slots[i] !== slot) i++;
-    if (i === end) return;
+    let i: number;
+    if (this.positions !== null) {
+      const at = slot < this.positions.length ? this.positions[slot] : -1;
+      if (at < 0) return;
+      i = this.start + at;
+    } else {
+      i = this.start;
+      while (i < end && this.slots[i] !== slot) i++;
+      if (i === end) return;
+    }
     this.length--;
-    this.slots[i] = this.slots[end - 1];
+    const moved = this.slots[end - 1];
+    this.slots[i] = moved;
     this.tfs[i] = this.tfs[end - 1];
+    if (this.positions !== null) {
+      this.positions[moved] = i - this.start;
+      this.positions[slot] = -1;
+    }
   }
 }
 
@@ -359,6 +438,11 @@ class TopK {
   /** The lowest score kept (the heap's root). */
   get minimum(): number {
     return this.values[0];
+  }
+
+  /** Whether (slot, score) would be kept by offer. */
+  admits(slot: number, score: number): boolean {
+    return this.slots.length < this.limit || this.better(slot, score, 0);
   }
 
   offer(slot: number, score: number): void {
