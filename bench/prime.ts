@@ -20,6 +20,8 @@ import { mulberry32 } from './workload.js';
 const TENANT = 'bench';
 const PEOPLE = 300;
 const QUERIES = 400;
+/** Recalls right after a cold hydration, reported apart from the warm ones (see benchSize). */
+const WARMUP_QUERIES = 100;
 const BATCH = 1000;
 
 const log = (line: string): void => {
@@ -75,16 +77,16 @@ interface Row {
 
 const ms = (value: number): string => `${value >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(value >= 10 ? 1 : 3)} ms`;
 
-async function recallLatencies(prime: ReturnType<typeof createPrimeService>, seed: number): Promise<{ p50: number; p99: number }> {
+async function recallLatencies(prime: ReturnType<typeof createPrimeService>, seed: number, queries = QUERIES): Promise<{ p50: number; p99: number; max: number }> {
   const rand = mulberry32(seed);
-  const samples = new Float64Array(QUERIES);
-  for (let i = 0; i < QUERIES; i++) {
+  const samples = new Float64Array(queries);
+  for (let i = 0; i < queries; i++) {
     const text = queryText(rand);
     const start = performance.now();
     await prime.recall(TENANT, { text, top_k: 10 });
     samples[i] = performance.now() - start;
   }
-  return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
+  return { p50: percentile(samples, 50), p99: percentile(samples, 99), max: percentile(samples, 100) };
 }
 
 async function benchSize(root: string, count: number, rows: Row[]): Promise<void> {
@@ -104,9 +106,14 @@ async function benchSize(root: string, count: number, rows: Row[]): Promise<void
   const hydrateLimit = count <= 10_000 ? 500 : 1000;
   rows.push({ scenario: `cold hydration, ${label} memories + vectors (whole log, no snapshot)`, value: ms(hydrateMs), target: `<= ${hydrateLimit} ms`, result: hydrateMs <= hydrateLimit ? 'pass' : 'MISS' });
 
-  const modeNow = stats.vector_index.mode;
+  // The first recalls after a hydration run cold code and meet the collector sweeping up after
+  // the fold: they are reported on their own, and the warm figures are taken after them.
+  const first = await recallLatencies(prime, 99, WARMUP_QUERIES);
+  rows.push({ scenario: `prime_recall, first ${WARMUP_QUERIES} after the cold hydration, p50 / p99 / max`, value: `${ms(first.p50)} / ${ms(first.p99)} / ${ms(first.max)}`, target: '—', result: '—' });
+  const modeBefore = (await prime.stats(TENANT)).vector_index.mode;
   const exact = await recallLatencies(prime, 7);
-  const exactLabel = modeNow === 'exact' ? 'exact scan' : `${modeNow} (exact answers while HNSW builds)`;
+  const modeNow = (await prime.stats(TENANT)).vector_index.mode;
+  const exactLabel = modeNow === 'exact' ? 'exact scan' : modeBefore === 'building' && modeNow === 'building' ? 'building: exact answers while HNSW builds' : `${modeBefore} → ${modeNow}`;
   rows.push({ scenario: `prime_recall warm p50, ${label} (${exactLabel})`, value: ms(exact.p50), target: '—', result: '—' });
   rows.push({ scenario: `prime_recall warm p99, ${label} (${exactLabel})`, value: ms(exact.p99), target: '<= 5 ms', result: exact.p99 <= 5 ? 'pass' : 'MISS' });
 
@@ -164,7 +171,7 @@ async function main(): Promise<void> {
   const lines = [
     '## Prime (in-process, EmbeddedCore, offline embedder)',
     '',
-    `- memories: synthetic notes from a seeded generator, each linked to one of ${PEOPLE} people; ${QUERIES} recall queries of 4 words, top_k 10, depth 1`,
+    `- memories: synthetic notes from a seeded generator, each linked to one of ${PEOPLE} people; ${QUERIES} recall queries of 4 words, top_k 10, depth 1 (warm: after the first ${WARMUP_QUERIES}, which have their own row)`,
     `- total: ${((performance.now() - began) / 1000).toFixed(1)} s`,
     '',
     '| scenario | allsource | target | result |',

@@ -1,6 +1,7 @@
 // VectorIndex: exact search against a naive scan, the HNSW path (worker build, recall, writes
-// during and after the build, the main-thread fallback), switching HNSW off, persistence with
-// reconciliation and a corrupted file, and the exact scan's latency at 10k and 100k × 384.
+// during and after the build, the backlog a burst of writes leaves until they pause, closing
+// mid-build, the main-thread fallback), switching HNSW off, and persistence with reconciliation
+// and a corrupted file. Latency is measured by `npm run bench`, not here.
 
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -302,6 +303,26 @@ describe.skipIf(!hnswAvailable)('VectorIndex (HNSW)', () => {
     check();
     const queries = Array.from({ length: 30 }, () => randomUnit(dims, random));
     expect(recallAt(index, reference, queries, 10)).toBeGreaterThanOrEqual(0.9);
+    await index.close();
+  });
+
+  it('keeps a burst of new vectors in the exactly-searched backlog until writes pause, then adds them', async () => {
+    const random = rng(13);
+    const index = new VectorIndex({ dims, hnswThreshold: 1000, workerScript, log: quiet });
+    fill(index, Array.from({ length: 1200 }, () => randomUnit(dims, random)));
+    await index.prepare();
+    expect(index.status().mode).toBe('hnsw');
+    // Writes with the event loop turning between them, as sequential tool calls come: nothing is added meanwhile.
+    const burst = Array.from({ length: 40 }, () => randomUnit(dims, random));
+    for (let i = 0; i < burst.length; i++) {
+      index.upsert(`burst${i}`, burst[i]);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(index.search(burst[i], 1)[0].id).toBe(`burst${i}`);
+    }
+    expect(index.status().note).toMatch(/; 40 recent vectors are searched exactly until added$/);
+    await index.whenIdle();
+    expect(index.status().note).not.toMatch(/recent vectors/);
+    for (let i = 0; i < burst.length; i += 9) expect(index.search(burst[i], 1)[0].id).toBe(`burst${i}`);
     await index.close();
   });
 

@@ -21,6 +21,8 @@ import type { VectorIndexStatus } from './types.js';
 import { allFinite, describeVector, TopK, VectorStore, type VectorHit, type VectorStoreState } from './vectorStore.js';
 import {
   DEFAULT_THRESHOLD,
+  DRAIN_AT_BACKLOG,
+  DRAIN_QUIET_MS,
   DRAIN_SLICE_MS,
   HNSW_EF_CONSTRUCTION,
   HNSW_EF_SEARCH,
@@ -90,6 +92,9 @@ export class VectorIndex {
   private mutationsAtArm = 0;
   private mutations = 0;
   private drainHandle: NodeJS.Immediate | null = null;
+  /** Waits for writes to pause before the backlog is drained (see DRAIN_QUIET_MS). */
+  private drainTimer: NodeJS.Timeout | null = null;
+  private lastMutationAt = -Infinity;
   /** Stops the build running in a worker thread, if one is. */
   private stopBuild: StopBuild | null = null;
   private indexing: Promise<void> | null = null;
@@ -134,6 +139,7 @@ export class VectorIndex {
     if (!allFinite(vector)) throw new InvalidError('vector', `holds a NaN or infinite value (id ${id})`, { id });
     if (!this.store.upsert(id, vector)) return;
     this.mutations++;
+    this.lastMutationAt = performance.now();
     if (this.phase === 'attached') {
       this.unlabel(id);
       this.backlog.add(id);
@@ -590,16 +596,30 @@ export class VectorIndex {
     this.settleIdle();
   }
 
+  /** Drains the backlog in slices once writes pause (or the backlog is large). */
   private scheduleDrain(): void {
-    if (this.drainHandle !== null || this.frozen || this.hnsw === null || this.closed) return;
+    if (this.drainHandle !== null || this.drainTimer !== null || this.frozen || this.hnsw === null || this.closed) return;
     if (this.backlog.size === 0) {
       this.whenDrained();
       return;
     }
-    this.drainHandle = setImmediate(() => this.drainSlice());
+    const quietFor = performance.now() - this.lastMutationAt;
+    if (this.backlog.size >= DRAIN_AT_BACKLOG || quietFor >= DRAIN_QUIET_MS) {
+      this.drainHandle = setImmediate(() => this.drainSlice());
+      return;
+    }
+    this.drainTimer = setTimeout(() => {
+      this.drainTimer = null;
+      this.scheduleDrain();
+      this.settleIdle();
+    }, Math.ceil(DRAIN_QUIET_MS - quietFor));
   }
 
   private cancelDrain(): void {
+    if (this.drainTimer !== null) {
+      clearTimeout(this.drainTimer);
+      this.drainTimer = null;
+    }
     if (this.drainHandle === null) return;
     clearImmediate(this.drainHandle);
     this.drainHandle = null;
@@ -620,8 +640,8 @@ export class VectorIndex {
       return;
     }
     this.indexVersion++;
-    if (this.backlog.size > 0) this.drainHandle = setImmediate(() => this.drainSlice());
-    else this.whenDrained();
+    // Goes on while writes stay paused (or the backlog is large); writes arriving meanwhile defer the rest.
+    this.scheduleDrain();
     this.settleIdle();
   }
 
@@ -715,7 +735,7 @@ export class VectorIndex {
   }
 
   private busy(): boolean {
-    return this.startTimer !== null || this.indexing !== null || this.drainHandle !== null || this.persisting > 0 || this.phase === 'scheduled';
+    return this.startTimer !== null || this.indexing !== null || this.drainHandle !== null || this.drainTimer !== null || this.persisting > 0 || this.phase === 'scheduled';
   }
 
   private settleIdle(): void {

@@ -60,6 +60,13 @@ export const QUIET_MS = 50;
 export const MAX_DEFER_MS = 2000;
 /** Main-thread time per slice when adding vectors to a live index (the event loop runs in between). */
 export const DRAIN_SLICE_MS = 8;
+/**
+ * New vectors wait in the backlog (searched exactly) until writes pause this long: one HNSW insert
+ * costs about a millisecond at 10k vectors, which a burst of single writes should not pay each.
+ */
+export const DRAIN_QUIET_MS = 20;
+/** …or until this many wait, when they are added even while writes go on (the exact scan of the backlog stays well under a millisecond). */
+export const DRAIN_AT_BACKLOG = 1000;
 /** A loaded index that took this many vectors since it was written is written again once caught up. */
 export const PERSIST_AFTER_ADDS = 5000;
 /** Rebuild in the worker rather than add this many (or more than the index holds) on the main thread. */
