@@ -127,6 +127,24 @@ describe('LexicalIndex', () => {
     expect(restored.search(query, 3)).toEqual(restored.search(query, Number.MAX_SAFE_INTEGER).slice(0, 3));
   });
 
+  it('offers the rarest terms of the feedback documents that the query lacks, live and restored', () => {
+    const index = new LexicalIndex();
+    index.add('best', 'Melanie roasted marshmallows by the campfire');
+    index.add('second', 'the campfire stories lasted all night');
+    for (let i = 0; i < 20; i++) index.add(`filler${i}`, `night ${i % 2 === 0 ? 'stories' : 'walk'} in town`);
+    // marshmallow and melani are in one document only, roast too; campfir is in the question.
+    expect(index.feedbackTerms(['best'], 'campfire evening', 3)).toEqual(['marshmallow', 'melani', 'roast']);
+    // Mean idf over the feedback documents: a term both share is not penalised for being in two.
+    expect(index.feedbackTerms(['best', 'second'], 'Melanie', 2)).toEqual(['campfir', 'last']); // then ties by term
+    expect(index.feedbackTerms(['best'], 'anything', 0)).toEqual([]);
+    expect(index.feedbackTerms(['nobody'], 'anything', 3)).toEqual([]);
+    const restored = LexicalIndex.fromState(index.exportState());
+    expect(restored.feedbackTerms(['best', 'second'], 'Melanie', 2)).toEqual(['campfir', 'last']);
+    // Expansion terms are index terms, counted once; the query's own words count queryWeight times.
+    const plain = index.search('marshmallow', 5);
+    expect(index.search('zzz', 5, undefined, { terms: ['marshmallow'], queryWeight: 2 })).toEqual(plain);
+  });
+
   it('ranks by BM25 with stemming and honours accept', () => {
     const index = new LexicalIndex();
     index.add('a', 'We went camping in the mountains');
@@ -187,6 +205,35 @@ function makeSources(
 const vector = new Float32Array([1]);
 
 describe('rankRecall', () => {
+  it('adds the best keyword matches\' rarest terms to a second BM25 pass (pseudo-relevance feedback)', () => {
+    // The question shares words only with `match`; `answer` says the rest of it in match's words.
+    const index = new LexicalIndex();
+    const texts: Record<string, string> = {
+      match: 'Melanie went camping at the lake with her kids',
+      answer: 'We roasted marshmallows at the lake campsite with the kids',
+      noise1: 'Caroline painted a picture of the sea',
+      noise2: 'Melanie likes pottery with her friends',
+    };
+    for (const [id, text] of Object.entries(texts)) index.add(id, text);
+    for (let i = 0; i < 30; i++) index.add(`other${i}`, `a quiet day number ${i} in the city`);
+    const sources: RecallSources = {
+      lexical: (text, limit, expansion) => index.search(text, limit, undefined, expansion),
+      feedbackTerms: (ids, text, count) => index.feedbackTerms(ids, text, count),
+      semantic: () => [],
+      neighbors: () => [],
+      info: () => ({ type: 'memory', createdMs: NOW, updatedMs: NOW }),
+    };
+    const query = { text: 'Where did Melanie go camping?', topK: 3, depth: 0, nowMs: NOW };
+    const without = rankRecall(query, sources, { feedbackTerms: 0 }).map((hit) => hit.id);
+    const withFeedback = rankRecall(query, sources, { feedbackTerms: 3, feedbackDocs: 1 }).map((hit) => hit.id);
+    expect(without).not.toContain('answer');
+    expect(withFeedback[0]).toBe('match');
+    expect(withFeedback).toContain('answer');
+    // Sources without feedbackTerms (or feedbackTerms 0) rank exactly as before.
+    const { feedbackTerms: _unused, ...plainSources } = sources;
+    expect(rankRecall(query, plainSources).map((hit) => hit.id)).toEqual(without);
+  });
+
   it('fuses by reciprocal rank: found by both beats found by one', () => {
     const sources = makeSources({
       lexOnly: { lexical: 9 },

@@ -25,6 +25,12 @@ export const DEFAULT_BM25: Readonly<Bm25Parameters> = Object.freeze({ k1: 0.9, b
 const LONG_POSTINGS = 1024;
 const MAX_POSITION_MAPS = 32;
 
+/** Terms added to a query (already index terms, e.g. from feedbackTerms), each counted once, while every word of the query itself counts queryWeight times. */
+export interface QueryExpansion {
+  terms: readonly string[];
+  queryWeight: number;
+}
+
 export interface LexicalHit {
   id: string;
   score: number;
@@ -154,7 +160,7 @@ export class LexicalIndex {
   /**
    * The `limit` best documents for `text` by BM25, best first (ties in slot order, so repeatable).
    * A query word repeated counts once per repetition; `accept` filters before ranking, so a
-   * filtered search still returns `limit` hits when that many match.
+   * filtered search still returns `limit` hits when that many match; `expansion` adds terms.
    *
    * Terms are scored rarest first (term at a time), and a term can add at most its weight
    * (idf × (k1 + 1) × its count in the query) to a document. Once `limit` accepted documents
@@ -163,11 +169,13 @@ export class LexicalIndex {
    * with the longest postings) then only add to documents already in the running. The answer is
    * the same as scoring everything.
    */
-  search(text: string, limit: number, accept?: (id: string) => boolean): LexicalHit[] {
+  search(text: string, limit: number, accept?: (id: string) => boolean, expansion?: QueryExpansion): LexicalHit[] {
     const documents = this.documents;
     if (documents === 0 || limit <= 0) return [];
     const queryCounts = new Map<string, number>();
-    for (const term of terms(text)) queryCounts.set(term, (queryCounts.get(term) ?? 0) + 1);
+    const queryWeight = expansion?.queryWeight ?? 1;
+    for (const term of terms(text)) queryCounts.set(term, (queryCounts.get(term) ?? 0) + queryWeight);
+    for (const term of expansion?.terms ?? []) queryCounts.set(term, (queryCounts.get(term) ?? 0) + 1);
     const { k1, b } = this.parameters;
     const averageLength = Math.max(this.totalLength / documents, 1);
     const flat = k1 * (1 - b);
@@ -235,6 +243,43 @@ export class LexicalIndex {
       best.offer(slot, score);
     }
     return best.sorted().map(({ slot, score }) => ({ id: this.ids[slot] as string, score }));
+  }
+
+  /**
+   * Pseudo-relevance feedback: the `count` terms of the documents `ids` (the first pass's best) that
+   * are not in `text` and are rarest overall (mean idf over those documents, so a term most of them
+   * share comes first). Appending them to the query reaches memories that say the same thing in
+   * the words of the best match rather than of the question.
+   */
+  feedbackTerms(ids: readonly string[], text: string, count: number): string[] {
+    const documents = this.documents;
+    if (count <= 0 || ids.length === 0 || documents === 0) return [];
+    const asked = new Set(terms(text));
+    const weight = new Map<string, number>();
+    const slotOf = this.slots();
+    for (const id of ids) {
+      const slot = slotOf.get(id);
+      if (slot === undefined) continue;
+      for (const term of this.termsOf(slot)) {
+        if (asked.has(term)) continue;
+        const list = this.list(term);
+        if (list === undefined) continue;
+        const idf = Math.log(1 + (documents - list.length + 0.5) / (list.length + 0.5));
+        weight.set(term, (weight.get(term) ?? 0) + idf / ids.length);
+      }
+    }
+    return [...weight]
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+      .slice(0, count)
+      .map(([term]) => term);
+  }
+
+  /** The distinct terms of a slot: its own lists, or its restored (frozen) term range. */
+  private termsOf(slot: number): string[] {
+    const own = this.slotTerms[slot];
+    if (own !== undefined) return own.map((list) => list.term);
+    const frozen = this.frozen;
+    return frozen === null ? [] : Array.from(frozen.termsOfSlot(slot), (t) => frozen.termAt(t));
   }
 
   /**

@@ -13,7 +13,7 @@ import type { Embedder } from '../embed/types.js';
 import { nodeText, PRIME_EVENTS } from './events.js';
 import { bump, onOwnEntity, safeDecode, spaceDirName, str } from './foldRules.js';
 import { PrimeGraph, type NodeRecord } from './graph.js';
-import { LexicalIndex } from './lexical.js';
+import { LexicalIndex, type QueryExpansion } from './lexical.js';
 import type { FoldAnchor, ProjectionState } from './projectionState.js';
 import { nodeTexts, SubstringIndex } from './substring.js';
 import type { PrimeCounters, PrimeEdge, PrimeNode, PrimeView } from './types.js';
@@ -363,8 +363,13 @@ export class PrimeProjection implements PrimeView {
     };
   }
 
-  lexical(text: string, limit: number, accept?: (nodeId: string) => boolean): Array<{ id: string; score: number }> {
-    return this.lexicalIndex.search(text, limit, accept);
+  lexical(text: string, limit: number, accept?: (nodeId: string) => boolean, expansion?: QueryExpansion): Array<{ id: string; score: number }> {
+    return this.lexicalIndex.search(text, limit, accept, expansion);
+  }
+
+  /** Terms of the nodes `ids` worth adding to the query `text` (see LexicalIndex.feedbackTerms). */
+  feedbackTerms(ids: readonly string[], text: string, count: number): string[] {
+    return this.lexicalIndex.feedbackTerms(ids, text, count);
   }
 
   substringCandidates(query: string): string[] | null {

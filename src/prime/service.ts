@@ -448,7 +448,8 @@ class Prime implements PrimeService, PrimeServiceExtras {
     const ranked = rankRecall(
       { text: q.text, vector: q.vector, topK: q.topK, depth: q.depth, nodeType: q.nodeType, sinceMs: q.sinceMs, untilMs: q.untilMs, nowMs },
       {
-        lexical: (text, limit) => projection.lexical(text, limit),
+        lexical: (text, limit, expansion) => projection.lexical(text, limit, undefined, expansion),
+        feedbackTerms: (ids, text, count) => projection.feedbackTerms(ids, text, count),
         semantic: (v, limit) => nodeHits(projection, projection.searchSpace(space, v, limit)),
         neighbors: (id) => projection.neighborLinks(id),
         degree: (id) => projection.degree(id),
