@@ -17,6 +17,7 @@ import { openEmbeddedCore } from '../src/core/embedded/index.js';
 import type { Embedder } from '../src/embed/types.js';
 import type { RecallTuning } from '../src/prime/recall.js';
 import { createPrimeService } from '../src/prime/service.js';
+import { generatePersonaBenchmark } from './persona.js';
 
 const DEFAULT_DATA_PATH = process.env.LOCOMO_DATA ?? '/work/shared/bench-data/locomo-dev.json';
 /** Category 5 questions are adversarial (the answer is not in the conversation): no evidence to find. */
@@ -352,6 +353,49 @@ export async function runLocomoBench(options: LocomoOptions = {}): Promise<Locom
   if (!existsSync(dataPath)) return { skipped: `LoCoMo data not found at ${dataPath} (set LOCOMO_DATA or pass a path); skipping the retrieval bench` };
   const conversations = await loadLocomo(dataPath);
   const scratch = mkdtempSync(join(tmpdir(), 'allsource-locomo-'));
+  try {
+    const { rows, latency } = await scoreMethods(conversations, scratch, options, log);
+    const shipped = conversations.map((c) => rows.find((r) => r.conversation === c.id && r.method === 'allsource recall')?.recallAt10 ?? NaN);
+    log('leave-one-conversation-out over the feedback grid');
+    const heldOut = await leaveOneOut(conversations, scratch, options, shipped);
+    return {
+      dataPath,
+      conversations: conversations.length,
+      turns: conversations.reduce((sum, c) => sum + c.turns.length, 0),
+      questions: conversations.reduce((sum, c) => sum + c.questions.length, 0),
+      rows,
+      latency,
+      leaveOneOut: heldOut,
+      table: renderTable(rows, latency, heldOut),
+    };
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** The generated persona benchmark (bench/persona.ts), scored by the same methods: its table. */
+export async function runPersonaBench(options: LocomoOptions = {}): Promise<{ rows: MethodScores[]; table: string; turns: number; questions: number; conversations: number }> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const conversations = generatePersonaBenchmark();
+  const scratch = mkdtempSync(join(tmpdir(), 'allsource-persona-'));
+  try {
+    const { rows, latency } = await scoreMethods(conversations, scratch, options, log);
+    // Per-conversation rows would be a long table of near-identical lines: the overall ones tell it.
+    const overall = rows.filter((r) => r.conversation === 'all');
+    return {
+      rows,
+      table: renderTable(overall, latency, []),
+      conversations: conversations.length,
+      turns: conversations.reduce((sum, c) => sum + c.turns.length, 0),
+      questions: conversations.reduce((sum, c) => sum + c.questions.length, 0),
+    };
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** Both methods over every conversation: per-conversation and overall scores, and query latency. */
+async function scoreMethods(conversations: Conversation[], scratch: string, options: LocomoOptions, log: (line: string) => void): Promise<{ rows: MethodScores[]; latency: LocomoReport['latency'] }> {
   let runs = 0;
   const methods: Array<{ name: string; create: () => RecallAdapter | Promise<RecallAdapter> }> = [
     { name: 'bm25 baseline', create: createBm25Baseline },
@@ -379,22 +423,9 @@ export async function runLocomoBench(options: LocomoOptions = {}): Promise<Locom
       await adapter.close?.();
     }
   }
-  const shipped = conversations.map((c) => rows.find((r) => r.conversation === c.id && r.method === 'allsource recall')?.recallAt10 ?? NaN);
-  log('leave-one-conversation-out over the feedback grid');
-  const heldOut = await leaveOneOut(conversations, scratch, options, shipped);
-  rmSync(scratch, { recursive: true, force: true });
   for (const method of methods) rows.push(toScores(method.name, 'all', overall.get(method.name)!));
   const latency = methods.map((m) => ({ method: m.name, p50Ms: percentile(latencies.get(m.name)!, 50), p99Ms: percentile(latencies.get(m.name)!, 99) }));
-  return {
-    dataPath,
-    conversations: conversations.length,
-    turns: conversations.reduce((sum, c) => sum + c.turns.length, 0),
-    questions: conversations.reduce((sum, c) => sum + c.questions.length, 0),
-    rows,
-    latency,
-    leaveOneOut: heldOut,
-    table: renderTable(rows, latency, heldOut),
-  };
+  return { rows, latency };
 }
 
 /** Question-weighted mean of one held-out column. */
@@ -413,12 +444,15 @@ function renderTable(rows: MethodScores[], latency: LocomoReport['latency'], hel
     '| method | query p50 (ms) | query p99 (ms) |',
     '|---|---:|---:|',
     ...latency.map((l) => `| ${l.method} | ${l.p50Ms.toFixed(3)} | ${l.p99Ms.toFixed(3)} |`),
+  ];
+  if (heldOut.length === 0) return lines.join('\n');
+  lines.push(
     '',
     '| held-out conversation | feedback knobs chosen on the other two | recall@10 held out | feedback off | shipped defaults |',
     '|---|---|---:|---:|---:|',
     ...heldOut.map((r) => `| ${r.conversation} | ${JSON.stringify(r.chosen)} | ${f(r.heldOut)} | ${f(r.off)} | ${f(r.shipped)} |`),
     `| all (question-weighted) | — | ${f(heldOutMean(heldOut, 'heldOut'))} | ${f(heldOutMean(heldOut, 'off'))} | ${f(heldOutMean(heldOut, 'shipped'))} |`,
-  ];
+  );
   return lines.join('\n');
 }
 
@@ -441,4 +475,7 @@ if (invokedDirectly) {
       console.log(`- leave-one-conversation-out recall@10: ${loo.toFixed(3)} (feedback off: ${heldOutMean(report.leaveOneOut, 'off').toFixed(3)}); target >= 0.76: ${verdict(loo, 0.76)}`);
     }
   }
+  const persona = await runPersonaBench();
+  console.log(`\n## Persona retrieval (generated, bench/persona.ts): ${persona.conversations} users, ${persona.turns} turns, ${persona.questions} questions: knowledge updates, a correction, two-hop and when questions\n`);
+  console.log(persona.table);
 }
