@@ -454,6 +454,13 @@ describe('vectors, recall and context', () => {
     const rendered = await h.text('prime_recall', { text: 'who invented the compiler', top_k: 2 });
     expect(rendered.split('\n')[0]).toMatch(new RegExp(`^\\d+ memor(y|ies) \\(embedder ${h.prime.embedderInfo.name}`));
     expect(rendered.split('\n')[1]).toMatch(/^\d\.\d{3} \[[a-z+]+\] person Grace Hopper/);
+    // The text content carries what each memory says (a client may show the model only that).
+    expect(rendered.split('\n')[1]).toMatch(/: invented the first compiler; admiral in the navy/);
+    const long = await h.ok<Node>('prime_add_node', { type: 'note', properties: { text: `zeppelin history ${'very long words '.repeat(200)}` } });
+    const bounded = await h.text('prime_recall', { text: 'zeppelin history', top_k: 1 });
+    expect(bounded).toContain(long.id);
+    expect(bounded.length).toBeLessThan(600);
+    expect(bounded).toMatch(/…$/);
   });
 
   it('recall follows graph links and answers as of an instant', async () => {

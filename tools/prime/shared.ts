@@ -3,6 +3,7 @@
 
 import { z } from 'zod';
 import { AllSourceError } from '../../src/core/errors.js';
+import { LEADING_TEXT_KEYS } from '../../src/prime/events.js';
 import type { EmbedderInfo, PrimeEdge, PrimeNode, PrimeService, RecallHit, VectorIndexStatus } from '../../src/prime/types.js';
 import type { ToolContext } from '../types.js';
 import { jsonObjectArg, primeEdgeResult, primeNodeResult, primeNodeShape } from '../schemas.js';
@@ -66,6 +67,27 @@ export function label(n: NodeView): string {
   const p = n.properties;
   const name = typeof p.name === 'string' ? p.name : typeof p.title === 'string' ? p.title : undefined;
   return name === undefined ? n.id : `${oneLine(name, 60)} (${n.id})`;
+}
+
+/** A memory's words, in the order recall reads them (name and title are in its label already). */
+const TEXT_FIRST = LEADING_TEXT_KEYS.filter((key) => key !== 'name' && key !== 'title');
+
+/**
+ * What a memory says, for a text rendering: its text-like properties first, then the other
+ * properties (names and ids of the label aside), flattened to one line and cut to `max`
+ * characters with a marker. Clients that show the model only `content` must still see the memory.
+ */
+export function memoryText(n: NodeView, max = 300): string {
+  const p = n.properties;
+  const parts: string[] = [];
+  const said = (value: unknown): string | undefined => (typeof value === 'string' ? value : Array.isArray(value) ? value.filter((v) => typeof v === 'string').join('; ') : undefined);
+  for (const key of TEXT_FIRST) {
+    const text = said(p[key]);
+    if (text) parts.push(text);
+  }
+  const rest = Object.entries(p).filter(([key, value]) => !TEXT_FIRST.includes(key) && key !== 'name' && key !== 'title' && !key.startsWith('_') && value !== null);
+  if (rest.length > 0) parts.push(JSON.stringify(Object.fromEntries(rest)));
+  return oneLine(parts.join(' — '), max);
 }
 
 export function nodeLine(n: NodeView): string {

@@ -6,7 +6,7 @@ import type { JsonObject } from '../../src/core/types.js';
 import { defineTool } from '../define.js';
 import { asOfArg, embedderInfoResult, instantArg, jsonObject, nodeTypeArg, primeCountersShape, primeNodeResult, recallHitResult, vectorArg, vectorIndexResult } from '../schemas.js';
 
-import { READ, TEXT_MAX, asOfNote, defined, embedderOut, label, lines, nodeLine, nodeOut, oneLine, plural, recallHitOut, requirePrime, topKArg, vectorIndexOut } from './shared.js';
+import { READ, TEXT_MAX, asOfNote, defined, embedderOut, label, lines, memoryText, nodeLine, nodeOut, oneLine, plural, recallHitOut, requirePrime, topKArg, vectorIndexOut } from './shared.js';
 
 export const primeEmbed = defineTool({
   name: 'prime_embed',
@@ -110,7 +110,10 @@ export const primeRecall = defineTool({
     lines(
       `${plural(r.results.length, 'memory', 'memories')}${asOfNote(args.as_of)} (embedder ${r.embedder.name}, ${r.embedder.kind}):`,
       r.results,
-      (h) => `${h.score.toFixed(3)} [${h.retrieval.join('+')}] ${h.node.type} ${label(h.node)}${h.via ? ` via ${h.via.relation} from ${h.via.node_id}` : ''}`,
+      (h) => {
+        const says = memoryText(h.node);
+        return `${h.score.toFixed(3)} [${h.retrieval.join('+')}] ${h.node.type} ${label(h.node)}${h.via ? ` via ${h.via.relation} from ${h.via.node_id}` : ''}${says ? `: ${says}` : ''}`;
+      },
     ),
 });
 
