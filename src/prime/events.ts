@@ -80,8 +80,7 @@ function withOptional(payload: JsonObject, key: string, value: JsonValue | Encod
   return payload;
 }
 
-/** Property keys whose text leads a node's document (what it is called and what it says). */
-/** Properties read first as a node's words (recall's text, and the tools' renderings). */
+/** Property keys whose text leads a node's document (what it is called and what it says); the tools' renderings read them first too. */
 export const LEADING_TEXT_KEYS = ['name', 'title', 'text', 'content', 'description', 'summary', 'observations'];
 /** Longest text indexed per node, in characters (recall is about finding the node, not storing books). */
 export const MAX_NODE_TEXT = 16_000;

@@ -184,8 +184,7 @@ export class LexicalIndex {
     for (const [term, queryCount] of queryCounts) {
       const list = this.list(term);
       if (list === undefined) continue;
-      const idf = Math.log(1 + (documents - list.length + 0.5) / (list.length + 0.5));
-      plan.push({ term, list, weight: idf * queryCount * (k1 + 1) });
+      plan.push({ term, list, weight: this.idf(list.length) * queryCount * (k1 + 1) });
     }
     plan.sort((x, y) => y.weight - x.weight || x.list.length - y.list.length);
     let remaining = 0;
@@ -264,14 +263,18 @@ export class LexicalIndex {
         if (asked.has(term)) continue;
         const list = this.list(term);
         if (list === undefined) continue;
-        const idf = Math.log(1 + (documents - list.length + 0.5) / (list.length + 0.5));
-        weight.set(term, (weight.get(term) ?? 0) + idf / ids.length);
+        weight.set(term, (weight.get(term) ?? 0) + this.idf(list.length) / ids.length);
       }
     }
     return [...weight]
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
       .slice(0, count)
       .map(([term]) => term);
+  }
+
+  /** BM25's inverse document frequency of a term found in `postings` documents. */
+  private idf(postings: number): number {
+    return Math.log(1 + (this.documents - postings + 0.5) / (postings + 0.5));
   }
 
   /** The distinct terms of a slot: its own lists, or its restored (frozen) term range. */

@@ -4,12 +4,13 @@
 // Every contribution is reported in ScoreParts, and the parts add up to the score.
 
 import type { EmbedderKind } from '../embed/types.js';
+import type { QueryExpansion } from './lexical.js';
 import type { Retrieval, ScoreParts } from './types.js';
 
 /** Where recall reads from; the Prime service backs these with its projections. */
 export interface RecallSources {
   /** BM25 candidates, best first; `expansion` adds (index) terms to the query. */
-  lexical(text: string, limit: number, expansion?: { terms: readonly string[]; queryWeight: number }): Array<{ id: string; score: number }>;
+  lexical(text: string, limit: number, expansion?: QueryExpansion): Array<{ id: string; score: number }>;
   /** Index terms of the nodes `ids` worth adding to `text` (pseudo-relevance feedback); without it, none is added. */
   feedbackTerms?(ids: readonly string[], text: string, count: number): string[];
   /** Cosine candidates, best first. */
@@ -200,11 +201,12 @@ export function rankRecall(query: RecallQuery, sources: RecallSources, tuning: P
 
 /** The BM25 list, after a second pass with feedback terms when the sources offer them. */
 function keywordCandidates(text: string, pool: number, sources: RecallSources, knobs: RecallTuning): Array<{ id: string; score: number }> {
-  const first = sources.lexical(text, pool);
-  if (knobs.feedbackTerms <= 0 || knobs.feedbackDocs <= 0 || sources.feedbackTerms === undefined || first.length === 0) return first;
-  const extra = sources.feedbackTerms(first.slice(0, knobs.feedbackDocs).map((hit) => hit.id), text, knobs.feedbackTerms);
-  if (extra.length === 0) return first;
-  return sources.lexical(text, pool, { terms: extra, queryWeight: knobs.feedbackQueryWeight });
+  if (knobs.feedbackTerms <= 0 || knobs.feedbackDocs <= 0 || sources.feedbackTerms === undefined) return sources.lexical(text, pool);
+  // The first pass only has to find the feedback documents: a short list prunes most of the work.
+  const best = sources.lexical(text, knobs.feedbackDocs);
+  if (best.length === 0) return best;
+  const extra = sources.feedbackTerms(best.map((hit) => hit.id), text, knobs.feedbackTerms);
+  return extra.length === 0 ? sources.lexical(text, pool) : sources.lexical(text, pool, { terms: extra, queryWeight: knobs.feedbackQueryWeight });
 }
 
 /**
