@@ -194,15 +194,9 @@ interface StateOut {
 }
 
 /** Every argument, nested ones too (the fields of ingest_events' events), with its description. */
+/** Each argument with its description. Nested fields are listed without one: the argument's says what they hold. */
 function describedArguments(properties: Record<string, unknown>, prefix: string): Array<[string, string | undefined]> {
-  const out: Array<[string, string | undefined]> = [];
-  for (const [name, raw] of Object.entries(properties)) {
-    const schema = raw as { description?: string; properties?: Record<string, unknown>; items?: { properties?: Record<string, unknown> } };
-    out.push([`${prefix}.${name}`, schema.description]);
-    if (schema.properties) out.push(...describedArguments(schema.properties, `${prefix}.${name}`));
-    if (schema.items?.properties) out.push(...describedArguments(schema.items.properties, `${prefix}.${name}[]`));
-  }
-  return out;
+  return Object.entries(properties).map(([name, raw]) => [`${prefix}.${name}`, (raw as { description?: string }).description]);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -245,6 +239,26 @@ describe('tool listing', () => {
     expect(byName.get('delete_events')!.idempotentHint).toBe(true);
     expect(byName.get('ingest_event')!.idempotentHint).toBe(false);
     expect(byName.get('ingest_event')!.destructiveHint).toBe(false);
+  });
+
+  it('keeps tools/list within its budget: what every conversation pays in context', async () => {
+    // Sizes as README's tool table reports them; the whole listing was 143 KB before it was compacted.
+    const bytes = async (options: Partial<AllsourceServerOptions>) => {
+      const listed = await connect(options);
+      try {
+        return JSON.stringify(await listed.client.listTools()).length;
+      } finally {
+        await listed.close();
+      }
+    };
+    expect(await bytes({})).toBeLessThanOrEqual(60_000);
+    expect(await bytes({ toolsets: ['events'] })).toBeLessThanOrEqual(28_000);
+    expect(await bytes({ toolsets: ['prime'] })).toBeLessThanOrEqual(22_000);
+    expect(await bytes({ toolsets: ['graph'] })).toBeLessThanOrEqual(10_500);
+    const { tools } = await h.client.listTools();
+    const listing = JSON.stringify(tools);
+    expect(listing).not.toContain('$schema');
+    expect(listing).not.toContain(String(Number.MAX_SAFE_INTEGER));
   });
 
   it('lists required arguments as required', async () => {

@@ -4,15 +4,15 @@
 // an `isError` result whose text starts with a stable error code and whose structuredContent holds
 // the same error as data, so one wrapper decides how errors look on the wire for all 43 tools.
 
-import { McpServer, type CallToolResult, type jsonSchemaValidator } from '@modelcontextprotocol/server';
+import { McpServer, type CallToolResult, type jsonSchemaValidator, type StandardSchemaWithJSON } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { InvalidError, isAllSourceError } from '../src/core/errors.js';
 import type { EventStore } from '../src/core/types.js';
 import { createPrimeService } from '../src/prime/service.js';
 import type { PrimeService } from '../src/prime/types.js';
-import { TOOL_ERROR_JSON_SCHEMA } from './errors.js';
 import { TOOL_GROUPS, type ToolGroup } from './groups.js';
 import { ALL_TOOLS } from './index.js';
+import { listedInputSchema, listedOutputSchema } from './listing.js';
 import type { LogSink, ServerMode, ToolCallGuard, ToolContext, ToolDefinition, ToolError } from './types.js';
 import { packageVersion } from './version.js';
 
@@ -48,7 +48,6 @@ export function registerTools(server: McpServer, tools: readonly ToolDefinition[
   for (const tool of tools) {
     const schemas = compiled(tool);
     const guarded = guard?.covers(tool.name) === true ? guard : undefined;
-    const listing = guarded === undefined ? schemas : guardedListing(tool, schemas, guarded);
     const call: ToolCaller = async (rawArgs, meta) => {
       const started = observe === undefined ? 0n : process.hrtime.bigint();
       const parsed = schemas.strictInput.safeParse(rawArgs ?? {});
@@ -64,39 +63,30 @@ export function registerTools(server: McpServer, tools: readonly ToolDefinition[
       }
       return result;
     };
-    const registered = server.registerTool(
+    server.registerTool(
       tool.name,
       {
         title: tool.title,
         description: tool.description,
         inputSchema: schemas.listedInput,
-        outputSchema: listing.listedOutput,
-        annotations: { title: tool.title, ...tool.annotations },
+        outputSchema: guarded === undefined ? schemas.listedOutput : guardedListing(tool, schemas, guarded),
+        // The title is listed once, beside the name; clients read annotations.title only as a fallback.
+        annotations: tool.annotations,
       },
       (rawArgs: unknown, sdkCtx?: { mcpReq?: { _meta?: Record<string, unknown> } }) => call(rawArgs, sdkCtx?.mcpReq?._meta),
     );
     callers.set(tool.name, call);
-    // The SDK turns the outputSchema into JSON Schema on a server's first call of the tool; a
-    // hosted server lives for one request, so the first server's answer is kept for all of them.
-    if (listing.outputJson === undefined) listing.outputJson = registered.outputSchemaJson;
-    else registered.outputSchemaJson = listing.outputJson;
   }
 }
 
-/** What a tool is listed with: its output schema and that schema as the SDK's JSON Schema, once converted. */
-interface Listing {
-  listedOutput: z.ZodObject;
-  outputJson?: Record<string, unknown>;
-}
+/** Listed output schemas of guarded tools, per guard answer schema: they also admit the guard's answers. */
+const guardedListings = new WeakMap<object, WeakMap<ToolDefinition, StandardSchemaWithJSON>>();
 
-/** Listings of guarded tools, per guard answer schema: their outputSchema also admits the guard's answers. */
-const guardedListings = new WeakMap<object, WeakMap<ToolDefinition, Listing>>();
-
-function guardedListing(tool: ToolDefinition, schemas: CompiledTool, guard: ToolCallGuard): Listing {
+function guardedListing(tool: ToolDefinition, schemas: CompiledTool, guard: ToolCallGuard): StandardSchemaWithJSON {
   let byTool = guardedListings.get(guard.answerSchema);
   if (byTool === undefined) guardedListings.set(guard.answerSchema, (byTool = new WeakMap()));
   let listing = byTool.get(tool);
-  if (listing === undefined) byTool.set(tool, (listing = { listedOutput: listedOutputAs(schemas.output, [guard.answerSchema]) }));
+  if (listing === undefined) byTool.set(tool, (listing = listedOutputSchema(schemas.output, [guard.answerSchema])));
   return listing;
 }
 
@@ -104,14 +94,11 @@ function guardedListing(tool: ToolDefinition, schemas: CompiledTool, guard: Tool
 interface CompiledTool {
   /** The arguments, unknown ones rejected. */
   strictInput: z.ZodObject;
-  /** What the SDK is given as inputSchema (see listedAs). */
-  listedInput: z.ZodType;
   /** A successful result, checked before it is sent. */
   output: z.ZodObject;
-  /** What the SDK is given as outputSchema (see listedOutputAs). */
-  listedOutput: z.ZodObject;
-  /** listedOutput as the SDK's JSON Schema, once a server has converted it. */
-  outputJson?: Record<string, unknown>;
+  /** What tools/list shows (see listing.ts); the SDK never rejects with these. */
+  listedInput: StandardSchemaWithJSON;
+  listedOutput: StandardSchemaWithJSON;
 }
 
 const compiledTools = new WeakMap<ToolDefinition, CompiledTool>();
@@ -122,42 +109,10 @@ function compiled(tool: ToolDefinition): CompiledTool {
     const strictInput = z.strictObject(tool.inputSchema);
     // Strict like the listed schema (`additionalProperties: false`): an undeclared field is a bug too.
     const output = z.strictObject(tool.outputSchema);
-    entry = { strictInput, listedInput: listedAs(strictInput), output, listedOutput: listedOutputAs(output) };
+    entry = { strictInput, output, listedInput: listedInputSchema(strictInput), listedOutput: listedOutputSchema(output) };
     compiledTools.set(tool, entry);
   }
   return entry;
-}
-
-/**
- * The schema handed to the SDK: it accepts any object, and tools/list shows the real JSON Schema.
- * The SDK would otherwise reject bad arguments itself, as a generic "MCP error -32602" text; the
- * registry validates instead so the error starts with `invalid:` and names the argument.
- */
-function listedAs(strictInput: z.ZodObject): z.ZodType {
-  const jsonSchema = z.toJSONSchema(strictInput, { io: 'input', target: 'draft-7' }) as Record<string, unknown>;
-  delete jsonSchema.$schema; // the SDK's generator adds its own
-  return z.looseObject({}).meta(jsonSchema);
-}
-
-/**
- * The outputSchema handed to the SDK: it accepts any object, and tools/list shows an object that is
- * either the tool's result or the error of an `isError` result. Clients validate structuredContent
- * against it even on errors, and the SDK takes only object schemas (a zod union would be dropped),
- * so the union is written in JSON Schema. runTool checks results against `output` itself.
- */
-function listedOutputAs(output: z.ZodObject, alsoAnswers: readonly Record<string, unknown>[] = []): z.ZodObject {
-  const result = z.toJSONSchema(output, { io: 'output', target: 'draft-7' }) as Record<string, unknown>;
-  delete result.$schema;
-  // Shared definitions must sit at the root for their `#/definitions/…` references to resolve.
-  const { definitions, ...resultSchema } = result;
-  return z.looseObject({}).meta({
-    type: 'object',
-    anyOf: [resultSchema, TOOL_ERROR_JSON_SCHEMA, ...alsoAnswers],
-    ...(definitions === undefined ? {} : { definitions }),
-    // Drop what the generator writes for the loose object itself: anyOf says it all.
-    properties: undefined,
-    additionalProperties: undefined,
-  });
 }
 
 /** Runs a tool on arguments already checked against its input schema. */
@@ -330,7 +285,8 @@ const INSTRUCTIONS = [
   'recency) or prime_context for a ready markdown briefing. The reference memory server\'s tools (create_entities,',
   'add_observations, search_nodes, …) work too, on the same graph. For raw facts, record events (ingest_event) about',
   'an entity; an entity\'s state is the JSON merge-patch of its payloads (reconstruct_state). Nothing is overwritten:',
-  'every read can be asked as of a past instant (as_of). Lists are paged: pass next_cursor back as cursor.',
+  'every read can be asked as of a past instant (as_of). Instants are ISO-8601; a date alone means its midnight UTC and',
+  'no zone means UTC. Lists are paged: pass next_cursor back as cursor.',
 ].join(' ');
 
 /**

@@ -15,25 +15,23 @@ const ID_MAX = LIMITS.maxIdLength;
 const INSTANT_MAX = 64;
 
 export const entityIdArg = (what: string) =>
-  z.string().min(1).max(ID_MAX).describe(`${what}. Any stable string up to ${ID_MAX} characters, e.g. "user-42" or "order:2024-0071". May not start with "$".`);
+  z.string().min(1).max(ID_MAX).describe(`${what}: any stable string not starting with "$", e.g. "user-42".`);
 
-export const eventTypeArg = (what: string) =>
-  z.string().min(1).max(ID_MAX).describe(`${what}. Dotted "noun.verb" by convention, e.g. "user.created"; a type ending in ".deleted" marks the entity deleted.`);
+export const eventTypeArg = (what: string) => z.string().min(1).max(ID_MAX).describe(`${what}, e.g. "user.created".`);
 
-export const eventIdArg = (what: string) =>
-  z.string().min(1).max(ID_MAX).describe(`${what}, e.g. "evt-2024-05-01-001" or a UUID returned by ingest_event.`);
+export const eventIdArg = (what: string) => z.string().min(1).max(ID_MAX).describe(`${what}, e.g. "evt-2024-05-01-001".`);
 
 export const instantArg = (what: string) =>
-  z.string().min(1).max(INSTANT_MAX).describe(`${what}. ISO-8601, e.g. "2024-05-01T12:00:00Z" (a date alone, "2024-05-01", means its midnight UTC; no zone means UTC).`);
+  z.string().min(1).max(INSTANT_MAX).describe(`${what} (ISO-8601, e.g. "2024-05-01T12:00:00Z").`);
 
 export const asOfArg = () =>
-  instantArg('Time travel: answer as the memory was at this instant, counting only events recorded at or before it. Omit for now');
+  instantArg('Answer as the memory was at this past instant; omit for now');
 
 export const limitArg = (what = 'items', max: number = LIMITS.maxPageSize, def: number = LIMITS.defaultPageSize) =>
-  z.number().int().min(1).max(max).optional().describe(`Page size: at most this many ${what} (1-${max}, default ${def}).`);
+  z.number().int().min(1).max(max).optional().describe(`At most this many ${what} (default ${def}).`);
 
 export const cursorArg = () =>
-  z.string().min(1).max(4096).optional().describe('Paging: the next_cursor of the previous page, passed back unchanged with the same other arguments. Omit for the first page.');
+  z.string().min(1).max(4096).optional().describe('The previous page\'s next_cursor, with the same other arguments; omit for the first page.');
 
 export const prefixArg = (what: string) =>
   z.string().min(1).max(ID_MAX).optional().describe(`Only ${what} starting with this prefix, e.g. "user-".`);
@@ -52,10 +50,10 @@ export const jsonObject = (): z.ZodType<Record<string, unknown>> =>
 export const jsonObjectArg = (what: string) => jsonObject().describe(what);
 
 export const includeDeletedArg = () =>
-  z.boolean().optional().describe('Also return events removed with delete_events (each marked deleted: true). Default false.');
+  z.boolean().optional().describe('Also return events removed with delete_events (marked deleted: true). Default false.');
 
 export const reasonArg = (what: string) =>
-  z.string().min(1).max(LIMITS.maxReasonLength).describe(`${what} (required, up to ${LIMITS.maxReasonLength} characters); recorded in the log, e.g. "user asked to forget their address".`);
+  z.string().min(1).max(LIMITS.maxReasonLength).describe(`${what}, recorded in the log, e.g. "user asked to forget their address".`);
 
 export const dryRunArg = (what: string) => z.boolean().optional().describe(`${what} Default false.`);
 
@@ -67,7 +65,7 @@ export const queryFilterShape = {
   event_type_prefix: z.string().min(1).max(ID_MAX).optional().describe('Only event types starting with this prefix, e.g. "order." for order.placed, order.paid, ...'),
   payload_equals: jsonObject()
     .optional()
-    .describe('Only events whose payload has these values, by dot path; all must match. E.g. {"plan": "pro", "address.city": "Paris"}.'),
+    .describe('Only events whose payload has all these values, by dot path, e.g. {"address.city": "Paris"}.'),
   since: instantArg('Only events recorded at or after this instant').optional(),
   until: instantArg('Only events recorded at or before this instant').optional(),
   occurred_since: instantArg('Only events that happened (occurred_at) at or after this instant').optional(),
@@ -138,22 +136,22 @@ export const tombstoneShape = {
 const PRIME_ID_MAX = MAX_PRIME_ID_LENGTH;
 
 export const nodeIdArg = (what: string) =>
-  z.string().min(1).max(PRIME_ID_MAX).describe(`${what}: a node id as prime_add_node, prime_search or prime_recall return it, e.g. "0192f0c4-7b1e-7cc3-9a55-3f1d2c8e4b10".`);
+  z.string().min(1).max(PRIME_ID_MAX).describe(`${what} (a node id).`);
 
 export const edgeIdArg = (what: string) =>
-  z.string().min(1).max(PRIME_ID_MAX).describe(`${what}: an edge id as prime_add_edge or prime_neighbors return it.`);
+  z.string().min(1).max(PRIME_ID_MAX).describe(`${what} (an edge id).`);
 
 /** Longest node type or relation name. */
 export const PRIME_NAME_MAX = 200;
 
 export const nodeTypeArg = (what: string) =>
-  z.string().min(1).max(PRIME_NAME_MAX).describe(`${what}, e.g. "person", "project", "preference". Free-form; pick one word per kind of thing and reuse it.`);
+  z.string().min(1).max(PRIME_NAME_MAX).describe(`${what}, e.g. "person"; one word per kind of thing, reused.`);
 
 export const relationArg = (what: string) =>
-  z.string().min(1).max(PRIME_NAME_MAX).describe(`${what}, e.g. "works_on", "knows", "prefers". Free-form, in active voice (source works_on target).`);
+  z.string().min(1).max(PRIME_NAME_MAX).describe(`${what}, e.g. "works_on" (active voice: source works_on target).`);
 
 export const vectorArg = (what: string) =>
-  z.array(z.number()).min(1).max(MAX_VECTOR_DIMS).describe(`${what}: a list of numbers (up to ${MAX_VECTOR_DIMS}) with the dimensions of the embedder in use (prime_stats shows them).`);
+  z.array(z.number()).min(1).max(MAX_VECTOR_DIMS).describe(`${what}, with the embedder's dimensions (prime_stats).`);
 
 // ── Prime: results ────────────────────────────────────────────────────────────────────────────
 

@@ -148,7 +148,7 @@ export const importEvents = defineTool({
   name: 'import_events',
   title: 'Import events',
   description:
-    'Load events from JSONL (one event per line) or a JSON array, inline as data or, locally, from a file path. Each record has entity_id, event_type, payload and optionally metadata, id (or event_id) and occurred_at; the other fields of an export_events file are ignored, so an export imports back as is. Atomic: when any record is invalid nothing is imported and every problem is reported. Up to 10,000 events per call. Try validate_only first.',
+    'Load events from JSONL or a JSON array, inline as data or, locally, from a file path. Each record has entity_id, event_type, payload and optionally metadata, id (or event_id) and occurred_at; an export_events file imports back as is. Atomic: if any record is invalid nothing is imported and every problem is reported. Up to 10,000 events per call. Try validate_only first.',
   group: 'events',
   writes: true,
   inputSchema: {

@@ -100,23 +100,23 @@ export function localPath(ctx: ToolContext, path: string): string {
 }
 
 export const eventInputShape = {
-  event_type: eventTypeArg('What happened'),
-  entity_id: entityIdArg('The entity (thing) the event is about; its state is the merge of its events'),
+  event_type: eventTypeArg('What happened (a type ending ".deleted" marks the entity deleted)'),
+  entity_id: entityIdArg('The entity (thing) the event is about'),
   payload: jsonObjectArg(
-    'The facts, as a JSON object merged into the entity state (RFC 7396: nested objects merge, null deletes a key, arrays replace). At most 1 MiB. E.g. {"name": "Ada", "plan": "pro", "address": {"city": "Paris"}}.',
+    'The facts, merged into the entity state (RFC 7396: objects merge, null deletes, arrays replace), e.g. {"plan": "pro", "address": {"city": "Paris"}}. At most 1 MiB.',
   ),
   metadata: jsonObject()
     .nullable()
     .optional()
-    .describe('Context about the event that is not part of the entity state, e.g. {"source": "chat", "confidence": 0.9}. Optional.'),
+    .describe('Context kept beside the state, not in it, e.g. {"source": "chat"}.'),
   expected_version: z
     .number()
     .int()
     .min(0)
     .optional()
-    .describe("Optimistic concurrency: the entity's current version as you last read it (0 = the entity must not exist yet). A mismatch is a conflict and writes nothing."),
-  event_id: eventIdArg('Idempotency key: retrying with the same event_id and the same content returns the original result instead of a duplicate. Omit to get a generated UUIDv7').optional(),
-  occurred_at: instantArg('When it happened in the world, if not now, e.g. "2023-11-02T09:30:00Z"').optional(),
+    .describe("The entity's version as you last read it (0: must not exist yet); a mismatch is a conflict and writes nothing."),
+  event_id: eventIdArg('Idempotency key: a retry with the same id and content returns the first result. Omit for a generated UUIDv7').optional(),
+  occurred_at: instantArg('When it happened in the world, if not now').optional(),
 };
 
 type EventInput = {

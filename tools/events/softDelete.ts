@@ -35,7 +35,7 @@ export const deleteEvents = defineTool({
   name: 'delete_events',
   title: 'Delete (forget) events',
   description:
-    'Forget events: reads stop returning them and entity states are folded without them. Select by event_ids, entity_id or event_type (all given selectors must match), narrowed by since/until. This is a soft delete recorded in the log with your reason: restore_events brings them back, and reads as_of an earlier instant still see them. Try dry_run first to see what would be deleted.',
+    'Forget events: reads stop returning them and states fold without them. Select by event_ids, entity_id or event_type (all given must match), narrowed by since/until. A soft delete recorded in the log with your reason: restore_events brings them back, and reads as_of an earlier instant still see them. Try dry_run first.',
   group: 'events',
   writes: true,
   inputSchema: selectorShape('delete'),

@@ -18,7 +18,7 @@ export const primeAddEdge = defineTool({
     source: nodeIdArg('The node the relationship starts from'),
     target: nodeIdArg('The node it points to'),
     relation: relationArg('What the relationship is'),
-    properties: propertiesArg('Facts about the relationship itself, e.g. {"since": "2021"}. Optional (default {}).').optional(),
+    properties: propertiesArg('Facts about the relationship itself, e.g. {"since": "2021"}.').optional(),
     weight: z.number().min(0).max(1e9).optional().describe('How strong or important the relationship is (default 1); prime_shortest_path ignores it, recall favours heavier edges.'),
   },
   outputSchema: primeEdgeResult.shape,

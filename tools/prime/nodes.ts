@@ -16,7 +16,7 @@ export const primeAddNode = defineTool({
   writes: true,
   inputSchema: {
     type: nodeTypeArg('What kind of thing the node is'),
-    properties: propertiesArg('What is known about it. Optional (default {}).').optional(),
+    properties: propertiesArg('What is known about it, e.g. {"name": "Ada Lovelace", "role": "engineer"}.').optional(),
   },
   outputSchema: nodeResultShape,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },

@@ -113,7 +113,7 @@ export const EDGE_NOT_FOUND_HINT = 'prime_neighbors lists a node\'s edges with t
 
 export const propertiesArg = (what: string) =>
   jsonObjectArg(
-    `${what} A JSON object, e.g. {"name": "Ada Lovelace", "role": "engineer", "observations": ["prefers email"]}. String values (name, title, text, description, observations first) are what recall searches.`,
+    `${what} String values are what recall searches.`,
   );
 
 export const topKArg = (what: string, max = 100, def = 10) => z.number().int().min(1).max(max).optional().describe(`How many ${what} to return (1-${max}, default ${def}).`);

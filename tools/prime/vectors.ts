@@ -83,7 +83,7 @@ export const primeRecall = defineTool({
   name: 'prime_recall',
   title: 'Recall memories',
   description:
-    'The main way to remember: hybrid retrieval of the nodes most relevant to a question or topic. Combines vector similarity, word matches (BM25), graph links from the best hits, recency and importance into one score, and says for each result how it was found (retrieval: semantic, lexical, graph, recency) and the parts of its score, plus which embedder is in use. Filter by node type and by when nodes changed (since, until), or recall as of a past instant. For exact criteria use prime_search; for a ready-to-read summary use prime_context.',
+    'The main way to remember: the nodes most relevant to a question or topic, scored from vector similarity, word matches (BM25), graph links from the best hits, recency and importance. Each hit says how it was found (retrieval) and the parts of its score. Filter by node type or by when nodes changed (since, until), or recall as of a past instant. For exact criteria use prime_search; for a ready-to-read briefing, prime_context.',
   group: 'prime',
   writes: false,
   inputSchema: {
