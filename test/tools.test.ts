@@ -271,6 +271,44 @@ describe('tool listing', () => {
 });
 
 describe('toolsets and read-only', () => {
+  it('instructions and descriptions name only the tools that are served, in every selection', async () => {
+    const groups = ['events', 'prime', 'graph'] as const;
+    const names = ALL_TOOLS.map((tool) => tool.name);
+    const named = (text: string) => names.filter((name) => new RegExp(`(^|[^a-z_])${name}($|[^a-z_])`).test(text));
+    for (let mask = 1; mask < 8; mask++) {
+      for (const readOnly of [false, true]) {
+        const toolsets = groups.filter((_, i) => mask & (1 << i));
+        const selection = `${toolsets.join(',')}${readOnly ? ' read-only' : ''}`;
+        const listed = await connect({ toolsets: [...toolsets], readOnly });
+        try {
+          const { tools } = await listed.client.listTools();
+          const served = new Set(tools.map((t) => t.name));
+          const instructions = listed.client.getInstructions() ?? '';
+          expect(instructions, selection).toMatch(/^allsource is long-term memory/);
+          for (const name of named(instructions)) expect(served.has(name), `${selection}: instructions name ${name}`).toBe(true);
+          for (const tool of tools) {
+            const texts = [tool.description ?? '', ...Object.values(tool.inputSchema.properties ?? {}).map((p) => (p as { description?: string }).description ?? '')];
+            for (const name of texts.flatMap(named)) expect(served.has(name), `${selection}: ${tool.name} names ${name}`).toBe(true);
+            expect(tool.description!.length, `${selection}: ${tool.name}`).toBeGreaterThan(40);
+          }
+        } finally {
+          await listed.close();
+        }
+      }
+    }
+    // Everything served: the instructions say how to add, update and recall, and which tools see events.
+    const full = await connect();
+    try {
+      const instructions = full.client.getInstructions()!;
+      for (const name of ['prime_add_node', 'prime_update_node', 'prime_recall', 'create_entities', 'ingest_event']) expect(instructions).toContain(name);
+      expect(instructions).toMatch(/not by prime_recall/);
+      const createEntities = (await full.client.listTools()).tools.find((t) => t.name === 'create_entities')!;
+      expect(createEntities.description).toContain('prime_recall finds them too');
+    } finally {
+      await full.close();
+    }
+  });
+
   it('serves only the chosen groups', async () => {
     // A selection that holds no tools (here: only the event tools to choose from) is refused with a reason.
     const store = await openEmbeddedCore({ dataDir: join(root, `data-${++dirCount}`), durability: 'none', log: () => {} });

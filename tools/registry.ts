@@ -12,6 +12,7 @@ import { createPrimeService } from '../src/prime/service.js';
 import type { PrimeService } from '../src/prime/types.js';
 import { TOOL_GROUPS, type ToolGroup } from './groups.js';
 import { ALL_TOOLS } from './index.js';
+import { forServedTools, serverInstructions } from './instructions.js';
 import { listedInputSchema, listedOutputSchema } from './listing.js';
 import type { LogSink, ServerMode, ToolCallGuard, ToolContext, ToolDefinition, ToolError } from './types.js';
 import { packageVersion } from './version.js';
@@ -38,11 +39,22 @@ export function toolCallers(server: McpServer): ReadonlyMap<string, ToolCaller> 
   return callersByServer.get(server) ?? new Map();
 }
 
+/** How registerTools wraps and lists the tools it registers. */
+export interface RegisterOptions {
+  log?: LogSink;
+  observe?: ToolCallObserver;
+  guard?: ToolCallGuard;
+  /** Every tool the server serves (default: those registered): descriptions name no other. */
+  served?: readonly ToolDefinition[];
+}
+
 /**
  * Registers `tools` on `server`, each wrapped so that it validates its arguments, runs against
  * `ctx`, and answers `{ content: [text], structuredContent }` or an `isError` result.
  */
-export function registerTools(server: McpServer, tools: readonly ToolDefinition[], ctx: ToolContext, log: LogSink = stderrLog, observe?: ToolCallObserver, guard?: ToolCallGuard): void {
+export function registerTools(server: McpServer, tools: readonly ToolDefinition[], ctx: ToolContext, options: RegisterOptions = {}): void {
+  const { log = stderrLog, observe, guard } = options;
+  const served = options.served ?? tools;
   let callers = callersByServer.get(server);
   if (callers === undefined) callersByServer.set(server, (callers = new Map()));
   for (const tool of tools) {
@@ -67,7 +79,7 @@ export function registerTools(server: McpServer, tools: readonly ToolDefinition[
       tool.name,
       {
         title: tool.title,
-        description: tool.description,
+        description: describedFor(tool, served),
         inputSchema: schemas.listedInput,
         outputSchema: guarded === undefined ? schemas.listedOutput : guardedListing(tool, schemas, guarded),
         // The title is listed once, beside the name; clients read annotations.title only as a fallback.
@@ -77,6 +89,19 @@ export function registerTools(server: McpServer, tools: readonly ToolDefinition[
     );
     callers.set(tool.name, call);
   }
+}
+
+/** Descriptions per tool and selection: a hosted server is built per request, for the same few selections. */
+const descriptions = new WeakMap<ToolDefinition, Map<string, string>>();
+
+/** The tool's description without the sentences that name a tool outside `served`. */
+function describedFor(tool: ToolDefinition, served: readonly ToolDefinition[]): string {
+  const key = served.map((t) => t.name).join(',');
+  let byServed = descriptions.get(tool);
+  if (byServed === undefined) descriptions.set(tool, (byServed = new Map()));
+  let description = byServed.get(key);
+  if (description === undefined) byServed.set(key, (description = forServedTools(tool.description, new Set(served.map((t) => t.name)), KNOWN_TOOL_NAMES)));
+  return description;
 }
 
 /** Listed output schemas of guarded tools, per guard answer schema: they also admit the guard's answers. */
@@ -278,16 +303,11 @@ export function selectTools(tools: readonly ToolDefinition[], options: { toolset
   return tools.filter((tool) => groups.has(tool.group) && !(options.readOnly && tool.writes));
 }
 
-const INSTRUCTIONS = [
-  'allsource is long-term memory on an immutable event log. For knowledge about people, projects and facts, use the',
-  'graph: prime_add_node (a node with a type and properties; text properties are indexed), prime_add_edge (a typed',
-  'relation), then prime_recall to remember what is relevant to a question (hybrid: words, vectors, graph links,',
-  'recency) or prime_context for a ready markdown briefing. The reference memory server\'s tools (create_entities,',
-  'add_observations, search_nodes, …) work too, on the same graph. For raw facts, record events (ingest_event) about',
-  'an entity; an entity\'s state is the JSON merge-patch of its payloads (reconstruct_state). Nothing is overwritten:',
-  'every read can be asked as of a past instant (as_of). Instants are ISO-8601; a date alone means its midnight UTC and',
-  'no zone means UTC. Lists are paged: pass next_cursor back as cursor.',
-].join(' ');
+/** Every allsource tool's name: a description or the instructions may name any of them. */
+const KNOWN_TOOL_NAMES = ALL_TOOLS.map((tool) => tool.name);
+
+/** Instructions per selection of tools (a hosted server is built per request). */
+const instructionsBySelection = new Map<string, string>();
 
 /**
  * Builds an MCP server for one tenant of one store. A factory, not a singleton: tests and the
@@ -307,13 +327,16 @@ export function createAllsourceServer(options: AllsourceServerOptions): McpServe
     version,
   };
   const tools = options.tools ?? ALL_TOOLS;
-  const server = new McpServer({ name: 'allsource', title: 'allsource memory', version }, { instructions: INSTRUCTIONS, ...(options.jsonSchemaValidator ? { jsonSchemaValidator: options.jsonSchemaValidator } : {}) });
   const selected = selectTools(tools, options);
+  const selectionKey = selected.map((tool) => tool.name).join(',');
+  let instructions = instructionsBySelection.get(selectionKey);
+  if (instructions === undefined) instructionsBySelection.set(selectionKey, (instructions = serverInstructions(new Set(selected.map((tool) => tool.name)), KNOWN_TOOL_NAMES)));
+  const server = new McpServer({ name: 'allsource', title: 'allsource memory', version }, { instructions, ...(options.jsonSchemaValidator ? { jsonSchemaValidator: options.jsonSchemaValidator } : {}) });
   // An MCP server with no tools answers tools/list with "method not found"; say why instead.
   if (selected.length === 0) throw new InvalidError('toolsets', `${(options.toolsets ?? TOOL_GROUPS).join(', ')}${options.readOnly ? ' (read-only)' : ''} hold no tools`);
   if (options.onlyTool !== null) {
     const only = options.onlyTool === undefined ? undefined : selected.find((tool) => tool.name === options.onlyTool);
-    registerTools(server, only === undefined ? selected : [only], ctx, options.log, options.observe, options.guard);
+    registerTools(server, only === undefined ? selected : [only], ctx, { log: options.log, observe: options.observe, guard: options.guard, served: selected });
   }
   return server;
 }

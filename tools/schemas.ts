@@ -50,7 +50,7 @@ export const jsonObject = (): z.ZodType<Record<string, unknown>> =>
 export const jsonObjectArg = (what: string) => jsonObject().describe(what);
 
 export const includeDeletedArg = () =>
-  z.boolean().optional().describe('Also return events removed with delete_events (marked deleted: true). Default false.');
+  z.boolean().optional().describe('Also return deleted (forgotten) events, marked deleted: true. Default false.');
 
 export const reasonArg = (what: string) =>
   z.string().min(1).max(LIMITS.maxReasonLength).describe(`${what}, recorded in the log, e.g. "user asked to forget their address".`);

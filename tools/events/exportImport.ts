@@ -22,7 +22,7 @@ export const exportEvents = defineTool({
   name: 'export_events',
   title: 'Export events',
   description:
-    'Export events as JSONL (one JSON event per line; import_events reads it back), CSV, or Parquet (same columns as the store\'s segment files; returned base64-encoded). Filters are those of query_events. Inline, one page per call (limit up to 1000, and at most 1 MiB of data): pass next_cursor as cursor for the next page. Locally, path writes every matching event to a new file instead.',
+    'Export events as JSONL (one event per line), CSV, or Parquet (the segment files\' columns; base64 when inline). Filters are those of query_events. Inline, one page per call (at most 1000 events and 1 MiB): pass next_cursor as cursor for the next. Locally, path writes every matching event to a new file instead. import_events reads a JSONL export back.',
   group: 'events',
   writes: false,
   inputSchema: {

@@ -10,7 +10,7 @@ export const ingestEvent = defineTool({
   name: 'ingest_event',
   title: 'Record an event',
   description:
-    'Append one event (a fact about an entity) to the memory. The entity\'s state becomes the JSON merge of its event payloads in order; nothing is ever overwritten, so earlier states stay readable with as_of. Returns the new version and log position. Pass event_id to make retries safe; pass expected_version to refuse the write if someone else changed the entity since you read it.',
+    'Append one event (a fact about an entity) to the memory. The entity\'s state becomes the JSON merge of its event payloads in order; nothing is ever overwritten, so earlier states stay readable with as_of. Returns the new version and log position. Pass event_id to make retries safe; pass expected_version to refuse the write if someone else changed the entity since you read it. prime_recall does not see events: for facts to recall later, use prime_add_node.',
   group: 'events',
   writes: true,
   inputSchema: eventInputShape,

@@ -66,7 +66,7 @@ export const readGraph = defineTool({
   name: 'read_graph',
   title: 'Read Graph',
   description:
-    'Read the knowledge graph: every entity (in creation order), then every relation. Paged, unlike the reference server: at most limit items per page; pass next_cursor as cursor for the next. With as_of, the graph as it was then. To find something specific, search_nodes or prime_recall are cheaper.',
+    'Read the knowledge graph: every entity (in creation order), then every relation. Paged, unlike the reference server: at most limit items per page; pass next_cursor as cursor for the next. With as_of, the graph as it was then. To find something specific, search_nodes is cheaper. prime_recall answers questions in natural language.',
   group: 'graph',
   writes: false,
   inputSchema: { limit: graphLimitArg(), cursor: cursorArg(), as_of: asOfArg().optional() },

@@ -151,7 +151,7 @@ export const createEntities = defineTool({
   name: 'create_entities',
   title: 'Create Entities',
   description:
-    'Create multiple new entities in the knowledge graph. An entity whose name already exists is skipped (so is a repeated name within the call), so retrying is safe; returns only the entities actually created. All are created in one atomic write. Entities are Prime nodes (type = entityType), so prime_recall finds them too. Compatible with the reference MCP memory server.',
+    'Create multiple new entities in the knowledge graph. An entity whose name already exists is skipped (so is a repeated name within the call), so retrying is safe; returns only the entities actually created. All are created in one atomic write. Entities are Prime nodes (type = entityType). prime_recall finds them too. Compatible with the reference MCP memory server.',
   group: 'graph',
   writes: true,
   inputSchema: {
@@ -270,7 +270,7 @@ export const deleteEntities = defineTool({
   name: 'delete_entities',
   title: 'Delete Entities',
   description:
-    'Delete multiple entities and their associated relations from the knowledge graph. Names that do not exist are ignored. One atomic write; this is a forget (like prime_forget), so prime_history and reads with an earlier as_of still show them.',
+    'Delete multiple entities and their relations from the knowledge graph. Names that do not exist are ignored. One atomic write. Nothing is erased: reads with an earlier as_of still show them. prime_history keeps their trail (this is the forget of prime_forget).',
   group: 'graph',
   writes: true,
   inputSchema: {
@@ -343,7 +343,7 @@ export const deleteRelations = defineTool({
   name: 'delete_relations',
   title: 'Delete Relations',
   description:
-    'Delete multiple relations from the knowledge graph; the entities stay. Relations that do not exist are ignored. One atomic write; prime_history and reads with an earlier as_of still show them.',
+    'Delete multiple relations from the knowledge graph; the entities stay. Relations that do not exist are ignored. One atomic write; reads with an earlier as_of still show them. prime_history keeps their trail.',
   group: 'graph',
   writes: true,
   inputSchema: {

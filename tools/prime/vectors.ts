@@ -83,7 +83,7 @@ export const primeRecall = defineTool({
   name: 'prime_recall',
   title: 'Recall memories',
   description:
-    'The main way to remember: the nodes most relevant to a question or topic, scored from vector similarity, word matches (BM25), graph links from the best hits, recency and importance. Each hit says how it was found (retrieval) and the parts of its score. Filter by node type or by when nodes changed (since, until), or recall as of a past instant. For exact criteria use prime_search; for a ready-to-read briefing, prime_context.',
+    'The main way to remember: the nodes most relevant to a question or topic, scored from vector similarity, word matches (BM25), graph links from the best hits, recency and importance. Each hit says how it was found (retrieval) and the parts of its score. Filter by node type or by when nodes changed (since, until), or recall as of a past instant. For exact criteria use prime_search; for a ready-to-read briefing, prime_context. It recalls graph nodes, not events recorded with ingest_event (search_events finds those).',
   group: 'prime',
   writes: false,
   inputSchema: {
@@ -121,7 +121,7 @@ export const primeContext = defineTool({
   name: 'prime_context',
   title: 'Context pack',
   description:
-    'A compact markdown briefing of what the memory knows about a query, ready to read or to put in a prompt: the most relevant nodes (found as prime_recall finds them) with their key facts and relationships, cut to a token budget. Use it at the start of a task or conversation; use prime_recall when you need the structured results.',
+    'A compact markdown briefing of what the memory knows about a query, ready to read or to put in a prompt: the most relevant nodes (found as prime_recall finds them) with their key facts and relationships, cut to a token budget. Use it at the start of a task or conversation; use prime_recall when you need the structured results. Events recorded with ingest_event are not part of it.',
   group: 'prime',
   writes: false,
   inputSchema: {
