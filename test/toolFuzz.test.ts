@@ -138,7 +138,7 @@ function argumentsFor(tool: string, knownKeys: string[]): Record<string, unknown
   if (tool === 'watch_events') {
     // A valid long timeout would park the fuzzer on an idle log for up to a minute.
     const timeout = args.timeout_ms;
-    if (timeout === undefined || (typeof timeout === 'number' && timeout > 3 && timeout <= 60_000)) args.timeout_ms = Math.floor(random() * 3);
+    if (timeout === undefined || (typeof timeout === 'number' && timeout > 3 && timeout <= 30_000)) args.timeout_ms = Math.floor(random() * 3);
   }
   // Over a real transport arguments are JSON; the in-memory pair would pass objects by reference.
   return JSON.parse(JSON.stringify(args)) as Record<string, unknown>;

@@ -351,6 +351,13 @@ export const searchEvents = defineTool({
   render: (r) => renderList(`${r.hits.length} hit${r.hits.length === 1 ? '' : 's'}:`, r.hits, (h) => `${h.score.toFixed(2)} ${eventLine(h.event)}`, r.has_more),
 });
 
+/**
+ * The longest a watch_events call waits. Below the store's own limit (60 s, for REST clients that
+ * set their own timeouts): MCP clients time requests out, the SDK's Client at 60 s and many
+ * gateways at 30 s, and a wait that ends in a client timeout loses its answer.
+ */
+export const WATCH_TOOL_MAX_MS = 30_000;
+
 export const watchEvents = defineTool({
   name: 'watch_events',
   title: 'Wait for new events',
@@ -364,9 +371,9 @@ export const watchEvents = defineTool({
       .number()
       .int()
       .min(0)
-      .max(LIMITS.maxWatchTimeoutMs)
+      .max(WATCH_TOOL_MAX_MS)
       .optional()
-      .describe(`How long to wait for a first event, in milliseconds (0-${LIMITS.maxWatchTimeoutMs}, default 10000). 0 returns at once. Keep it below your client's request timeout.`),
+      .describe(`How long to wait for a first event, in milliseconds (default 10000). 0 returns at once.`),
     limit: limitArg('events'),
     entity_id: entityIdArg('Only events of this entity').optional(),
     event_type: eventTypeArg('Only events of this type').optional(),
