@@ -52,6 +52,7 @@ function buildProgram(): Command {
     .description('serve the MCP tools over stdio; the default when no command is given (`npx allsource` is the MCP server). stdout carries protocol frames only')
     .option('--toolsets <groups>', 'comma-separated tool groups to serve: events, prime, graph (default: all)', parseToolsets)
     .option('--read-only', 'hide every tool that writes to the log')
+    .option('--export-dir <dir>', 'where export_events may write files (default: exports in the data directory)')
     .action(async (opts: McpFlags, cmd: Command) => {
       const { runMcp } = await import('../src/cli/mcp.js');
       await runMcp(context(cmd), opts);

@@ -3,7 +3,7 @@
 // and main errors; the listed schemas and annotations; every structuredContent checked against
 // the tool's declared outputSchema; toolsets and read-only filtering; error text contracts.
 
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -751,20 +751,36 @@ describe('export_events and import_events', () => {
     expect(decodeSegment(bytes).map((e) => e.id)).toEqual(['ev-0', 'ev-1', 'ev-2', 'ev-3', 'ev-4']);
   });
 
-  it('writes to a path locally (never overwriting), and refuses paths when hosted', async () => {
-    const path = join(h.dataDir, '..', `export-${dirCount}.jsonl`);
-    const written = await h.ok<ExportOut>('export_events', { path, event_type: 'item.seen' });
+  it('writes to a file in the export directory (never overwriting, never outside it), and refuses paths when hosted or read-only', async () => {
+    const exports = join(h.dataDir, 'exports');
+    const path = join(exports, 'events.jsonl');
+    const written = await h.ok<ExportOut>('export_events', { path: 'events.jsonl', event_type: 'item.seen' });
     expect(written).toMatchObject({ path, count: 5, data: null, has_more: false });
     expect(readFileSync(path, 'utf8').trim().split('\n')).toHaveLength(5);
     expect(await h.fail('export_events', { path })).toMatch(/^conflict: path: .* already exists/);
-    expect(await h.fail('export_events', { path: 'relative.jsonl' })).toMatch(/^invalid: path: must be an absolute path/);
+    // Anywhere else is refused, however the path is spelled, and nothing is written there.
+    for (const outside of [join(h.dataDir, 'outside.jsonl'), '../outside.jsonl', '~/outside-allsource-test.jsonl', exports]) {
+      expect(await h.fail('export_events', { path: outside }), outside).toMatch(/^invalid: path: must name a file in the export directory/);
+    }
+    expect(existsSync(join(h.dataDir, 'outside.jsonl'))).toBe(false);
+    // A link inside the directory that leads out of it is refused too.
+    symlinkSync(h.dataDir, join(exports, 'escape'));
+    expect(await h.fail('export_events', { path: 'escape/outside.jsonl' })).toMatch(/^invalid: path: .*a link leads out of it/);
+    expect(existsSync(join(h.dataDir, 'outside.jsonl'))).toBe(false);
     // A failing export leaves no file behind, so a retry can use the same path.
-    const failed = join(h.dataDir, '..', `failed-${dirCount}.jsonl`);
-    expect(await h.fail('export_events', { path: failed, cursor: 'garbage' })).toMatch(/^invalid: cursor: /);
-    expect(existsSync(failed)).toBe(false);
-    const csvPath = join(h.dataDir, '..', `export-${dirCount}.csv`);
-    await h.ok('export_events', { path: csvPath, format: 'csv', limit: 2 });
-    expect(readFileSync(csvPath, 'utf8').trim().split('\r\n')).toHaveLength(3);
+    expect(await h.fail('export_events', { path: 'failed.jsonl', cursor: 'garbage' })).toMatch(/^invalid: cursor: /);
+    expect(existsSync(join(exports, 'failed.jsonl'))).toBe(false);
+    await h.ok('export_events', { path: 'export.csv', format: 'csv', limit: 2 });
+    expect(readFileSync(join(exports, 'export.csv'), 'utf8').trim().split('\r\n')).toHaveLength(3);
+
+    const readOnly = await connect({ readOnly: true, exportDir: exports });
+    try {
+      expect(await readOnly.fail('export_events', { path: 'ro.jsonl' })).toMatch(/^invalid: path: a read-only server writes no files/);
+      expect(existsSync(join(exports, 'ro.jsonl'))).toBe(false);
+      expect((await readOnly.ok<ExportOut>('export_events', {})).data).not.toBeNull();
+    } finally {
+      await readOnly.close();
+    }
 
     const hosted = await connect({ mode: 'hosted' });
     try {

@@ -4,6 +4,7 @@
 // an `isError` result whose text starts with a stable error code and whose structuredContent holds
 // the same error as data, so one wrapper decides how errors look on the wire for all 43 tools.
 
+import { join } from 'node:path';
 import { McpServer, type CallToolResult, type jsonSchemaValidator, type StandardSchemaWithJSON } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { InvalidError, isAllSourceError } from '../src/core/errors.js';
@@ -269,6 +270,8 @@ export interface AllsourceServerOptions {
   /** Hide every tool that can write to the log. */
   readOnly?: boolean;
   dataDir?: string;
+  /** Where export_events may write files (default: `exports` in dataDir). */
+  exportDir?: string;
   now?: () => number;
   /** Defaults to the package version. */
   version?: string;
@@ -323,6 +326,8 @@ export function createAllsourceServer(options: AllsourceServerOptions): McpServe
     now,
     mode: options.mode,
     dataDir: options.dataDir,
+    exportDir: options.exportDir ?? (options.dataDir === undefined ? undefined : join(options.dataDir, 'exports')),
+    readOnly: options.readOnly === true,
     startedAt: now(),
     version,
   };

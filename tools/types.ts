@@ -23,6 +23,10 @@ export interface ToolContext {
   mode: ServerMode;
   /** The local data directory (local mode only). */
   dataDir?: string;
+  /** Where export_events may write files (local mode only; none: it writes none). */
+  exportDir?: string;
+  /** The server hides its writing tools: no tool writes anything, not even a file. */
+  readOnly?: boolean;
   /** When the server was created, in ms since the epoch. */
   startedAt: number;
   /** The allsource package version. */

@@ -22,6 +22,8 @@ export interface StdioServerOptions {
   toolsets?: readonly ToolGroup[];
   /** Hide the tools that write to the log. */
   readOnly?: boolean;
+  /** Where export_events may write files (default: `exports` in the data directory). */
+  exportDir?: string;
 }
 
 /** Largest message the server reads, in bytes. */
@@ -61,6 +63,7 @@ export async function runStdioServer(options: StdioServerOptions): Promise<void>
       readOnly: options.readOnly,
       mode: 'local',
       dataDir: options.dataDir,
+      exportDir: options.exportDir,
       log,
     });
     callers = toolCallers(server);

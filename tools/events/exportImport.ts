@@ -8,7 +8,7 @@ import { defineTool } from '../define.js';
 import { detectFormat, parseImport, toCsv, toJsonl, toParquet, type ImportProblem } from '../exchange.js';
 import type { ToolContext } from '../types.js';
 import { cursorArg, limitArg, pageShape, queryFilterShape } from '../schemas.js';
-import { FILE_EXPORT_PAGE, MAX_IMPORT_DATA_CHARS, MAX_IMPORT_EVENTS, MAX_IMPORT_FILE_BYTES, MAX_PROBLEMS_SHOWN, RESULT_BUDGET_BYTES, cursorHint, defined, localPath, oneLine, storeFieldToArgument } from './shared.js';
+import { FILE_EXPORT_PAGE, MAX_IMPORT_DATA_CHARS, MAX_IMPORT_EVENTS, MAX_IMPORT_FILE_BYTES, MAX_PROBLEMS_SHOWN, RESULT_BUDGET_BYTES, cursorHint, defined, exportFilePath, localPath, oneLine, storeFieldToArgument } from './shared.js';
 
 type ExportFormat = 'jsonl' | 'csv' | 'parquet';
 
@@ -36,7 +36,7 @@ export const exportEvents = defineTool({
       .min(1)
       .max(4096)
       .optional()
-      .describe('Local mode only: write to this new file (absolute path or ~/…; an existing file is never overwritten) instead of returning data; then every matching event is written, or at most limit if given. E.g. "~/allsource-export.jsonl".'),
+      .describe('Local mode only: write every matching event (or at most limit) to this new file in the export directory instead of returning data, e.g. "contacts.jsonl". Never overwrites.'),
   },
   outputSchema: {
     format: z.enum(['jsonl', 'csv', 'parquet']),
@@ -56,7 +56,7 @@ export const exportEvents = defineTool({
     const includeMetadata = args.include_metadata ?? true;
     const { format: _format, include_metadata: _include, path, limit, cursor, ...filters } = args;
     const encoding = format === 'parquet' ? ('base64' as const) : ('utf8' as const);
-    if (path !== undefined) return exportToFile(ctx, localPath(ctx, path), format, includeMetadata, filters as QueryFilter, limit, cursor);
+    if (path !== undefined) return exportToFile(ctx, await exportFilePath(ctx, path), format, includeMetadata, filters as QueryFilter, limit, cursor);
 
     // Inline: one page, cut shorter (by re-querying with a smaller limit, so next_cursor stays
     // exact) while its encoding is over the inline cap.

@@ -1,8 +1,9 @@
 // Shared helpers of the event tools: limits, how errors name arguments, renderings, the event input
 // shape.
 
+import { mkdir, realpath } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { InvalidError } from '../../src/core/errors.js';
 import { LIMITS, type EntityState, type JsonObject, type NewEvent } from '../../src/core/types.js';
@@ -94,9 +95,42 @@ export async function withinBudget<T extends { length: number }, R>(limit: numbe
 /** A file path an agent gave: absolute or `~/…`; local mode only. */
 export function localPath(ctx: ToolContext, path: string): string {
   if (ctx.mode !== 'local') throw new InvalidError('path', 'is only available when allsource runs locally; pass data inline instead');
-  const expanded = path === '~' ? homedir() : path.startsWith('~/') ? join(homedir(), path.slice(2)) : path;
+  const expanded = expandHome(path);
   if (!isAbsolute(expanded)) throw new InvalidError('path', `must be an absolute path (or start with ~/), got ${JSON.stringify(path.slice(0, 200))}`);
   return expanded;
+}
+
+function expandHome(path: string): string {
+  return path === '~' ? homedir() : path.startsWith('~/') ? join(homedir(), path.slice(2)) : path;
+}
+
+/**
+ * The file export_events may create for `path`: inside the export directory, whatever the path
+ * says (a bare name, a relative path, or an absolute one that lies inside it). A tool call comes
+ * from a model, and a model can be talked into writing over ~/.bashrc; a read-only server writes
+ * no file at all. Symbolic links out of the directory are refused too.
+ */
+export async function exportFilePath(ctx: ToolContext, path: string): Promise<string> {
+  if (ctx.mode !== 'local') throw new InvalidError('path', 'is only available when allsource runs locally; pass data inline instead');
+  if (ctx.readOnly) throw new InvalidError('path', 'a read-only server writes no files; omit path to get the data inline');
+  if (ctx.exportDir === undefined) throw new InvalidError('path', 'no export directory is configured (allsource mcp --export-dir DIR); omit path to get the data inline');
+  const dir = resolve(ctx.exportDir);
+  const target = resolve(dir, expandHome(path));
+  if (!inside(dir, target) || target === dir) throw new InvalidError('path', `must name a file in the export directory ${dir}, got ${JSON.stringify(path.slice(0, 200))}`);
+  await mkdir(dir, { recursive: true });
+  let parent: string;
+  try {
+    parent = await realpath(dirname(target));
+  } catch {
+    throw new InvalidError('path', `the directory of ${target} does not exist`);
+  }
+  if (!inside(await realpath(dir), parent)) throw new InvalidError('path', `must name a file in the export directory ${dir} (a link leads out of it)`);
+  return join(parent, basename(target));
+}
+
+function inside(dir: string, path: string): boolean {
+  const rel = relative(dir, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
 
 export const eventInputShape = {
