@@ -428,6 +428,24 @@ describe('vectors, recall and context', () => {
     expect(await h.text('prime_similar', { vector: [0.9, 0.1, 0], top_k: 2 })).toMatch(/^2 similar vectors/);
   });
 
+  it('lists and writes cut long text with a marker; prime_get_node returns every byte', async () => {
+    const notes = `Ada's lab notebook. ${'The engine computes Bernoulli numbers. '.repeat(23_000)}`; // ~900 KB
+    const added = await h.call('prime_add_node', { type: 'notebook', properties: { name: 'Lab notebook', notes, tags: ['engine', 'bernoulli'] } });
+    expect(JSON.stringify(added).length).toBeLessThan(20_000);
+    const id = (added.structuredContent as unknown as Node).id;
+    const recalled = await h.call('prime_recall', { text: 'Bernoulli numbers notebook', top_k: 1 });
+    expect(JSON.stringify(recalled).length).toBeLessThan(20_000);
+    const hit = (recalled.structuredContent as unknown as Recall).results[0].node;
+    expect(hit.id).toBe(id);
+    expect(hit.properties.name).toBe('Lab notebook');
+    expect(hit.properties.tags).toEqual(['engine', 'bernoulli']);
+    expect(String(hit.properties.notes)).toMatch(/^Ada's lab notebook\. The engine .*… \[\d+ more characters; prime_get_node shows all\]$/);
+    const searched = await h.call('prime_search', { text: 'bernoulli' });
+    expect(JSON.stringify(searched).length).toBeLessThan(20_000);
+    const whole = await h.ok<Node>('prime_get_node', { node_id: id });
+    expect(whole.properties.notes).toBe(notes);
+  });
+
   it('recall finds nodes from prime_add_node and create_entities by their text, with score parts, retrieval and the embedder', async () => {
     const ada = await h.ok<Node>('prime_add_node', { type: 'person', properties: { name: 'Ada', notes: 'prefers morning meetings over lunch' } });
     await h.ok('create_entities', { entities: [{ name: 'Grace Hopper', entityType: 'person', observations: ['invented the first compiler', 'admiral in the navy'] }] });

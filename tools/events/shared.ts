@@ -101,6 +101,8 @@ export function localPath(ctx: ToolContext, path: string): string {
 }
 
 function expandHome(path: string): string {
+  // eslint-disable-next-line no-control-regex -- a NUL or control character is never part of a file name a user meant
+  if (/[\u0000-\u001f]/.test(path)) throw new InvalidError('path', 'must not contain control characters');
   return path === '~' ? homedir() : path.startsWith('~/') ? join(homedir(), path.slice(2)) : path;
 }
 

@@ -5,7 +5,7 @@ import type { JsonObject } from '../../src/core/types.js';
 import { defineTool } from '../define.js';
 import { asOfArg, nodeIdArg, nodeTypeArg } from '../schemas.js';
 
-import { NODE_NOT_FOUND_HINT, READ, asOfNote, defined, label, nodeLine, nodeOut, nodeResultShape, plural, propertiesArg, requirePrime } from './shared.js';
+import { NODE_NOT_FOUND_HINT, READ, asOfNote, defined, fullNodeOut, label, nodeLine, nodeOut, nodeResultShape, plural, propertiesArg, requirePrime } from './shared.js';
 
 export const primeAddNode = defineTool({
   name: 'prime_add_node',
@@ -62,7 +62,7 @@ export const primeGetNode = defineTool({
   hints: { not_found: NODE_NOT_FOUND_HINT },
   async handler(args, ctx) {
     const node = await requirePrime(ctx).getNode(ctx.tenant, defined({ node_id: args.node_id, as_of: args.as_of }));
-    return { ...nodeOut(node), as_of: args.as_of ?? null };
+    return { ...fullNodeOut(node), as_of: args.as_of ?? null };
   },
   render: (r) => `${nodeLine(r)}${asOfNote(r.as_of)}`,
 });

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { AllSourceError } from '../../src/core/errors.js';
 import { LEADING_TEXT_KEYS } from '../../src/prime/events.js';
+import type { JsonObject, JsonValue } from '../../src/core/types.js';
 import type { EmbedderInfo, PrimeEdge, PrimeNode, PrimeService, RecallHit, VectorIndexStatus } from '../../src/prime/types.js';
 import type { ToolContext } from '../types.js';
 import { jsonObjectArg, primeEdgeResult, primeNodeResult, primeNodeShape } from '../schemas.js';
@@ -26,8 +27,40 @@ export function defined<T extends object>(value: T): T {
 
 // Results are rebuilt field by field: the declared schema is the contract, whatever else a
 // service object carries.
+
+/**
+ * A node as lists and writes return it: long text cut with a marker. A recall of one 900 KB node
+ * would otherwise put 900 KB into the agent's context; prime_get_node returns every byte.
+ */
 export function nodeOut(n: PrimeNode): PrimeNode {
+  return { ...fullNodeOut(n), properties: briefProperties(n.properties) };
+}
+
+/** A node with every property whole (prime_get_node). */
+export function fullNodeOut(n: PrimeNode): PrimeNode {
   return { id: n.id, type: n.type, properties: n.properties, created_at: n.created_at, updated_at: n.updated_at, version: n.version };
+}
+
+/** Longest string value of a node in a list, and all its string values together, in characters. */
+export const BRIEF_STRING_CHARS = 2000;
+export const BRIEF_NODE_CHARS = 8000;
+/** Every cut string keeps at least this much, so a late long value still says what it is about. */
+const BRIEF_MIN_CHARS = 200;
+
+/** `properties` with strings cut to BRIEF_STRING_CHARS (and BRIEF_NODE_CHARS in all), each cut marked. */
+export function briefProperties(properties: JsonObject): JsonObject {
+  const budget = { left: BRIEF_NODE_CHARS };
+  const brief = (value: JsonValue): JsonValue => {
+    if (typeof value === 'string') {
+      const keep = Math.min(value.length, BRIEF_STRING_CHARS, Math.max(budget.left, BRIEF_MIN_CHARS));
+      budget.left -= keep;
+      return keep === value.length ? value : `${value.slice(0, keep)}… [${value.length - keep} more characters; prime_get_node shows all]`;
+    }
+    if (Array.isArray(value)) return value.map(brief);
+    if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, brief(v)]));
+    return value;
+  };
+  return brief(properties) as JsonObject;
 }
 
 export function edgeOut(e: PrimeEdge): PrimeEdge {
