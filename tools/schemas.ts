@@ -206,7 +206,7 @@ export const scorePartsResult = z
   })
   .describe('The contributions that add up to score (0 where that path did not find the node).');
 
-export const retrievalResult = z.enum(['semantic', 'lexical', 'graph', 'recency']);
+export const retrievalResult = z.enum(['semantic', 'vector', 'lexical', 'graph', 'recency']);
 
 export const recallHitResult = z.object({
   node: primeNodeResult,

@@ -25,7 +25,7 @@ import { callerVector, checkInt, checkName, checkPrimeId, checkProperties, check
 import type { SnapshotPolicy } from './snapshots.js';
 import { HYDRATE_PAGE, PrimeTenants } from './tenants.js';
 import { neighbors, shortestPath, subgraph } from './traverse.js';
-import type { AsOfArg, Direction, NodeHistory, PrimeCapabilities, PrimeEdge, PrimeNode, PrimeService, PrimeStats, PrimeView, RecallHit, SimilarHit, VectorIndexStatus } from './types.js';
+import type { AsOfArg, Direction, NodeHistory, PrimeCapabilities, PrimeEdge, PrimeNode, PrimeService, PrimeStats, PrimeView, RecallHit, Retrieval, SimilarHit, VectorIndexStatus } from './types.js';
 
 export interface PrimeServiceOptions {
   store: EventStore;
@@ -458,11 +458,14 @@ class Prime implements PrimeService, PrimeServiceExtras {
       },
       this.tuning,
     );
+    // Vectors speak for meaning only when a language model made them (and the caller's own vector is the caller's claim).
+    const vectorLabel: Retrieval = this.embedderInfo.kind === 'semantic' && !q.ownVector ? 'semantic' : 'vector';
     const results: RecallHit[] = [];
     for (const r of ranked) {
       const node = projection.node(r.id);
       if (node === undefined) continue;
-      results.push({ node, score: r.score, score_parts: r.parts, retrieval: r.retrieval, ...(r.via === undefined ? {} : { via: r.via }) });
+      const retrieval = r.retrieval.map((path) => (path === 'semantic' ? vectorLabel : path));
+      results.push({ node, score: r.score, score_parts: r.parts, retrieval, ...(r.via === undefined ? {} : { via: r.via }) });
     }
     return { results, embedder: this.embedderInfo, vector_index: this.indexStatus(projection, space) };
   }

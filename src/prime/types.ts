@@ -27,8 +27,11 @@ export interface PrimeEdge {
   created_at: string;
 }
 
-/** How a recall result was found. */
-export type Retrieval = 'semantic' | 'lexical' | 'graph' | 'recency';
+/**
+ * How a recall result was found. The vector path is `semantic` only when a language model made the
+ * vectors; the offline embedder's vectors see spelling, not meaning, and are labelled `vector`.
+ */
+export type Retrieval = 'semantic' | 'vector' | 'lexical' | 'graph' | 'recency';
 
 /** The contributions that add up to a recall score (each 0 when that path did not find it). */
 export interface ScoreParts {
