@@ -1,5 +1,5 @@
 // Lint configuration: typescript-eslint's recommended rules over every TypeScript source, and the
-// layers as import rules. Bottom to top: src/core and src/text (leaves), src/embed, src/prime and
+// layers as import rules. Bottom to top: src/text (the tokenizer leaf), src/core, src/embed, src/prime and
 // src/payments (x402, on the store alone), then tools/ (the MCP tools), transports/, and the CLI
 // (src/cli, bin/). A module imports only from below, so no layer can grow a cycle. (Dynamic
 // `import()` is not checked; the CLI uses it to load tools and transports lazily.)
@@ -55,7 +55,7 @@ export default tseslint.config(
   },
   {
     files: ['src/core/**/*.ts'],
-    rules: { 'no-restricted-imports': layerRule('src/core', ['prime', 'payments', 'embed', 'text', 'cli', ...ABOVE_SRC], 'the EventStore port and its adapters are the bottom layer') },
+    rules: { 'no-restricted-imports': layerRule('src/core', ['prime', 'payments', 'embed', 'cli', ...ABOVE_SRC], 'the EventStore port and its adapters are the bottom layer (beside the tokenizer leaf, src/text, which they may use)') },
   },
   {
     files: ['src/payments/**/*.ts'],

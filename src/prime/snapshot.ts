@@ -93,7 +93,7 @@ export type SnapshotRead =
  * by a build whose tokenizer, stemmer or embedder differs does not match, so it is not used.
  */
 export function foldFingerprint(embedder: Embedder): string {
-  const sample = { name: 'Ada Lovelace', text: "Painted the garden's fences; wrote programs — naïve Café 42", tags: ['Running', 'runs'] };
+  const sample = { name: 'Ada Lovelace', text: "Painted the garden's fences; wrote programs — naïve Café 42 在北京写程序", tags: ['Running', 'runs'] };
   const text = nodeText(sample);
   const parts = [`fold ${FOLD_VERSION}`, embedder.name, String(embedder.dims), text, terms(text).join(' ')];
   if (embedder.deterministic && embedder.embedSync !== undefined) {

@@ -5,6 +5,7 @@
 // below both src/embed and src/prime and imports neither.
 
 import { stemmer } from 'stemmer';
+import { hasUnspaced, unspacedTokens } from './unspaced.js';
 
 /** Runs of letters and digits; an apostrophe inside a word is kept so contractions stay whole. */
 const WORD = /[\p{L}\p{N}]+(?:['’][\p{L}]+)*/gu;
@@ -58,6 +59,11 @@ export function words(text: string): readonly string[] {
   const out: string[] = [];
   for (const match of text.toLowerCase().matchAll(WORD)) {
     let word = match[0];
+    // A clause of Chinese or Japanese is one match: split it before the length check drops it.
+    if (hasUnspaced(word)) {
+      for (const token of unspacedTokens(word)) if (token.length <= MAX_TOKEN_LENGTH) out.push(token);
+      continue;
+    }
     if (word.length > MAX_TOKEN_LENGTH) continue;
     if (word.includes("'") || word.includes('’')) {
       // A possessive names its owner; any other contraction is spelled without its apostrophe.

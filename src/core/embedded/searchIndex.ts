@@ -2,6 +2,7 @@
 // and number values, scored with BM25. Built on a tenant's first search and then kept up to date
 // as events are applied, so tenants that never search pay nothing.
 
+import { hasUnspaced, unspacedTokens } from '../../text/unspaced.js';
 import type { JsonValue } from '../types.js';
 
 /** Words of at least one letter or digit, lower-cased; very long tokens are noise, not words. */
@@ -14,7 +15,11 @@ const B = 0.75;
 
 export function tokenize(text: string): string[] {
   const out: string[] = [];
-  for (const match of text.toLowerCase().matchAll(WORD)) if (match[0].length <= MAX_TOKEN_LENGTH) out.push(match[0]);
+  for (const match of text.toLowerCase().matchAll(WORD)) {
+    // Chinese, Japanese or Thai run a clause together: index its characters and character pairs.
+    if (hasUnspaced(match[0])) out.push(...unspacedTokens(match[0]).filter((token) => token.length <= MAX_TOKEN_LENGTH));
+    else if (match[0].length <= MAX_TOKEN_LENGTH) out.push(match[0]);
+  }
   return out;
 }
 
