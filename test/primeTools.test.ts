@@ -428,6 +428,19 @@ describe('vectors, recall and context', () => {
     expect(await h.text('prime_similar', { vector: [0.9, 0.1, 0], top_k: 2 })).toMatch(/^2 similar vectors/);
   });
 
+  it('a newer fact wins over the one it replaced, when each is its own node', async () => {
+    const berlin = await h.ok<Node>('prime_add_node', { type: 'memory', properties: { text: 'Maya lives in Berlin, in a flat near the river.' } });
+    await h.ok('prime_add_node', { type: 'memory', properties: { text: 'Maya likes green tea and long walks.' } });
+    await h.ok('prime_add_node', { type: 'memory', properties: { text: 'Tom works at Acme as an engineer.' } });
+    const lisbon = await h.ok<Node>('prime_add_node', { type: 'memory', properties: { text: 'Maya moved to Lisbon last week.' } });
+    await h.ok('prime_add_node', { type: 'memory', properties: { text: 'Maya adopted a cat named Pixel.' } });
+    const live = await h.ok<Recall>('prime_recall', { text: 'Where does Maya live?', top_k: 3 });
+    expect(live.results.map((r) => r.node.id).slice(0, 2)).toEqual([lisbon.id, berlin.id]);
+    // The newest memory about Maya is not the answer to every question about her.
+    const tea = await h.ok<Recall>('prime_recall', { text: 'Does Maya drink green tea?', top_k: 1 });
+    expect(tea.results[0].node.properties.text).toMatch(/green tea/);
+  });
+
   it('an unrelated question recalls nothing rather than the nearest memories', async () => {
     await h.ok('prime_add_node', { type: 'person', properties: { name: 'Ada', notes: 'prefers morning meetings over lunch' } });
     await h.ok('prime_add_node', { type: 'topic', properties: { name: 'Gardening', text: 'tomatoes need sun and daily watering' } });

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { createHashEmbedder, HASH_EMBEDDER_NAME } from '../src/embed/hashEmbedder.js';
 import { LexicalIndex } from '../src/prime/lexical.js';
 import { rankRecall, type RecallSources } from '../src/prime/recall.js';
+import { stateQuestion } from '../src/prime/stateQuery.js';
 import { terms } from '../src/prime/text.js';
 import { words } from '../src/text/words.js';
 
@@ -330,5 +331,18 @@ describe('rankRecall', () => {
     expect(ranked[2].parts.importance).toBeGreaterThan(0);
     const { ids: _ids, ...withoutIds } = sources;
     expect(rankRecall({ topK: 3, depth: 0, nowMs: NOW }, withoutIds)).toEqual([]);
+  });
+});
+
+describe('state questions', () => {
+  it('knows a question about a changing state, and the words its changes are told with', () => {
+    const live = stateQuestion('Where does Maya live?')!;
+    expect(live.changeTerms).toEqual(expect.arrayContaining(terms('moved relocated')));
+    expect(live.topicTerms.has(terms('live')[0])).toBe(true);
+    expect(stateQuestion('What is Tom\'s current job?')!.changeTerms).toEqual(expect.arrayContaining(terms('joined left')));
+    // "now" asks for the present without naming a state: every match is about it.
+    expect(stateQuestion('What is Ada reading now?')).toEqual({ changeTerms: [], topicTerms: new Set() });
+    expect(stateQuestion('Does Maya drink green tea?')).toBeNull();
+    expect(stateQuestion('When did the snowing stop?')).toBeNull();
   });
 });

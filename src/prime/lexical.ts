@@ -272,6 +272,12 @@ export class LexicalIndex {
       .map(([term]) => term);
   }
 
+  /** Whether the text of `id` holds any of `wanted` (index terms). */
+  hasAnyTerm(id: string, wanted: ReadonlySet<string>): boolean {
+    const slot = this.slots().get(id);
+    return slot !== undefined && this.termsOf(slot).some((term) => wanted.has(term));
+  }
+
   /** BM25's inverse document frequency of a term found in `postings` documents. */
   private idf(postings: number): number {
     return Math.log(1 + (this.documents - postings + 0.5) / (postings + 0.5));

@@ -368,6 +368,10 @@ export class PrimeProjection implements PrimeView {
   }
 
   /** Terms of the nodes `ids` worth adding to the query `text` (see LexicalIndex.feedbackTerms). */
+  hasAnyTerm(id: string, wanted: ReadonlySet<string>): boolean {
+    return this.lexicalIndex.hasAnyTerm(id, wanted);
+  }
+
   feedbackTerms(ids: readonly string[], text: string, count: number): string[] {
     return this.lexicalIndex.feedbackTerms(ids, text, count);
   }

@@ -5,12 +5,15 @@
 
 import type { EmbedderKind } from '../embed/types.js';
 import type { QueryExpansion } from './lexical.js';
+import { stateQuestion } from './stateQuery.js';
 import type { Retrieval, ScoreParts } from './types.js';
 
 /** Where recall reads from; the Prime service backs these with its projections. */
 export interface RecallSources {
   /** BM25 candidates, best first; `expansion` adds (index) terms to the query. */
   lexical(text: string, limit: number, expansion?: QueryExpansion): Array<{ id: string; score: number }>;
+  /** Whether the text of `id` holds any of these index terms (state questions); without it, every match counts. */
+  hasAnyTerm?(id: string, wanted: ReadonlySet<string>): boolean;
   /** Index terms of the nodes `ids` worth adding to `text` (pseudo-relevance feedback); without it, none is added. */
   feedbackTerms?(ids: readonly string[], text: string, count: number): string[];
   /** Cosine candidates, best first. */
@@ -96,6 +99,13 @@ export interface RecallTuning {
   feedbackDocs: number;
   feedbackTerms: number;
   feedbackQueryWeight: number;
+  /**
+   * For a question about a state that changes ("where does Maya live?", see stateQuery.ts): the
+   * words a change is told with join the keyword query, and the matching memories get up to this
+   * much by how recent they are among themselves, newest most (default 0.3; 0 turns both off).
+   * Relative, not by age: a memory of last year is as current as it gets if nothing came after.
+   */
+  stateRecencyWeight: number;
 }
 
 export const DEFAULT_RECALL_TUNING: Readonly<RecallTuning> = Object.freeze({
@@ -113,6 +123,7 @@ export const DEFAULT_RECALL_TUNING: Readonly<RecallTuning> = Object.freeze({
   feedbackDocs: 2,
   feedbackTerms: 5,
   feedbackQueryWeight: 2,
+  stateRecencyWeight: 0.3,
 });
 
 /**
@@ -193,7 +204,8 @@ export function rankRecall(query: RecallQuery, sources: RecallSources, tuning: P
       candidate(id).parts[part] = (weight * (knobs.rrfK + 1)) / (knobs.rrfK + rank);
     }
   };
-  if (text !== undefined) fuse(keywordCandidates(text, pool, sources, knobs), 'lexical', knobs.lexicalWeight);
+  const state = text !== undefined && knobs.stateRecencyWeight > 0 ? stateQuestion(text) : null;
+  if (text !== undefined) fuse(keywordCandidates(text, pool, sources, knobs, state?.changeTerms ?? []), 'lexical', knobs.lexicalWeight);
   if (query.vector !== undefined) {
     const neighbours = sources.semantic(query.vector, Math.max(knobs.semanticCandidates ?? pool, query.topK * 3));
     fuse(
@@ -221,16 +233,38 @@ export function rankRecall(query: RecallQuery, sources: RecallSources, tuning: P
     if (parts.semantic === 0 && parts.lexical === 0 && entry.via !== undefined) hit.via = entry.via;
     ranked.push(hit);
   }
+  if (state !== null) {
+    const aboutState = (id: string): boolean => state.topicTerms.size === 0 || sources.hasAnyTerm?.(id, state.topicTerms) !== false;
+    favourNewest(ranked.filter((hit) => (hit.parts.lexical > 0 || hit.parts.semantic > 0) && aboutState(hit.id)), info, knobs.stateRecencyWeight);
+  }
   return topByScore(ranked, query.topK);
 }
 
+/**
+ * The direct matches about the asked state, oldest to newest, get 0 up to `weight` on their
+ * recency part: of two memories that both answer "where does Maya live?" ("lives in Berlin",
+ * "moved to Lisbon"), the later one is the answer.
+ */
+function favourNewest(matches: RankedRecall[], info: (id: string) => { updatedMs: number } | undefined, weight: number): void {
+  if (matches.length < 2) return;
+  matches.sort((a, b) => info(a.id)!.updatedMs - info(b.id)!.updatedMs || (a.id < b.id ? -1 : 1));
+  matches.forEach((hit, i) => {
+    const bonus = (weight * i) / (matches.length - 1);
+    hit.parts.recency += bonus;
+    hit.score += bonus;
+  });
+}
+
 /** The BM25 list, after a second pass with feedback terms when the sources offer them. */
-function keywordCandidates(text: string, pool: number, sources: RecallSources, knobs: RecallTuning): Array<{ id: string; score: number }> {
-  if (knobs.feedbackTerms <= 0 || knobs.feedbackDocs <= 0 || sources.feedbackTerms === undefined) return sources.lexical(text, pool);
-  // The first pass only has to find the feedback documents: a short list prunes most of the work.
-  const best = sources.lexical(text, knobs.feedbackDocs);
-  if (best.length === 0) return best;
-  const extra = sources.feedbackTerms(best.map((hit) => hit.id), text, knobs.feedbackTerms);
+function keywordCandidates(text: string, pool: number, sources: RecallSources, knobs: RecallTuning, changeTerms: readonly string[]): Array<{ id: string; score: number }> {
+  let extra: string[] = [];
+  if (knobs.feedbackTerms > 0 && knobs.feedbackDocs > 0 && sources.feedbackTerms !== undefined) {
+    // The first pass only has to find the feedback documents: a short list prunes most of the work.
+    const best = sources.lexical(text, knobs.feedbackDocs);
+    if (best.length === 0 && changeTerms.length === 0) return best;
+    if (best.length > 0) extra = sources.feedbackTerms(best.map((hit) => hit.id), text, knobs.feedbackTerms);
+  }
+  for (const term of changeTerms) if (!extra.includes(term)) extra.push(term);
   return extra.length === 0 ? sources.lexical(text, pool) : sources.lexical(text, pool, { terms: extra, queryWeight: knobs.feedbackQueryWeight });
 }
 

@@ -450,6 +450,7 @@ class Prime implements PrimeService, PrimeServiceExtras {
       {
         lexical: (text, limit, expansion) => projection.lexical(text, limit, undefined, expansion),
         feedbackTerms: (ids, text, count) => projection.feedbackTerms(ids, text, count),
+        hasAnyTerm: (id, wanted) => projection.hasAnyTerm(id, wanted),
         semantic: (v, limit) => nodeHits(projection, projection.searchSpace(space, v, limit)),
         neighbors: (id) => projection.neighborLinks(id),
         degree: (id) => projection.degree(id),
