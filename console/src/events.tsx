@@ -196,9 +196,12 @@ export function EventsView({ api, params }: { api: Api; params: URLSearchParams 
           {error}
         </p>
       )}
-      <p aria-live="polite" data-testid="result-count">
-        {count(results.events.length)} event{results.events.length === 1 ? '' : 's'}
-        {results.done ? '' : ' loaded so far'} {!results.done && (
+      <p aria-live="polite">
+        <span data-testid="result-count">
+          {count(results.events.length)} event{results.events.length === 1 ? '' : 's'}
+          {results.done ? '' : ' loaded so far'}
+        </span>{' '}
+        {!results.done && (
           <button type="button" class="small" onClick={loadAll} disabled={loadingAll}>
             {loadingAll ? 'Loading…' : 'Load all'}
           </button>
