@@ -177,7 +177,7 @@ export function GraphView({ api, nodeId }: { api: Api; nodeId: string }) {
       {error !== null && <p class="error">{error}</p>}
       {first.data?.nodes.length === 0 && <p>The memory has no nodes yet (prime_add_node adds one).</p>}
       <p class="hint" aria-live="polite" data-testid="graph-count">
-        {shown.length} nodes, {edges.length} edges around {seed || '—'}
+        {shown.length} nodes, {edges.length} edges around {seed && graph.current.hasNode(seed) ? nodeLabel(graph.current.getNodeAttribute(seed, 'node') as PrimeNode) : seed || '—'}
       </p>
       <div class="split graph">
         <div>

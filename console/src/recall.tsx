@@ -45,6 +45,7 @@ export function RecallView({ api }: { api: Api }) {
       setBusy(false);
     }
   };
+  const labels = new Map(result?.results.map((h) => [h.node.id, nodeLabelOf(h.node)]));
   const max = Math.max(1e-9, ...(result?.results.map((h) => PARTS.reduce((sum, p) => sum + Math.max(0, h.score_parts[p]), 0)) ?? [1]));
 
   return (
@@ -115,7 +116,7 @@ export function RecallView({ api }: { api: Api }) {
                   ))}
                   {h.via !== null && (
                     <span class="hint">
-                      via <em>{h.via.relation}</em> from <a href={href('graph', h.via.node_id)}>{h.via.node_id}</a>
+                      via <em>{h.via.relation}</em> from <a href={href('graph', h.via.node_id)}>{labels.get(h.via.node_id) ?? h.via.node_id}</a>
                     </span>
                   )}
                 </div>

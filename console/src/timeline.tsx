@@ -7,7 +7,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import { ApiError, type Api, type EntityState, type StoredEvent } from './api.js';
 import { diffStates } from './diff.js';
 import { go, href } from './nav.js';
-import { isAbort, useLoad, when } from './util.js';
+import { isAbort, useLoad, whenPrecise as when } from './util.js';
 
 function EntityPicker({ api, entity }: { api: Api; entity: string }) {
   const [text, setText] = useState(entity);
