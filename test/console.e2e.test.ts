@@ -13,7 +13,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalConsole, type LocalConsole } from '../transports/console.js';
 import { seedConsoleDemo, type SeededTimeline } from './helpers/consoleSeed.js';
-import { startAllsource, TEST_ADMIN_KEY, type AllsourceProcess } from './helpers/coreServer.js';
+import { startAllsource, startCoreProcess, TEST_ADMIN_KEY, type AllsourceProcess } from './helpers/coreServer.js';
 import { childEnvIn } from './helpers/runCli.js';
 import { CHROMIUM, haveChromium, launchChromium } from './helpers/browser.js';
 
@@ -172,6 +172,59 @@ describe.skipIf(!haveBrowser)('web console on a hosted server (chromium)', () =>
     await expect.poll(() => page.getByTestId('prime-nodes').textContent()).toBe('6');
     await page.goto(`${serve.url}/console/#/timeline/user-1`);
     await expect.poll(() => page.getByTestId('state-at').textContent()).toContain('Lisbon');
+    await page.close();
+  });
+});
+
+describe.skipIf(!haveBrowser)('web console on MCP-only and REST-only servers (chromium)', () => {
+  let browser: Browser;
+  const dirs: string[] = [];
+  const children: AllsourceProcess[] = [];
+
+  beforeAll(async () => {
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    for (const child of children) child.child.kill('SIGTERM');
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  });
+  const dataDir = async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'allsource-console-modes-'));
+    dirs.push(dir);
+    return dir;
+  };
+
+  it('on `serve --local` (no REST API) reads the log through the MCP event tools', async () => {
+    const dir = await dataDir();
+    const serve = await startAllsource(['--data', dir, 'serve', '--local', '--port', '0'], childEnvIn(dir), (stderr) => /MCP on (http:\/\/\S+)\/mcp/.exec(stderr)?.[1]);
+    children.push(serve);
+    expect((await fetch(`${serve.url}/api/v1/tenants/default/stats`)).status).toBe(404);
+    const seeded = await seedConsoleDemo(serve.url, { via: 'mcp', bulkEvents: 10 });
+    const page = await browser.newPage();
+    await page.goto(`${serve.url}/console/#/timeline/user-1`);
+    const state = page.getByTestId('state-at');
+    await expect.poll(() => state.textContent()).toContain('Lisbon');
+    await page.locator('#at').focus();
+    await page.keyboard.press('Home');
+    await expect.poll(async () => JSON.parse((await state.textContent()) ?? 'null')).toEqual(seeded.states[0].state);
+    await page.goto(`${serve.url}/console/#/overview`);
+    await expect.poll(() => page.getByTestId('integrity').textContent()).toContain('Chain intact');
+    await expect.poll(() => page.getByTestId('prime-nodes').textContent()).toBe('6');
+    await page.close();
+  });
+
+  it('on `core --insecure-local` (no MCP) serves the event views and says why Prime is missing', async () => {
+    const dir = await dataDir();
+    const core = await startCoreProcess(dir, childEnvIn(dir), ['--insecure-local']);
+    children.push(core);
+    const config = (await (await fetch(`${core.url}/console/config.json`)).json()) as Record<string, unknown>;
+    expect(config).toEqual({ auth: 'none', tenant: 'default', rest: true, mcp: false });
+    await fetch(`${core.url}/api/v1/tenants/default/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ entity_id: 'user-1', event_type: 'user.created', payload: { name: 'Ada' } }) });
+    const page = await browser.newPage();
+    await page.goto(`${core.url}/console/`);
+    await expect.poll(() => page.getByTestId('stat-events').textContent()).toBe('1');
+    await expect.poll(() => page.locator('main').textContent()).toContain('no MCP endpoint');
     await page.close();
   });
 });

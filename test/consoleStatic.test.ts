@@ -2,17 +2,21 @@
 // headers, ETag revalidation, gzip, config.json, a missing build, and that no request path reaches
 // a file outside the console's directory (raw paths with "..", encoded dots and slashes,
 // backslashes, absolute paths, NUL). Then the local console's server: its DNS-rebinding check on
-// the Host header, and the CLI refusing a non-loopback bind.
+// the Host header, and the CLI refusing a non-loopback bind; and /mcp on a non-loopback bind
+// taking calls from its own pages (the hosted console) but not from another origin.
 
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerConsoleRoutes, startLocalConsole } from '../transports/console.js';
+import { startMcpHttpServer } from '../transports/http.js';
+import { openEmbeddedCore } from '../src/index.js';
+import { createPrimeService } from '../src/prime/service.js';
 import { childEnvIn, runCli } from './helpers/runCli.js';
 
 interface Raw {
@@ -183,6 +187,49 @@ describe('local console server', () => {
       expect(r.code).not.toBe(0);
       expect(r.stderr).toContain('loopback only');
     } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** This machine's first non-loopback IPv4 address, if it has one. */
+const lanAddress = Object.values(networkInterfaces())
+  .flat()
+  .find((a) => a !== undefined && a.family === 'IPv4' && !a.internal)?.address;
+
+describe.skipIf(lanAddress === undefined)('MCP endpoint and the console origin', () => {
+  it('on a non-loopback bind, accepts its own origin and refuses others', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'allsource-console-origin-'));
+    const store = await openEmbeddedCore({ dataDir, durability: 'none', log: () => {} });
+    const prime = createPrimeService({ store });
+    const server = await startMcpHttpServer({
+      store: () => store,
+      prime: () => prime,
+      mode: 'hosted',
+      resolveCaller: async () => ({ tenant: 't1', readOnly: false }),
+      host: lanAddress!,
+      port: 0,
+      logger: false,
+      ready: async () => true,
+      closeResources: async () => {
+        await prime.close();
+        await store.close();
+      },
+    });
+    try {
+      const host = new URL(server.url).host;
+      const ping = (origin: string) =>
+        fetch(`${server.url}/mcp`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18', origin },
+          body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+        });
+      expect((await ping(`http://${host}`)).status).toBe(200);
+      expect((await ping('https://evil.example')).status).toBe(403);
+      expect((await ping(`http://${host}.evil.example`)).status).toBe(403);
+      expect((await ping(`ftp://${host}`)).status).toBe(403);
+    } finally {
+      await server.close();
       await rm(dataDir, { recursive: true, force: true });
     }
   });

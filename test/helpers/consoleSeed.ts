@@ -1,5 +1,5 @@
 // Demo data for the web console's end-to-end test and its screenshots, written through the
-// server's public APIs only (REST appends, MCP tool calls), as any client would: an entity whose
+// server's public APIs only (REST appends or the MCP event tools, MCP Prime tools), as any client would: an entity whose
 // state changes at three distinct instants, a bulk of order events, and a small Prime graph of
 // people, places and memories to draw and recall.
 
@@ -15,6 +15,8 @@ export interface SeedOptions {
   /** A tenant key, for servers that need one. */
   key?: string;
   tenant?: string;
+  /** Write the events through the Core REST API (default) or the MCP event tools (an MCP-only server). */
+  via?: 'rest' | 'mcp';
 }
 
 async function call(url: string, init: RequestInit, key: string | undefined): Promise<unknown> {
@@ -48,9 +50,18 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export async function seedConsoleDemo(base: string, options: SeedOptions = {}): Promise<SeededTimeline> {
   const tenant = options.tenant ?? 'default';
   const events = `${base}/api/v1/tenants/${encodeURIComponent(tenant)}/events`;
+  const viaMcp = options.via === 'mcp';
   const append = async (event: Record<string, unknown>): Promise<string> => {
+    if (viaMcp) return (await mcpTool(base, 'ingest_event', event, options.key)).timestamp as string;
     const r = (await call(events, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) }, options.key)) as { events: Array<{ timestamp: string }> };
     return r.events[0].timestamp;
+  };
+  const appendBatch = async (batch: Array<Record<string, unknown>>): Promise<void> => {
+    if (!viaMcp) {
+      await call(`${events}/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events: batch }) }, options.key);
+      return;
+    }
+    for (let i = 0; i < batch.length; i += 1000) await mcpTool(base, 'ingest_events', { events: batch.slice(i, i + 1000) }, options.key);
   };
 
   // Each change a few milliseconds apart: as_of is by recorded time, at millisecond precision.
@@ -72,7 +83,7 @@ export async function seedConsoleDemo(base: string, options: SeedOptions = {}): 
     for (let i = start; i < Math.min(bulk, start + 10_000); i++) {
       batch.push({ entity_id: `order-${i % 500}`, event_type: i % 500 === i ? 'order.placed' : 'order.updated', payload: { amount: (i * 37) % 1000, status: ['new', 'paid', 'shipped'][i % 3], seq: i } });
     }
-    await call(`${events}/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events: batch }) }, options.key);
+    await appendBatch(batch);
   }
 
   const node = async (type: string, properties: Record<string, unknown>) => (await mcpTool(base, 'prime_add_node', { type, properties }, options.key)).id as string;
