@@ -107,6 +107,10 @@ describe('console static files', () => {
     expect(zipped.headers.vary).toBe('accept-encoding');
     expect(zipped.body.length).toBeLessThan(script.length / 10);
     expect(gunzipSync(zipped.body).toString()).toBe(script);
+    // The gzip representation has an ETag of its own, and revalidates against it.
+    expect(zipped.headers.etag).not.toBe(etag);
+    expect((await raw(port, '/console/assets/app-abc123.js', { 'accept-encoding': 'gzip', 'if-none-match': zipped.headers.etag as string })).status).toBe(304);
+    expect((await raw(port, '/console/assets/app-abc123.js', { 'if-none-match': zipped.headers.etag as string })).status).toBe(200);
     expect((await raw(port, '/console/assets/app-abc123.js')).headers['content-encoding']).toBeUndefined();
   });
 

@@ -133,11 +133,14 @@ export function registerConsoleRoutes(app: FastifyInstance, options: ConsoleRout
     // Exact names only: "..", "%2e%2e", backslashes and absolute paths match no key.
     const file = files.get(path);
     if (file === undefined) return reply.code(404).type('text/plain; charset=utf-8').header('cache-control', 'no-store').send('Not found\n');
-    reply.header('cache-control', file.cache).header('etag', file.etag).header('vary', 'accept-encoding');
-    if (file.type.startsWith('text/html')) reply.header('content-security-policy', CSP).header('x-frame-options', 'DENY');
-    if (req.headers['if-none-match'] === file.etag) return reply.code(304).send();
-    reply.type(file.type);
     const gzip = file.gzip !== null && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
+    // Each encoding is its own representation, so each has its own (strong) ETag.
+    const etag = gzip ? `${file.etag.slice(0, -1)}-gz"` : file.etag;
+    reply.header('cache-control', file.cache).header('etag', etag).header('vary', 'accept-encoding');
+    if (file.type.startsWith('text/html')) reply.header('content-security-policy', CSP).header('x-frame-options', 'DENY');
+    const wanted = String(req.headers['if-none-match'] ?? '').split(',').map((tag) => tag.trim());
+    if (wanted.includes(etag) || wanted.includes('*')) return reply.code(304).send();
+    reply.type(file.type);
     if (gzip) reply.header('content-encoding', 'gzip');
     return reply.send(gzip ? file.gzip : file.body);
   };

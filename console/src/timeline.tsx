@@ -9,6 +9,9 @@ import { diffStates } from './diff.js';
 import { go, href } from './nav.js';
 import { isAbort, useLoad, whenPrecise as when } from './util.js';
 
+/** Rows of the events table: beyond it, the Events view's virtualized list is the place to look. */
+const TABLE_ROWS = 500;
+
 function EntityPicker({ api, entity }: { api: Api; entity: string }) {
   const [text, setText] = useState(entity);
   useEffect(() => setText(entity), [entity]);
@@ -167,7 +170,7 @@ export function TimelineView({ api, entity }: { api: Api; entity: string }) {
               </tr>
             </thead>
             <tbody>
-              {(events.data ?? []).map((e) => (
+              {(events.data ?? []).slice(0, TABLE_ROWS).map((e) => (
                 <tr key={e.id} class={asOf !== undefined && e.timestamp > asOf ? 'future' : ''}>
                   <td>{e.version}</td>
                   <td>
@@ -184,6 +187,7 @@ export function TimelineView({ api, entity }: { api: Api; entity: string }) {
             </tbody>
           </table>
           <p class="hint">
+            {(events.data?.length ?? 0) > TABLE_ROWS && `The first ${TABLE_ROWS} of ${events.data!.length} events are listed (the slider covers them all). `}
             Events after the chosen instant are dimmed. <a href={href('events', '', { entity_id: entity })}>Query these events</a>
           </p>
         </>
