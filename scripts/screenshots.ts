@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startLocalConsole } from '../transports/console.js';
+import { startLocalConsole } from '../transports/localConsole.js';
 import { CHROMIUM, haveChromium, launchChromium } from '../test/helpers/browser.js';
 import { seedConsoleDemo } from '../test/helpers/consoleSeed.js';
 

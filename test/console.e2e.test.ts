@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalConsole, type LocalConsole } from '../transports/console.js';
+import { startLocalConsole, type LocalConsole } from '../transports/localConsole.js';
 import { seedConsoleDemo, type SeededTimeline } from './helpers/consoleSeed.js';
 import { startAllsource, startCoreProcess, TEST_ADMIN_KEY, type AllsourceProcess } from './helpers/coreServer.js';
 import { childEnvIn } from './helpers/runCli.js';

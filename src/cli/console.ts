@@ -12,7 +12,7 @@ export interface ConsoleFlags {
 }
 
 export async function runConsole(ctx: CliContext, flags: ConsoleFlags, env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const [{ startLocalConsole }, { createEmbedderFromEnv }, { isLoopbackHost }] = await Promise.all([import('../../transports/console.js'), import('../embed/index.js'), import('../core/http/wire.js')]);
+  const [{ startLocalConsole }, { createEmbedderFromEnv }, { isLoopbackHost }] = await Promise.all([import('../../transports/localConsole.js'), import('../embed/index.js'), import('../core/http/wire.js')]);
   // No key guards it, so it never listens beyond this machine.
   if (!isLoopbackHost(flags.host)) throw new InvalidError('host', `the console binds loopback only (127.0.0.1, ::1 or localhost), not ${flags.host}; for a shared console use \`allsource serve --data\` with tenant keys`);
   const server = await startLocalConsole({ dataDir: ctx.dataDir, tenant: ctx.tenant, host: flags.host, port: flags.port, embedder: createEmbedderFromEnv(env) });
