@@ -55,7 +55,8 @@ export interface Subgraph {
 const MCP_VERSION = '2025-06-18';
 
 export async function loadConfig(): Promise<ConsoleConfig> {
-  const res = await fetch('config.json', { cache: 'no-cache' });
+  // The server sends it with Cache-Control: no-cache, so a new server's config is always seen.
+  const res = await fetch('config.json');
   if (!res.ok) throw new ApiError('unavailable', `config.json: HTTP ${res.status}`, res.status);
   return (await res.json()) as ConsoleConfig;
 }

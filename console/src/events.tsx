@@ -1,7 +1,7 @@
-// The query builder over the event log: entity (exact or prefix), type (exact or prefix), recorded
-// time range, as-of, payload equality on dot paths, order. Results load a page of 1000 at a time
-// as the list nears its end (or all at once on request) into a virtualized list, so a query
-// matching 100k events stays fast; the selected event shows in full beside it.
+// The query builder over the event log: entity (exact or prefix), type (exact or prefix), a time
+// range (recorded or occurred), as-of, payload equality on dot paths, order. Results load a page
+// of 1000 at a time as the list nears its end (or all at once on request) into a virtualized
+// list, so a query matching 100k events stays fast; the selected event shows in full beside it.
 
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Api, JsonValue, QueryFilter, StoredEvent } from './api.js';
@@ -17,6 +17,8 @@ interface Form {
   entityPrefix: boolean;
   type: string;
   typePrefix: boolean;
+  /** Whether since/until bound the recorded time or the world time (occurred_at). */
+  clock: 'recorded' | 'occurred';
   since: string;
   until: string;
   asOf: string;
@@ -24,7 +26,7 @@ interface Form {
   payload: Array<{ path: string; value: string }>;
 }
 
-const EMPTY: Form = { entity: '', entityPrefix: false, type: '', typePrefix: false, since: '', until: '', asOf: '', order: 'asc', payload: [{ path: '', value: '' }] };
+const EMPTY: Form = { entity: '', entityPrefix: false, type: '', typePrefix: false, clock: 'recorded', since: '', until: '', asOf: '', order: 'asc', payload: [{ path: '', value: '' }] };
 
 /** A payload value as typed: JSON when it parses (42, true, null, "x", {...}), else the text itself. */
 function typedValue(text: string): JsonValue {
@@ -39,8 +41,8 @@ export function toFilter(form: Form): QueryFilter {
   const filter: QueryFilter = { order: form.order, limit: PAGE };
   if (form.entity) filter[form.entityPrefix ? 'entity_prefix' : 'entity_id'] = form.entity;
   if (form.type) filter[form.typePrefix ? 'event_type_prefix' : 'event_type'] = form.type;
-  filter.since = fromLocalInput(form.since);
-  filter.until = fromLocalInput(form.until);
+  filter[form.clock === 'recorded' ? 'since' : 'occurred_since'] = fromLocalInput(form.since);
+  filter[form.clock === 'recorded' ? 'until' : 'occurred_until'] = fromLocalInput(form.until);
   filter.as_of = fromLocalInput(form.asOf);
   const equals = form.payload.filter((p) => p.path.trim() !== '');
   if (equals.length > 0) filter.payload_equals = Object.fromEntries(equals.map((p) => [p.path.trim(), typedValue(p.value)]));
@@ -140,7 +142,14 @@ export function EventsView({ api, params }: { api: Api; params: URLSearchParams 
         <fieldset>
           <legend>Time</legend>
           <label>
-            Recorded since
+            Clock
+            <select value={form.clock} onChange={(e) => set('clock', e.currentTarget.value as Form['clock'])}>
+              <option value="recorded">recorded</option>
+              <option value="occurred">occurred</option>
+            </select>
+          </label>
+          <label>
+            Since
             <input type="datetime-local" step="1" name="since" value={form.since} onInput={(e) => set('since', e.currentTarget.value)} />
           </label>
           <label>
