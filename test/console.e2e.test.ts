@@ -68,7 +68,12 @@ describe.skipIf(!haveBrowser)('web console (chromium)', () => {
     await expect.poll(async () => JSON.parse((await state.textContent()) ?? 'null')).toEqual(timeline.states[0].state);
     await page.keyboard.press('ArrowRight');
     await expect.poll(async () => JSON.parse((await state.textContent()) ?? 'null')).toEqual(timeline.states[1].state);
+    // An exact instant before the first event: the entity did not exist yet.
+    await page.locator('input[name=exact]').fill('2000-01-01T00:00:00.000');
+    await expect.poll(() => page.getByRole('region', { name: /^State as of/ }).textContent()).toContain('did not exist yet');
+    await slider.focus();
     await page.keyboard.press('End');
+    await expect.poll(async () => JSON.parse((await state.textContent()) ?? 'null')).toEqual(timeline.states[2].state);
     await page.getByLabel('Compare with an earlier instant').check();
     await page.locator('#from').focus();
     await page.keyboard.press('Home');

@@ -7,7 +7,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import { ApiError, type Api, type EntityState, type StoredEvent } from './api.js';
 import { diffStates } from './diff.js';
 import { go, href } from './nav.js';
-import { isAbort, useLoad, whenPrecise as when } from './util.js';
+import { fromLocalInput, isAbort, useLoad, whenPrecise as when } from './util.js';
 
 /** Rows of the events table: beyond it, the Events view's virtualized list is the place to look. */
 const TABLE_ROWS = 500;
@@ -105,9 +105,16 @@ export function TimelineView({ api, entity }: { api: Api; entity: string }) {
   const [from, setFrom] = useState(0);
   useEffect(() => {
     setAt(Math.max(0, instants.length - 1));
+    setExact(undefined);
     setFrom(0);
   }, [instants]);
-  const asOf = instants[at];
+  // An instant typed in exactly (between the recorded ones, or outside them) wins until the slider moves.
+  const [exact, setExact] = useState<string | undefined>(undefined);
+  const asOf = exact ?? instants[at];
+  const slide = (i: number) => {
+    setExact(undefined);
+    setAt(i);
+  };
   const current = useStateAt(api, entity, asOf);
   const earlier = useStateAt(api, entity, compare ? instants[from] : undefined);
   const diff = compare && current.state !== undefined && earlier.state !== undefined ? diffStates(earlier.state?.state ?? null, current.state?.state ?? null) : null;
@@ -121,7 +128,20 @@ export function TimelineView({ api, entity }: { api: Api; entity: string }) {
       {entity && events.data?.length === 0 && <p>No events for {entity}.</p>}
       {instants.length > 0 && (
         <>
-          <Slider id="at" label="State as of" instants={instants} index={at} onChange={setAt} />
+          <Slider id="at" label="State as of" instants={instants} index={at} onChange={slide} />
+          <label class="check">
+            or exactly at
+            <input
+              type="datetime-local"
+              step="0.001"
+              name="exact"
+              onChange={(e) => {
+                const iso = fromLocalInput(e.currentTarget.value);
+                if (iso !== undefined) setExact(iso);
+              }}
+            />
+            {exact !== undefined && <span class="hint">(showing {when(exact)})</span>}
+          </label>
           <label class="check">
             <input type="checkbox" checked={compare} onChange={(e) => setCompare(e.currentTarget.checked)} /> Compare with an earlier instant
           </label>
@@ -174,7 +194,7 @@ export function TimelineView({ api, entity }: { api: Api; entity: string }) {
                 <tr key={e.id} class={asOf !== undefined && e.timestamp > asOf ? 'future' : ''}>
                   <td>{e.version}</td>
                   <td>
-                    <button type="button" class="link" onClick={() => setAt(instants.indexOf(e.timestamp))}>
+                    <button type="button" class="link" onClick={() => slide(instants.indexOf(e.timestamp))}>
                       {when(e.timestamp)}
                     </button>
                   </td>
