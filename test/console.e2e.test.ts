@@ -219,6 +219,31 @@ describe.skipIf(!haveBrowser)('web console on MCP-only and REST-only servers (ch
     await page.close();
   });
 
+  it('on `serve --core URL` (MCP only, tenant keys) signs in with a key and learns its tenant from the tools', async () => {
+    const dir = await dataDir();
+    const env = { ...childEnvIn(dir), ALLSOURCE_ADMIN_KEY: TEST_ADMIN_KEY };
+    const core = await startCoreProcess(dir, env);
+    children.push(core);
+    const admin = { authorization: `Bearer ${TEST_ADMIN_KEY}`, 'content-type': 'application/json' };
+    await fetch(`${core.url}/api/v1/admin/tenants`, { method: 'POST', headers: admin, body: JSON.stringify({ tenant: 'edge-co' }) });
+    const { key } = (await (await fetch(`${core.url}/api/v1/admin/keys`, { method: 'POST', headers: admin, body: JSON.stringify({ tenant: 'edge-co' }) })).json()) as { key: string };
+    const serve = await startAllsource(['serve', '--core', core.url, '--port', '0'], env, (stderr) => /MCP on (http:\/\/\S+)\/mcp/.exec(stderr)?.[1]);
+    children.push(serve);
+    await seedConsoleDemo(serve.url, { via: 'mcp', key, bulkEvents: 10 });
+    const page = await browser.newPage();
+    await page.goto(`${serve.url}/console/`);
+    await expect.poll(() => page.getByLabel('Tenant', { exact: false }).count()).toBe(0);
+    await page.getByLabel('Key', { exact: true }).fill(key);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.getByTestId('tenant').textContent()).toBe('edge-co');
+    await expect.poll(() => page.getByTestId('stat-entities').textContent()).not.toBe('—');
+    await page.goto(`${serve.url}/console/#/recall`);
+    await page.getByLabel('Question').fill('Lisbon');
+    await page.getByRole('button', { name: 'Recall' }).click();
+    await expect.poll(() => page.getByTestId('recall-hits').locator('li.hit').count()).toBeGreaterThan(0);
+    await page.close();
+  });
+
   it('on `core --insecure-local` (no MCP) serves the event views and says why Prime is missing', async () => {
     const dir = await dataDir();
     const core = await startCoreProcess(dir, childEnvIn(dir), ['--insecure-local']);

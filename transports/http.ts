@@ -294,7 +294,8 @@ function headersOnlyRequest(req: FastifyRequest): Request {
 /**
  * DNS-rebinding protection: a browser page on another origin must not reach a server on this
  * machine. An Origin header must be an allowed origin, this server's own (same host), or a
- * loopback page when bound to loopback; on a loopback bind the Host header must name loopback (or an allowed host).
+ * loopback page when bound to loopback; on a loopback bind the Host header must name loopback
+ * (or an allowed host).
  * Returns why a request is refused, or null.
  */
 function checkOriginAndHost(req: FastifyRequest, options: McpEdgeOptions): string | null {
