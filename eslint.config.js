@@ -1,8 +1,9 @@
 // Lint configuration: typescript-eslint's recommended rules over every TypeScript source, and the
 // layers as import rules. Bottom to top: src/text (the tokenizer leaf), src/core, src/embed, src/prime and
 // src/payments (x402, on the store alone), then tools/ (the MCP tools), transports/, and the CLI
-// (src/cli, bin/). A module imports only from below, so no layer can grow a cycle. (Dynamic
-// `import()` is not checked; the CLI uses it to load tools and transports lazily.)
+// (src/cli, bin/); the browser's console/ sits apart and takes types only. A module imports only
+// from below, so no layer can grow a cycle. (Dynamic `import()` is not checked; the CLI uses it to
+// load tools and transports lazily.)
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -85,5 +86,26 @@ export default tseslint.config(
   {
     files: ['transports/**/*.ts'],
     rules: { 'no-restricted-imports': layerRule('transports/', ['cli', 'bin'], 'transports sit below the CLI that starts them') },
+  },
+  {
+    // The web console runs in a browser and is a client of the public APIs: from the server's
+    // code it may take types only (the wire shapes), never a module that would run.
+    files: ['console/**/*.ts', 'console/**/*.tsx'],
+    ignores: ['console/vite.config.ts'],
+    rules: {
+      'no-restricted-imports': 'off',
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: Object.values(LAYER).flat(),
+              allowTypeImports: true,
+              message: 'console/ may import only types from the server (it talks to it over /api/v1 and /mcp)',
+            },
+          ],
+        },
+      ],
+    },
   },
 );

@@ -14,6 +14,7 @@ import type { QueryFlags } from '../src/cli/query.js';
 import type { CoreFlags } from '../src/cli/core.js';
 import type { AdminFlags } from '../src/cli/admin.js';
 import type { ServeFlags } from '../src/cli/serve.js';
+import type { ConsoleFlags } from '../src/cli/console.js';
 import { LIMITS } from '../src/core/types.js';
 
 /** The package version, read at run time from package.json (two levels above dist/bin/allsource.js). */
@@ -210,6 +211,16 @@ function buildProgram(): Command {
     .action(async (opts: Omit<ServeFlags, 'dataGiven'>, cmd: Command) => {
       const { runServe } = await import('../src/cli/serve.js');
       await runServe(context(cmd), { ...opts, dataGiven: cmd.optsWithGlobals<GlobalOptions>().data !== undefined });
+    });
+
+  program
+    .command('console')
+    .description('open the web console on this machine: stats, a query builder, entity timelines, the Prime graph and a recall playground for the --tenant of --data, at http://127.0.0.1:PORT/console/ (loopback only, no key)')
+    .addOption(new Option('--port <port>', 'TCP port (0 picks a free one)').default(3907).argParser(integerIn(0, 65535)))
+    .option('--host <host>', 'loopback address to bind', '127.0.0.1')
+    .action(async (opts: ConsoleFlags, cmd: Command) => {
+      const { runConsole } = await import('../src/cli/console.js');
+      await runConsole(context(cmd), opts);
     });
 
   const coreOption = (): Option => new Option('--core <url>', 'the Core (default: $ALLSOURCE_CORE_URL, else http://127.0.0.1:3900); admin key from ALLSOURCE_ADMIN_KEY');

@@ -293,8 +293,9 @@ function headersOnlyRequest(req: FastifyRequest): Request {
 
 /**
  * DNS-rebinding protection: a browser page on another origin must not reach a server on this
- * machine. An Origin header must be an allowed origin (or a loopback page when bound to
- * loopback); on a loopback bind the Host header must name loopback (or an allowed host).
+ * machine. An Origin header must be an allowed origin, this server's own (same host), or a
+ * loopback page when bound to loopback; on a loopback bind the Host header must name loopback
+ * (or an allowed host).
  * Returns why a request is refused, or null.
  */
 function checkOriginAndHost(req: FastifyRequest, options: McpEdgeOptions): string | null {
@@ -308,7 +309,12 @@ function checkOriginAndHost(req: FastifyRequest, options: McpEdgeOptions): strin
   if (origin === undefined) return null;
   if (options.allowedOrigins?.includes(origin)) return null;
   try {
-    if (boundToLoopback && isLoopbackHost(new URL(origin).hostname)) return null;
+    const page = new URL(origin);
+    if (boundToLoopback && isLoopbackHost(page.hostname)) return null;
+    // The server's own pages (the web console at /console): the Origin names the Host asked for.
+    // A rebound page would name the attacker's host, which a loopback bind refused above, and
+    // it holds no key either way.
+    if (page.host === host && (page.protocol === 'http:' || page.protocol === 'https:')) return null;
   } catch {
     // not a URL: refused below
   }
@@ -365,6 +371,8 @@ export interface McpHttpServerOptions extends Omit<McpEdgeOptions, 'registry' | 
   closeResources: () => Promise<void>;
   /** RFC 9728 Protected Resource Metadata to serve (OAuth mode only: in key mode it is not advertised). */
   protectedResource?: () => Record<string, unknown>;
+  /** More routes on the same server, added before it listens (the web console's files). */
+  extend?: (app: FastifyInstance) => void;
 }
 
 export interface McpHttpServer {
@@ -409,6 +417,7 @@ export async function startMcpHttpServer(options: McpHttpServerOptions): Promise
     for (const path of [PROTECTED_RESOURCE_PATH, `${PROTECTED_RESOURCE_PATH}/mcp`]) app.get(path, async () => metadata());
   }
   registerMcpRoutes(app, { ...options, log, registry });
+  options.extend?.(app);
 
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address() as AddressInfo;
@@ -426,7 +435,7 @@ export async function startMcpHttpServer(options: McpHttpServerOptions): Promise
   };
 }
 
-export interface HostedMcpServerOptions extends Pick<McpEdgeOptions, 'toolsets' | 'allowedOrigins' | 'allowedHosts' | 'rateLimit' | 'responseMode' | 'guard'> {
+export interface HostedMcpServerOptions extends Pick<McpEdgeOptions, 'toolsets' | 'allowedOrigins' | 'allowedHosts' | 'rateLimit' | 'responseMode' | 'guard'>, Pick<McpHttpServerOptions, 'extend'> {
   /** The Core every call goes to (HttpCore). */
   coreUrl: string;
   /** The Core's admin key: data access for any tenant (each call names the caller's own). */
@@ -483,6 +492,7 @@ export async function startHostedMcpServer(options: HostedMcpServerOptions): Pro
     resolveCaller: options.gatewayKey !== undefined ? gatewayCaller(options.gatewayKey) : keyCaller,
     challenge: oauth === undefined ? undefined : () => oauth.challenge(new URL(resource()).origin),
     protectedResource: oauth?.metadata,
+    extend: options.extend,
     host: options.host,
     port: options.port,
     bodyLimit: options.bodyLimit,

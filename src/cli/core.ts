@@ -1,6 +1,7 @@
 // `allsource core`: the Core server on a local data directory (an EmbeddedCore behind the REST
 // API), until SIGTERM or Ctrl-C, which stop it gracefully (in-flight requests finish, the store
-// closes). Everything it reports goes to stderr as JSON log lines; stdout stays empty.
+// closes), with the web console at /console. Everything it reports goes to stderr as JSON log
+// lines; stdout stays empty.
 
 import type { CliContext } from './context.js';
 import { closeOnSignals } from './signals.js';
@@ -20,6 +21,7 @@ export async function runCore(ctx: CliContext, flags: CoreFlags, env: NodeJS.Pro
     import('../core/embedded/index.js'),
     import('../../tools/version.js'),
   ]);
+  const { registerConsoleRoutes } = await import('../../transports/console.js');
   const adminKey = env.ALLSOURCE_ADMIN_KEY || undefined;
   const keySecret = await loadKeySecret(ctx.dataDir, env);
   const server = await startCoreServer({
@@ -32,6 +34,9 @@ export async function runCore(ctx: CliContext, flags: CoreFlags, env: NodeJS.Pro
     rateLimit: flags.rateLimit,
     bodyLimit: flags.maxBodyBytes,
     version: packageVersion(),
+    // The web console at /console, over this REST API (no MCP here: the graph and recall need
+    // `serve`). Without an admin key a keyless request acts as admin, so the console reads --tenant.
+    extend: (app) => registerConsoleRoutes(app, { config: adminKey ? { auth: 'key', rest: true, mcp: false } : { auth: 'none', tenant: ctx.tenant, rest: true, mcp: false } }),
   });
   process.stderr.write(`allsource core: listening on ${server.url} (data ${ctx.dataDir})${adminKey ? '' : ' — insecure-local: no key needed on loopback'}\n`);
   closeOnSignals('core', server.close, 'finishing in-flight requests, then closing the store');

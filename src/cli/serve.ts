@@ -4,7 +4,8 @@
 //   --data DIR   one box: the Core API (/api/v1, keys, metrics) and /mcp on the same port, over an
 //                in-process EmbeddedCore; still multi-tenant, keys as for `allsource core`.
 //   --local      one operator, no key: tenant `default` (or --tenant) of --data, loopback only.
-// Stops gracefully on SIGTERM or Ctrl-C. Logs go to stderr; stdout stays empty.
+// Every mode also serves the web console at /console (see transports/console.ts). Stops gracefully
+// on SIGTERM or Ctrl-C. Logs go to stderr; stdout stays empty.
 
 import { InvalidError, UnavailableError } from '../core/errors.js';
 import type { ToolGroup } from '../../tools/groups.js';
@@ -49,6 +50,7 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, env: NodeJS.P
     import('../core/http/wire.js'),
     import('../core/http/quotaGate.js'),
   ]);
+  const { registerConsoleRoutes } = await import('../../transports/console.js');
   const embedder = createEmbedderFromEnv(env);
   const [{ loadPricing }, { ALL_TOOLS }] = await Promise.all([import('../payments/pricing.js'), import('../../tools/index.js')]);
   const pricing = await loadPricing(flags.pricing, env, ALL_TOOLS.map((tool) => tool.name));
@@ -68,6 +70,8 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, env: NodeJS.P
       prime: () => prime,
       mode: 'local',
       resolveCaller: async () => ({ tenant: ctx.tenant, readOnly: false }),
+      // No Core API here: the console reads the log through the MCP tools.
+      extend: (app) => registerConsoleRoutes(app, { config: { auth: 'none', tenant: ctx.tenant, rest: false, mcp: true } }),
       host: flags.host,
       port: flags.port,
       bodyLimit: flags.maxBodyBytes,
@@ -85,7 +89,9 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, env: NodeJS.P
     const gatewayKey = flags.gateway ? env.ALLSOURCE_EDGE_KEY || undefined : undefined;
     if (flags.gateway && gatewayKey === undefined) throw new InvalidError('ALLSOURCE_EDGE_KEY', 'is not set: --gateway trusts X-Tenant-Id only from a caller holding the edge key');
     const oauth = flags.oauthIssuer === undefined ? undefined : { issuer: flags.oauthIssuer, resource: flags.oauthResource, tenantClaim: flags.oauthTenantClaim };
-    const server = await startHostedMcpServer({ ...edge, coreUrl: flags.core, adminKey, gatewayKey, oauth, embedder, host: flags.host, port: flags.port, bodyLimit: flags.maxBodyBytes });
+    // Gateway callers are named by the gateway, not by a key a person could type in: no console then.
+    const extend = gatewayKey === undefined ? (app: Parameters<typeof registerConsoleRoutes>[0]) => registerConsoleRoutes(app, { config: { auth: 'key', rest: false, mcp: true } }) : undefined;
+    const server = await startHostedMcpServer({ ...edge, coreUrl: flags.core, adminKey, gatewayKey, oauth, embedder, extend, host: flags.host, port: flags.port, bodyLimit: flags.maxBodyBytes });
     running = server;
     process.stderr.write(`allsource serve: MCP on ${server.url}/mcp over the Core at ${flags.core}${gatewayKey ? ' (gateway mode: X-Tenant-Id from holders of the edge key)' : ''}${oauth ? ` (OAuth: tokens from ${oauth.issuer})` : ''}\n`);
   } else {
@@ -105,7 +111,8 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, env: NodeJS.P
       bodyLimit: flags.maxBodyBytes,
       version: packageVersion(),
       beforeStoreClose: async () => prime?.close(),
-      extend: (app, core) =>
+      extend: (app, core) => {
+        registerConsoleRoutes(app, { config: { auth: 'key', rest: true, mcp: true } });
         registerMcpRoutes(app, {
           ...edge,
           store: core.store,
@@ -120,7 +127,8 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, env: NodeJS.P
             const token = bearerToken(headers.authorization);
             return tenantCaller(token === undefined ? null : await core.keyring().authenticate(token));
           },
-        }),
+        });
+      },
     });
     await server.ready;
     running = server;
