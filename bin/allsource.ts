@@ -14,6 +14,7 @@ import type { QueryFlags } from '../src/cli/query.js';
 import type { CoreFlags } from '../src/cli/core.js';
 import type { AdminFlags } from '../src/cli/admin.js';
 import type { ServeFlags } from '../src/cli/serve.js';
+import type { RepairFlags } from '../src/cli/repair.js';
 import { LIMITS } from '../src/core/types.js';
 
 /** The package version, read at run time from package.json (two levels above dist/bin/allsource.js). */
@@ -143,6 +144,17 @@ function buildProgram(): Command {
     .action(async (_opts: unknown, cmd: Command) => {
       const { runStats } = await import('../src/cli/stats.js');
       await runStats(context(cmd), out);
+    });
+
+  program
+    .command('repair')
+    .description('cut a damaged write-ahead log at --truncate-at (the offset an open refused at), keeping every event before it; backs the file up next to itself first (<file>.bak-<time>), and refuses while another process holds the directory')
+    .requiredOption('--truncate-at <offset>', 'byte offset to cut at: a frame boundary at or before the damage', integerIn(0, Number.MAX_SAFE_INTEGER))
+    .option('--file <name>', 'the log under <data>/wal, e.g. 000000000001.log (default: the first damaged one)')
+    .option('--dry-run', 'report what would be kept and lost (events, frames, bytes); change nothing')
+    .action(async (opts: RepairFlags, cmd: Command) => {
+      const { runRepair } = await import('../src/cli/repair.js');
+      await runRepair(context(cmd), opts, out);
     });
 
   program
