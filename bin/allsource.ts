@@ -52,7 +52,7 @@ function buildProgram(): Command {
     .command('mcp')
     .description('serve the MCP tools over stdio; the default when no command is given (`npx allsource` is the MCP server). stdout carries protocol frames only')
     .option('--toolsets <groups>', 'comma-separated tool groups to serve: events, prime, graph (default: all)', parseToolsets)
-    .option('--read-only', 'hide every tool that writes to the log')
+    .option('--read-only', 'hide every tool that writes to the log, and open the data directory without writing to it (no lock file; works on a read-only directory)')
     .action(async (opts: McpFlags, cmd: Command) => {
       const { runMcp } = await import('../src/cli/mcp.js');
       await runMcp(context(cmd), opts);

@@ -237,7 +237,7 @@ class EmbeddedCoreImpl implements EmbeddedCore {
 
   async open(): Promise<void> {
     if (this.readOnly) {
-      if (!existsSync(this.dataDir)) throw new NotFoundError(`data directory ${this.dataDir} does not exist`, { field: 'dataDir' });
+      // A directory that does not exist (yet) reads as empty: a read-only open creates nothing.
       try {
         await this.recover();
       } catch (err) {

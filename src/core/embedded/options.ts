@@ -10,7 +10,8 @@ export interface EmbeddedCoreOptions {
    * torn tail truncated (it is skipped in memory), no segment rolls, no manifest writes. Works
    * on a directory the user cannot write or a read-only mount. Appends and tombstones are
    * refused (`forbidden`); a log that only a writer could repair refuses to open (`unavailable`).
-   * What is read is the directory as it was at open: a writer's later appends are not seen.
+   * What is read is the directory as it was at open: a writer's later appends are not seen. A
+   * directory that does not exist reads as empty.
    */
   readOnly?: boolean;
   /**
