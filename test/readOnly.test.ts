@@ -47,13 +47,11 @@ function chmodTree(dir: string, fileMode: number, dirMode: number): void {
   chmodSync(dir, dirMode);
 }
 
-function cli(args: string[]) {
+/** Runs the CLI (as nobody when root) to completion; synchronous, since runuser's child must be waited for anyway. */
+function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
   const { command, args: argv } = runner(args);
-  const env = childEnvIn(root);
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const result = spawnSync(command, argv, { env, encoding: 'utf8' });
-    resolve({ code: result.status, stdout: result.stdout, stderr: result.stderr });
-  });
+  const result = spawnSync(command, argv, { env: childEnvIn(root), encoding: 'utf8' });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
 let before: Record<string, string>;
@@ -80,16 +78,16 @@ afterAll(() => {
 
 describe('a data directory nobody may write', () => {
   it('the read commands read it and write nothing (no lock file, no socket, no file changed)', async () => {
-    const stats = await cli(['--data', data, '--json', 'stats']);
+    const stats = cli(['--data', data, '--json', 'stats']);
     expect(stats.code, stats.stderr).toBe(0);
     const report = JSON.parse(stats.stdout);
     expect(report.tenant.events).toBe(3);
     expect(report.store).toMatchObject({ read_only: true, sharing: { role: 'reader' } });
-    const state = await cli(['--data', data, '--json', 'state', 'user-1']);
+    const state = cli(['--data', data, '--json', 'state', 'user-1']);
     expect(JSON.parse(state.stdout).state).toEqual({ name: 'Ada L.' });
-    const query = await cli(['--data', data, '--json', 'query', '--entity', 'user-1']);
+    const query = cli(['--data', data, '--json', 'query', '--entity', 'user-1']);
     expect(JSON.parse(query.stdout).events).toHaveLength(2);
-    const recall = await cli(['--data', data, 'call', 'prime_recall', '{"text":"where does Ada live","top_k":1}']);
+    const recall = cli(['--data', data, 'call', 'prime_recall', '{"text":"where does Ada live","top_k":1}']);
     expect(recall.code, recall.stderr).toBe(0);
     expect(recall.stdout).toContain('Lisbon');
     expect(listing(data)).toEqual(before);
@@ -119,11 +117,28 @@ describe('a data directory nobody may write', () => {
   }, 60_000);
 
   it.runIf(!isRoot || asNobody)('a command that writes answers `unavailable`, naming the directory and the read-only way, not `internal: EACCES`', async () => {
-    const run = await cli(['--data', data, 'call', 'ingest_event', '{"entity_id":"x","event_type":"y","payload":{}}']);
+    const run = cli(['--data', data, 'call', 'ingest_event', '{"entity_id":"x","event_type":"y","payload":{}}']);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(new RegExp(`^error: unavailable: data directory ${data} cannot be written \\(EACCES on .*\\); a read-only open works`, 'm'));
     expect(run.stderr).not.toContain('internal');
     expect(listing(data)).toEqual(before);
+  }, 60_000);
+});
+
+describe('a data directory nobody may read', () => {
+  it.runIf(!isRoot || asNobody)('a read command answers `unavailable`, naming the directory and the path it could not read', async () => {
+    const dir = join(root, 'sealed');
+    const seed = await openEmbeddedCore({ dataDir: dir, rollInWorker: false, log: () => {} });
+    await seed.append('default', [{ entity_id: 'e', event_type: 'made', payload: {} }]);
+    await seed.close();
+    chmodTree(dir, 0o000, 0o111);
+    try {
+      const run = cli(['--data', dir, 'stats']);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(new RegExp(`^error: unavailable: data directory ${dir} cannot be read: permission denied on ${dir}/\\S+ \\(EACCES\\)`, 'm'));
+    } finally {
+      chmodTree(dir, 0o644, 0o755);
+    }
   }, 60_000);
 });
 

@@ -53,6 +53,7 @@ import {
   type PreparedEvent,
 } from '../validate.js';
 import { DirectoryLock } from './lock.js';
+import { manifestText, readError, writeError } from './openErrors.js';
 import { fsyncDir, readManifest, writeManifest, type Manifest } from './manifest.js';
 import { EMBEDDED_DEFAULTS, type Durability, type EmbeddedCoreOptions } from './options.js';
 import { SegmentRoller } from './segmentRoller.js';
@@ -102,35 +103,6 @@ async function openReadOnly(options: EmbeddedCoreOptions, durability: Durability
     await core.close();
     if (attempt === READ_ONLY_ATTEMPTS) throw new UnavailableError(`data directory ${options.dataDir} kept changing while it was opened read-only (a writer is rolling its logs); retry`);
   }
-}
-
-function manifestText(dataDir: string): string | null {
-  try {
-    return readFileSync(join(dataDir, 'MANIFEST.json'), 'utf8');
-  } catch {
-    return null;
-  }
-}
-
-/** A file system error of an open as a typed error that names the directory and why. */
-function readError(dataDir: string, err: unknown): unknown {
-  const code = (err as NodeJS.ErrnoException).code;
-  const path = (err as NodeJS.ErrnoException).path ?? dataDir;
-  if (code === 'EACCES' || code === 'EPERM') return new UnavailableError(`data directory ${dataDir} cannot be read: permission denied on ${path} (${code})`, { cause: err, details: { data_dir: dataDir, path } });
-  return err;
-}
-
-/** A file system error of a writable open as a typed error that says a read-only open may still work. */
-function writeError(dataDir: string, err: unknown): unknown {
-  const code = (err as NodeJS.ErrnoException).code;
-  const path = (err as NodeJS.ErrnoException).path ?? dataDir;
-  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-    return new UnavailableError(
-      `data directory ${dataDir} cannot be written (${code} on ${path}); a read-only open works without writing (\`allsource mcp --read-only\`, or the read commands query, state and stats)`,
-      { cause: err, details: { data_dir: dataDir, path } },
-    );
-  }
-  return err;
 }
 
 /** A batch waiting for its frame to reach the disk. */
