@@ -19,7 +19,8 @@ const root = mkdtempSync(join(tmpdir(), 'allsource-readonly-'));
 const data = join(root, 'data');
 const isRoot = process.getuid?.() === 0;
 /** As root, run the CLI as `nobody`, for whom chmod a-w really forbids writes (when runuser works here). */
-const asNobody = isRoot && spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, '-e', 'process.exit(process.getuid() === 0 ? 1 : 0)']).status === 0;
+// nobody must also reach the built binary (a checkout under a 0700 temp directory is out of reach).
+const asNobody = isRoot && spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, BIN, '--version']).status === 0;
 const runner = (args: string[]): { command: string; args: string[] } =>
   asNobody ? { command: 'runuser', args: ['-u', 'nobody', '--', process.execPath, BIN, ...args] } : { command: process.execPath, args: [BIN, ...args] };
 
