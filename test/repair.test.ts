@@ -157,6 +157,8 @@ describe('allsource repair', () => {
     }
     const missing = await cli(['--data', join(root, 'nowhere'), 'repair', '--truncate-at', '8']);
     expect(missing.stderr).toMatch(/error: not_found: data directory .*nowhere does not exist/);
+    const notADirectory = await cli(['--data', join(dir, 'wal', LOG), 'repair', '--truncate-at', '8']);
+    expect(notADirectory.stderr).toMatch(/error: invalid: data: .* is not a directory/);
     expect(readFileSync(join(dir, 'wal', LOG)).equals(before)).toBe(true);
     expect(readdirSync(join(dir, 'wal'))).toEqual([LOG]);
   }, 60_000);

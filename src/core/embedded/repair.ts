@@ -4,7 +4,7 @@
 // lost), and carries it out only while no process holds the directory, after copying the file to
 // a backup next to it that is never overwritten.
 
-import { closeSync, constants as fsConstants, copyFileSync, existsSync, fsyncSync, ftruncateSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, copyFileSync, existsSync, fsyncSync, ftruncateSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidError, NotFoundError, UnavailableError } from '../errors.js';
 import { DirectoryLock, lockHolder } from './lock.js';
@@ -89,6 +89,7 @@ function chooseFile(dataDir: string, walDir: string, file: string | undefined): 
 function plan(dataDir: string, options: RepairOptions): { report: RepairReport; image: Buffer } {
   if (!Number.isSafeInteger(options.truncateAt) || options.truncateAt < 0) throw new InvalidError('truncate_at', `must be a byte offset (a non-negative integer), got ${String(options.truncateAt)}`);
   if (!existsSync(dataDir)) throw new NotFoundError(`data directory ${dataDir} does not exist`, { field: 'data' });
+  if (!statSync(dataDir).isDirectory()) throw new InvalidError('data', `${dataDir} is not a directory`);
   const walDir = join(dataDir, 'wal');
   const file = chooseFile(dataDir, walDir, options.file);
   const path = join(walDir, file);
