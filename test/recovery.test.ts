@@ -125,6 +125,14 @@ describe('write-ahead log recovery', () => {
     }
   });
 
+  it('a log whose magic is damaged refuses to open and advises a backup, not a cut that could keep nothing', async () => {
+    const bytes = Buffer.from(image);
+    bytes[2] ^= 0xff;
+    const opening = openEmbeddedCore({ dataDir: damagedCopy(bytes), rollInWorker: false, log: () => {} });
+    await expect(opening).rejects.toThrow(/offset 0 \(bad magic.*restore the file from a backup/);
+    await expect(opening).rejects.not.toThrow('allsource repair');
+  });
+
   it('a read-only open skips a torn write in memory and leaves the file as it is', async () => {
     const cut = frames.at(-1)!.start + 20;
     const bytes = image.subarray(0, cut);

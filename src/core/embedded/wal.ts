@@ -130,12 +130,13 @@ export class WalCorruptionError extends UnavailableError {
   readonly offset: number;
   constructor(file: string, offset: number, reason: string, eventsBefore?: number) {
     const kept = eventsBefore === undefined ? 'the events before that offset' : `the ${eventsBefore} event${eventsBefore === 1 ? '' : 's'} before that offset`;
-    super(
-      `write-ahead log ${file} is corrupt at byte offset ${offset} (${reason}); refusing to open. ` +
-        `\`${repairCommand(file, offset)}\` keeps ${kept} and discards the rest of the file, after copying it to a backup next to it ` +
-        `(add --dry-run to see what would be kept and lost); or restore the file from a backup. Do not move the file aside: that discards every event in it.`,
-      { details: { file, offset, reason } },
-    );
+    // Damage inside the file's magic leaves no frame to keep: a cut cannot help there.
+    const advice =
+      offset < WAL_MAGIC.length
+        ? 'No event in it can be read: restore the file from a backup.'
+        : `\`${repairCommand(file, offset)}\` keeps ${kept} and discards the rest of the file, after copying it to a backup next to it ` +
+          `(add --dry-run to see what would be kept and lost); or restore the file from a backup. Do not move the file aside: that discards every event in it.`;
+    super(`write-ahead log ${file} is corrupt at byte offset ${offset} (${reason}); refusing to open. ${advice}`, { details: { file, offset, reason } });
     this.name = 'WalCorruptionError';
     this.file = file;
     this.offset = offset;
