@@ -15,6 +15,7 @@ import type { CoreFlags } from '../src/cli/core.js';
 import type { AdminFlags } from '../src/cli/admin.js';
 import type { ServeFlags } from '../src/cli/serve.js';
 import type { ConsoleFlags } from '../src/cli/console.js';
+import type { RepairFlags } from '../src/cli/repair.js';
 import { LIMITS } from '../src/core/types.js';
 
 /** The package version, read at run time from package.json (two levels above dist/bin/allsource.js). */
@@ -52,7 +53,7 @@ function buildProgram(): Command {
     .command('mcp')
     .description('serve the MCP tools over stdio; the default when no command is given (`npx allsource` is the MCP server). stdout carries protocol frames only')
     .option('--toolsets <groups>', 'comma-separated tool groups to serve: events, prime, graph (default: all)', parseToolsets)
-    .option('--read-only', 'hide every tool that writes to the log')
+    .option('--read-only', 'hide every tool that writes to the log, and open the data directory without writing to it (no lock file; works on a read-only directory)')
     .option('--export-dir <dir>', 'where export_events may write files (default: exports in the data directory)')
     .action(async (opts: McpFlags, cmd: Command) => {
       const { runMcp } = await import('../src/cli/mcp.js');
@@ -145,6 +146,17 @@ function buildProgram(): Command {
     .action(async (_opts: unknown, cmd: Command) => {
       const { runStats } = await import('../src/cli/stats.js');
       await runStats(context(cmd), out);
+    });
+
+  program
+    .command('repair')
+    .description('cut a damaged write-ahead log at --truncate-at (the offset an open refused at), keeping every event before it; backs the file up next to itself first (<file>.bak-<time>), and refuses while another process holds the directory')
+    .requiredOption('--truncate-at <offset>', 'byte offset to cut at: a frame boundary at or before the damage', integerIn(0, Number.MAX_SAFE_INTEGER))
+    .option('--file <name>', 'the log under <data>/wal, e.g. 000000000001.log (default: the first damaged one)')
+    .option('--dry-run', 'report what would be kept and lost (events, frames, bytes); change nothing')
+    .action(async (opts: RepairFlags, cmd: Command) => {
+      const { runRepair } = await import('../src/cli/repair.js');
+      await runRepair(context(cmd), opts, out);
     });
 
   program

@@ -20,7 +20,7 @@ export interface StdioServerOptions {
   tenant: string;
   /** Tool groups to serve (default: all). */
   toolsets?: readonly ToolGroup[];
-  /** Hide the tools that write to the log. */
+  /** Hide the tools that write to the log, and open the data directory without writing to it. */
   readOnly?: boolean;
   /** Where export_events may write files (default: `exports` in the data directory). */
   exportDir?: string;
@@ -47,9 +47,12 @@ export async function runStdioServer(options: StdioServerOptions): Promise<void>
   const embedder = createEmbedderFromEnv();
   // Shared with any other allsource process on this directory: the first holds it (and serves it
   // on a unix socket inside it), later ones follow through that socket.
-  const store = await openSharedCore({ dataDir: options.dataDir, log, version: packageVersion() });
+  // Read-only, the store writes nothing to the directory either (no lock, no socket, no recovery),
+  // so a directory the user cannot write, or a read-only mount, can still be served.
+  const store = await openSharedCore({ dataDir: options.dataDir, log, version: packageVersion(), readOnly: options.readOnly === true });
   const sharing = store.sharing();
   if (sharing.role === 'follower') log(`allsource: ${options.dataDir} is held by process ${sharing.holder_pid}; sharing it through ${sharing.socket}`);
+  if (sharing.role === 'reader') log(`allsource: ${options.dataDir} opened read-only: nothing is written to it; a writer started later is followed once it holds the directory`);
   // Derived vector indexes are saved under the directory by its holder only (two writers would clash).
   const prime = createPrimeService({ store, embedder, dataDir: sharing.role === 'holder' ? options.dataDir : undefined, log });
   // The tools of the server instance built last: the one serveStdio pins to the connection.

@@ -36,11 +36,13 @@ export async function runCall(ctx: CliContext, toolName: string, argsText: strin
   const tool = ALL_TOOLS.find((t) => t.name === toolName);
   if (tool === undefined) throw new NotFoundError(`tool ${JSON.stringify(toolName)} does not exist; \`allsource tools\` lists them`, { field: 'tool' });
 
-  const result = await withStore(ctx, { create: tool.writes }, async (store) => {
+  // A tool that only reads opens the directory read-only: it writes nothing there, not even a lock.
+  const result = await withStore(ctx, { create: tool.writes, readOnly: !tool.writes }, async (store) => {
     // The same embedder as the MCP server (vectors must share a space); exact vector search, since
     // this process exits right after one call, long before an HNSW build would pay off.
     const dataDir = ctx.core === undefined ? ctx.dataDir : undefined;
-    const prime = createPrimeService({ store, embedder: createEmbedderFromEnv(), dataDir, vectorSearch: 'exact' });
+    // Prime's derived files (snapshots, vector indexes) are written only by a process that may write.
+    const prime = createPrimeService({ store, embedder: createEmbedderFromEnv(), dataDir: tool.writes ? dataDir : undefined, vectorSearch: 'exact' });
     const server = createAllsourceServer({ store, prime, tenant: ctx.tenant, mode: 'local', dataDir });
     const client = new Client({ name: 'allsource-cli', version: '0' });
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();

@@ -44,6 +44,11 @@ export interface WithStoreOptions {
    * directory instead, so a mistyped `--data` is an error rather than a new empty store.
    */
   create: boolean;
+  /**
+   * Open without writing to the directory (the read commands): no lock, no socket, no recovery
+   * truncation; with a live holder, follow it. A damaged log refuses instead of being changed.
+   */
+  readOnly?: boolean;
 }
 
 /**
@@ -70,7 +75,7 @@ export async function withStore<T>(
     // Shared with a running `allsource mcp` (or any other allsource process) on the directory:
     // its holder answers through the socket. The store only reports what a person should know (a
     // truncated torn tail, a failed roll or write, a takeover), so its diagnostics go to stderr.
-    store = await openSharedCore({ dataDir: ctx.dataDir });
+    store = await openSharedCore({ dataDir: ctx.dataDir, readOnly: options.readOnly === true });
   }
   const controller = new AbortController();
   const onSigint = (): void => {

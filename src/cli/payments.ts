@@ -16,7 +16,7 @@ export async function runPricing(ctx: CliContext, flags: { pricing?: string }, o
 
 export async function runPayments(ctx: CliContext, flags: { limit?: number }, out: Output): Promise<void> {
   const { listReceipts } = await import('../payments/ledger.js');
-  const receipts = await withStore(ctx, { create: false }, (store) => listReceipts(store, ctx.tenant, flags.limit ?? 100));
+  const receipts = await withStore(ctx, { create: false, readOnly: true }, (store) => listReceipts(store, ctx.tenant, flags.limit ?? 100));
   if (ctx.json) return out.json({ tenant: ctx.tenant, receipts });
   if (receipts.length === 0) return out.write(`no payments for tenant ${ctx.tenant}\n`);
   for (const r of receipts) {

@@ -55,7 +55,7 @@ export function buildFilter(flags: QueryFlags): QueryFilter {
  */
 export async function runQuery(ctx: CliContext, flags: QueryFlags, out: Output): Promise<void> {
   const filter = buildFilter(flags);
-  await withStore(ctx, { create: false }, async (store, signal) => {
+  await withStore(ctx, { create: false, readOnly: true }, async (store, signal) => {
     if (!flags.all) {
       const result = await store.query(ctx.tenant, filter);
       if (ctx.json) {

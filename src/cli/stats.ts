@@ -14,7 +14,7 @@ export interface StatsReport {
 
 /** Runs `allsource stats`: aligned `key  value` lines (nested as `tenant.events`, `store.kind`), or JSON. */
 export async function runStats(ctx: CliContext, out: Output): Promise<void> {
-  const report: StatsReport = await withStore(ctx, { create: false }, async (store) => ({
+  const report: StatsReport = await withStore(ctx, { create: false, readOnly: true }, async (store) => ({
     data_dir: ctx.dataDir,
     tenant: await store.stats(ctx.tenant),
     store: await store.health(),

@@ -299,9 +299,16 @@ export const getClusterStatus = defineTool({
   },
   render: (r) =>
     `allsource ${r.version} (${r.mode}) ${r.ok ? 'ok' : 'NOT OK'}; store ${r.core.kind}; up ${Math.round(r.uptime_ms / 1000)} s.` +
-    (sharingOf(r.core) ? ` This process ${sharingOf(r.core)!.role === 'holder' ? 'holds the data directory' : `follows process ${sharingOf(r.core)!.holder_pid}, which holds the data directory`}.` : '') +
+    (sharingOf(r.core) ? ` This process ${sharingRole(sharingOf(r.core)!)}.` : '') +
     (r.prime ? ` Prime: embedder ${r.prime.embedder.name} (${r.prime.embedder.kind}); ${r.prime.vector_search}.` : ''),
 });
+
+/** What a process does with the data directory, in words. */
+function sharingRole(sharing: { role: string; holder_pid: number | null }): string {
+  if (sharing.role === 'holder') return 'holds the data directory';
+  if (sharing.role === 'reader') return 'reads the data directory read-only (no process holds it)';
+  return `follows process ${sharing.holder_pid}, which holds the data directory`;
+}
 
 /** The sharing part of a local store's health (SharedCore), when there is one. */
 function sharingOf(core: Record<string, unknown>): { role: string; holder_pid: number | null } | undefined {

@@ -6,7 +6,7 @@
 import { closeSync, constants as fsConstants, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeSync, ftruncateSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConflictError, InvalidError, NotFoundError, UnavailableError } from '../errors.js';
+import { ConflictError, ForbiddenError, InvalidError, NotFoundError, UnavailableError } from '../errors.js';
 import { deepFreeze, jsonEqual } from '../fold.js';
 import { canonicalEvent, chainHash } from '../hash.js';
 import { UuidV7Generator } from '../ids.js';
@@ -53,12 +53,13 @@ import {
   type PreparedEvent,
 } from '../validate.js';
 import { DirectoryLock } from './lock.js';
+import { manifestText, readError, writeError } from './openErrors.js';
 import { fsyncDir, readManifest, writeManifest, type Manifest } from './manifest.js';
 import { EMBEDDED_DEFAULTS, type Durability, type EmbeddedCoreOptions } from './options.js';
 import { SegmentRoller } from './segmentRoller.js';
 import { loadSegments } from './segmentLoader.js';
 import { TenantIndex, type ControlPayload } from './tenantIndex.js';
-import { decodeBatch, encodeRecordFrame, FRAME_HEADER_BYTES, scanWal, WAL_MAGIC, WalCorruptionError } from './wal.js';
+import { countRecords, decodeBatch, encodeRecordFrame, FRAME_HEADER_BYTES, scanWal, WAL_MAGIC, WalCorruptionError } from './wal.js';
 
 export interface EmbeddedCore extends EventStore {
   readonly dataDir: string;
@@ -73,9 +74,35 @@ export async function openEmbeddedCore(options: EmbeddedCoreOptions): Promise<Em
   if (typeof options?.dataDir !== 'string' || options.dataDir.length === 0) throw new InvalidError('dataDir', 'is required');
   const durability = options.durability ?? EMBEDDED_DEFAULTS.durability;
   if (durability !== 'fsync' && durability !== 'none') throw new InvalidError('durability', 'must be "fsync" or "none"');
+  if (options.readOnly === true) return openReadOnly(options, durability);
   const core = new EmbeddedCoreImpl(options, durability);
   await core.open();
   return core;
+}
+
+/** Opens read-only attempts before giving up on a directory a writer keeps rolling under it. */
+const READ_ONLY_ATTEMPTS = 5;
+
+/**
+ * A read-only open takes no lock, so a writer may roll a log into a segment (a new manifest, the
+ * log deleted) while it reads. The manifest is read again afterwards: if it changed, or a file
+ * vanished in between, the open starts over on the new state.
+ */
+async function openReadOnly(options: EmbeddedCoreOptions, durability: Durability): Promise<EmbeddedCore> {
+  for (let attempt = 1; ; attempt++) {
+    const before = manifestText(options.dataDir);
+    const core = new EmbeddedCoreImpl(options, durability);
+    let vanished = false;
+    try {
+      await core.open();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt === READ_ONLY_ATTEMPTS) throw readError(options.dataDir, err);
+      vanished = true;
+    }
+    if (!vanished && manifestText(options.dataDir) === before) return core;
+    await core.close();
+    if (attempt === READ_ONLY_ATTEMPTS) throw new UnavailableError(`data directory ${options.dataDir} kept changing while it was opened read-only (a writer is rolling its logs); retry`);
+  }
 }
 
 /** A batch waiting for its frame to reach the disk. */
@@ -122,6 +149,8 @@ function segmentName(seq: number): string {
 class EmbeddedCoreImpl implements EmbeddedCore {
   readonly dataDir: string;
   private readonly durability: Durability;
+  /** Nothing is written to the directory (see EmbeddedCoreOptions.readOnly). */
+  private readonly readOnly: boolean;
   private readonly maxPayloadBytes: number;
   private readonly snapshotEvery: number;
   private readonly walRollBytes: number;
@@ -166,6 +195,7 @@ class EmbeddedCoreImpl implements EmbeddedCore {
   constructor(options: EmbeddedCoreOptions, durability: Durability) {
     this.dataDir = options.dataDir;
     this.durability = durability;
+    this.readOnly = options.readOnly === true;
     this.maxPayloadBytes = options.maxPayloadBytes ?? LIMITS.defaultMaxPayloadBytes;
     this.snapshotEvery = options.snapshotEvery ?? EMBEDDED_DEFAULTS.snapshotEvery;
     this.walRollBytes = options.walRollBytes ?? EMBEDDED_DEFAULTS.walRollBytes;
@@ -178,15 +208,40 @@ class EmbeddedCoreImpl implements EmbeddedCore {
   // --- open and recovery -----------------------------------------------------------------------
 
   async open(): Promise<void> {
-    mkdirSync(join(this.dataDir, WAL_DIR), { recursive: true });
-    mkdirSync(join(this.dataDir, SEGMENT_DIR), { recursive: true });
-    this.lock = DirectoryLock.acquire(this.dataDir);
+    if (this.readOnly) {
+      // A directory that does not exist (yet) reads as empty: a read-only open creates nothing.
+      try {
+        await this.recover();
+      } catch (err) {
+        void this.roller.close();
+        throw err;
+      }
+      return;
+    }
+    try {
+      mkdirSync(join(this.dataDir, WAL_DIR), { recursive: true });
+      mkdirSync(join(this.dataDir, SEGMENT_DIR), { recursive: true });
+      this.lock = DirectoryLock.acquire(this.dataDir);
+    } catch (err) {
+      void this.roller.close();
+      throw writeError(this.dataDir, err);
+    }
     try {
       await this.recover();
     } catch (err) {
       this.lock.release();
       this.lock = null;
       void this.roller.close();
+      throw writeError(this.dataDir, err);
+    }
+  }
+
+  /** The names in a directory of the store; a read-only open reads a missing one as empty. */
+  private listDir(dir: string): string[] {
+    try {
+      return readdirSync(dir);
+    } catch (err) {
+      if (this.readOnly && (err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
     }
   }
@@ -196,9 +251,12 @@ class EmbeddedCoreImpl implements EmbeddedCore {
     const segmentDir = join(this.dataDir, SEGMENT_DIR);
     const walDir = join(this.dataDir, WAL_DIR);
     const listed = new Set(this.manifest.segments.map((s) => s.file));
-    // A segment not in the manifest was being written when the process stopped; its log is still here.
-    for (const name of readdirSync(segmentDir)) {
-      if (!listed.has(name)) unlinkSync(join(segmentDir, name));
+    // A segment not in the manifest was being written when the process stopped; its log is still
+    // here. Only a writer removes it; a reader simply does not read it.
+    if (!this.readOnly) {
+      for (const name of readdirSync(segmentDir)) {
+        if (!listed.has(name)) unlinkSync(join(segmentDir, name));
+      }
     }
     await loadSegments(
       this.manifest.segments.map((segment) => join(segmentDir, segment.file)),
@@ -212,15 +270,18 @@ class EmbeddedCoreImpl implements EmbeddedCore {
       { inWorker: this.useWorkers },
     );
 
-    const walSeqs = readdirSync(walDir)
+    const walSeqs = this.listDir(walDir)
       .filter((name) => /^\d{12}\.log$/.test(name))
       .map((name) => Number.parseInt(name, 10))
       .sort((a, b) => a - b);
     const live: number[] = [];
     for (const seq of walSeqs) {
       // Already rolled into a segment: the process stopped between the manifest and the delete.
-      if (seq <= this.manifest.rolled_wal_seq) unlinkSync(join(walDir, walName(seq)));
-      else live.push(seq);
+      if (seq <= this.manifest.rolled_wal_seq) {
+        if (!this.readOnly) unlinkSync(join(walDir, walName(seq)));
+      } else {
+        live.push(seq);
+      }
     }
     let activeEnd = WAL_MAGIC.length;
     for (let i = 0; i < live.length; i++) {
@@ -228,10 +289,18 @@ class EmbeddedCoreImpl implements EmbeddedCore {
       const image = readFileSync(path);
       const scan = scanWal(image, path);
       const isLast = i === live.length - 1;
-      if (scan.tailBytes > 0 || scan.validEnd < WAL_MAGIC.length) {
+      if (scan.tail !== null || scan.validEnd < WAL_MAGIC.length) {
+        const before = countRecords(scan.bodies);
+        const reason = scan.tail?.reason ?? 'truncated file header';
         // Sealed logs were complete and fsync'd before a newer one was started: damage there is corruption.
-        if (!isLast) throw new WalCorruptionError(path, scan.validEnd, 'bad frame in a sealed log that newer logs follow');
-        this.truncateTail(path, scan.validEnd, scan.tailBytes);
+        if (!isLast) throw new WalCorruptionError(path, scan.validEnd, `${reason}, in a sealed log that newer logs follow`, before);
+        // A complete frame that fails its checksum may have been acknowledged: a person decides.
+        if (scan.tail?.kind === 'corrupt') throw new WalCorruptionError(path, scan.tail.offset, scan.tail.reason, before);
+        if (this.readOnly) {
+          if (scan.tailBytes > 0) this.log(`skipped a torn write of ${scan.tailBytes} bytes at offset ${scan.validEnd} of ${path} (${reason}: an append that never completed, so never acknowledged); read-only, so the file is left as it is`);
+        } else {
+          this.truncateTail(path, scan.validEnd, scan.tailBytes, reason);
+        }
       }
       if (isLast) activeEnd = Math.max(scan.validEnd, WAL_MAGIC.length);
       for (const body of scan.bodies) {
@@ -245,7 +314,12 @@ class EmbeddedCoreImpl implements EmbeddedCore {
     this.lastRecoveredIndex = null;
 
     // Every log but the newest is sealed and waits to be rolled; the newest takes new appends.
-    if (live.length === 0) {
+    if (this.readOnly) {
+      // Nothing is opened for writing, and no roll starts; health still names the active log.
+      this.walSeq = live.length === 0 ? this.manifest.rolled_wal_seq + 1 : live[live.length - 1];
+      this.walBytes = live.length === 0 ? 0 : activeEnd;
+      this.sealedSeqs.push(...live.slice(0, -1));
+    } else if (live.length === 0) {
       this.startWal(this.manifest.rolled_wal_seq + 1);
     } else {
       this.sealedSeqs.push(...live.slice(0, -1));
@@ -302,7 +376,7 @@ class EmbeddedCoreImpl implements EmbeddedCore {
   private lastCommitAt = -Infinity;
   private foldScheduled = false;
 
-  private truncateTail(path: string, validEnd: number, tailBytes: number): void {
+  private truncateTail(path: string, validEnd: number, tailBytes: number, reason: string): void {
     const fd = openSync(path, 'r+');
     try {
       if (validEnd < WAL_MAGIC.length) {
@@ -315,7 +389,7 @@ class EmbeddedCoreImpl implements EmbeddedCore {
     } finally {
       closeSync(fd);
     }
-    if (tailBytes > 0) this.log(`truncated a torn tail of ${tailBytes} bytes at offset ${validEnd} of ${path} (an append that was never acknowledged)`);
+    if (tailBytes > 0) this.log(`truncated a torn write of ${tailBytes} bytes at offset ${validEnd} of ${path} (${reason}: an append that never completed, so never acknowledged)`);
   }
 
   /** Applies an event recovered from the log (segment rows are applied by the loader's visitor). */
@@ -385,6 +459,7 @@ class EmbeddedCoreImpl implements EmbeddedCore {
 
   private ensureWritable(): void {
     this.ensureUsable();
+    if (this.readOnly) throw new ForbiddenError(`the store at ${this.dataDir} was opened read-only; it takes no writes`);
     if (this.failure !== null) {
       throw new UnavailableError(`the store stopped accepting writes after a disk error (${this.failure.message}); reopen it`, { cause: this.failure });
     }
@@ -863,6 +938,7 @@ class EmbeddedCoreImpl implements EmbeddedCore {
       ok: this.failure === null,
       kind: 'embedded',
       data_dir: this.dataDir,
+      read_only: this.readOnly,
       durability: this.durability,
       last_position: this.nextPosition - 1,
       tenants: this.indexes.size,
@@ -885,9 +961,12 @@ class EmbeddedCoreImpl implements EmbeddedCore {
     for (const index of this.indexes.values()) index.notify();
     try {
       while (this.flushing !== null) await this.flushing;
-      if (this.failure === null && this.walBytes >= CLOSE_ROLL_BYTES) await this.sealActiveWal();
-      await this.idle();
-      if (this.failure === null) await this.trimWal();
+      // A read-only store never wrote, so it has nothing to seal, roll or trim.
+      if (!this.readOnly) {
+        if (this.failure === null && this.walBytes >= CLOSE_ROLL_BYTES) await this.sealActiveWal();
+        await this.idle();
+        if (this.failure === null) await this.trimWal();
+      }
     } finally {
       await this.closeWal().catch(() => undefined);
       await this.roller.close();

@@ -3,8 +3,17 @@
 export type Durability = 'fsync' | 'none';
 
 export interface EmbeddedCoreOptions {
-  /** Data directory (created if missing). One process may hold it at a time. */
+  /** Data directory (created if missing, unless read-only). One writer may hold it at a time. */
   dataDir: string;
+  /**
+   * Open without writing anything to the directory: no lock file, no directories created, no
+   * torn tail truncated (it is skipped in memory), no segment rolls, no manifest writes. Works
+   * on a directory the user cannot write or a read-only mount. Appends and tombstones are
+   * refused (`forbidden`); a log that only a writer could repair refuses to open (`unavailable`).
+   * What is read is the directory as it was at open: a writer's later appends are not seen. A
+   * directory that does not exist reads as empty.
+   */
+  readOnly?: boolean;
   /**
    * `fsync` (default): an append resolves only after its bytes are on disk (group-committed).
    * `none`: UNSAFE, for benchmarks and throwaway data: appends resolve after the write() call,

@@ -8,10 +8,15 @@
 // event an id before sending it: a retried append either lands once or finds its first landing
 // (same id, same content: the original answer). Tombstone and restore, which carry no id, are
 // retried only when they never reached a holder.
+//
+// Read-only (`readOnly`), a process writes nothing to the directory: with a live holder it follows
+// it as usual (and refuses writes itself); with none it reads the directory in-process as a
+// reader (EmbeddedCore read-only: no lock, no socket), and moves over to following as soon as a
+// holder appears, so a writer started later is seen.
 
 import { lstat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InvalidError, isAllSourceError, UnavailableError } from '../errors.js';
+import { ForbiddenError, InvalidError, isAllSourceError, UnavailableError } from '../errors.js';
 import { openEmbeddedCore } from '../embedded/index.js';
 import type { EmbeddedCoreOptions } from '../embedded/options.js';
 import { lockHolder } from '../embedded/lock.js';
@@ -60,7 +65,8 @@ export interface SharedCoreOptions extends Omit<EmbeddedCoreOptions, 'dataDir'> 
 
 /** Which part this process plays, as get_cluster_status reports it. */
 export interface SharingStatus {
-  role: 'holder' | 'follower';
+  /** `reader`: read-only, in-process, while no process holds the directory. */
+  role: 'holder' | 'follower' | 'reader';
   pid: number;
   /** The holder's pid, as last seen (this process's own when it holds). */
   holder_pid: number | null;
@@ -120,12 +126,32 @@ export class SharedCore implements EventStore {
   }
 
   async start(): Promise<void> {
+    if (this.options.readOnly === true && lockHolder(this.dataDir) === null) {
+      await this.read();
+      return;
+    }
     if (await this.tryHold()) return;
     await this.follow();
   }
 
-  /** Takes the directory and serves it on the socket; false when a live process holds it. */
+  /** Reads the directory in-process without writing to it (read-only, while nobody holds it). */
+  private async read(): Promise<void> {
+    const { holderWaitMs: _wait, log: _log, version: _version, ...storeOptions } = this.options;
+    const store = await openEmbeddedCore({ ...storeOptions, readOnly: true, dataDir: this.dataDir, log: this.log });
+    const previous = this.backend;
+    this.backend = store;
+    this.status.role = 'reader';
+    this.status.holder_pid = null;
+    if (previous !== null) await previous.close().catch(() => undefined);
+  }
+
+  /** Takes the directory and serves it on the socket (read-only: reads it); false when a live process holds it. */
   private async tryHold(): Promise<boolean> {
+    if (this.options.readOnly === true) {
+      if (lockHolder(this.dataDir) !== null) return false;
+      await this.read();
+      return true;
+    }
     let store;
     try {
       const { holderWaitMs: _wait, log: _log, version: _version, ...storeOptions } = this.options;
@@ -229,14 +255,26 @@ export class SharedCore implements EventStore {
 
   /** Runs `fn` on the current backend, riding out a holder's exit as `kind` allows. */
   private async run<T>(kind: Kind, fn: (store: EventStore) => Promise<T>): Promise<T> {
+    if (kind !== 'read' && this.options.readOnly === true) {
+      throw new ForbiddenError(`data directory ${this.dataDir} was opened read-only; this process takes no writes`);
+    }
     for (;;) {
       if (this.closed) throw new UnavailableError('the store is closed');
       if (this.recovering !== null) await this.recovering;
+      // A reader sees the directory as it was at open; once a writer holds it, follow that writer.
+      if (this.status.role === 'reader') {
+        const holder = lockHolder(this.dataDir);
+        if (holder !== null) {
+          this.status.holder_pid = holder;
+          this.recovering ??= this.follow().finally(() => (this.recovering = null));
+          await this.recovering;
+        }
+      }
       const backend = this.backend!;
       try {
         return await fn(backend);
       } catch (err) {
-        if (this.status.role === 'holder' || !isConnectionLoss(err)) throw err;
+        if (this.status.role !== 'follower' || !isConnectionLoss(err)) throw err;
         if (kind === 'unsafe' && !neverConnected(err)) throw err;
         await this.recover();
       }
