@@ -1,0 +1,103 @@
+// Tenant-scoped transactions over a pg pool. Every statement of PostgresCore runs inside one:
+// `app.tenant_id` is set with set_config(…, true), local to the transaction, so a pooled
+// connection never carries a tenant into the next use, and row-level security sees only that
+// tenant. The first round trip also reads (or, for writes, locks) the tenant's head row.
+
+import pg from 'pg';
+import { AllSourceError, UnavailableError } from '../errors.js';
+
+export interface TenantHead {
+  last_position: number;
+  last_hash: string;
+  last_ms: number;
+  first_ms: number | null;
+  live_events: number;
+  tombstoned_events: number;
+  search_docs: number;
+  search_length: number;
+  has_tombstones: boolean;
+}
+
+const HEAD_COLUMNS = 'last_position, last_hash, last_ms, first_ms, live_events, tombstoned_events, search_docs, search_length, has_tombstones';
+
+// bigint columns arrive as strings by default; every bigint here (positions, ms, counts) fits in a double.
+pg.types.setTypeParser(20, (text) => Number(text));
+
+export type Db = pg.PoolClient;
+
+/** Maps a driver or server error to the port's error family (typed errors pass through). */
+export function storeError(err: unknown): AllSourceError {
+  if (err instanceof AllSourceError) return err;
+  const e = err as { code?: string; message?: string };
+  // 42501: insufficient privilege (e.g. an RLS violation): a bug or a misconfigured role, never a client error.
+  const message = e?.message ?? String(err);
+  if (typeof e?.code === 'string' && (e.code.startsWith('08') || e.code.startsWith('57') || e.code === '53300')) {
+    return new UnavailableError(`PostgreSQL is unavailable: ${message}`, { cause: err });
+  }
+  if (e?.code === undefined || e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET' || e.code === 'ETIMEDOUT') {
+    return new UnavailableError(`PostgreSQL is unavailable: ${message}`, { cause: err });
+  }
+  return new AllSourceError('internal', `PostgreSQL error ${e.code}: ${message}`, { cause: err });
+}
+
+function headOf(row: Record<string, unknown> | undefined): TenantHead | null {
+  if (row === undefined) return null;
+  return row as unknown as TenantHead;
+}
+
+export class Sessions {
+  readonly pool: pg.Pool;
+
+  constructor(pool: pg.Pool) {
+    this.pool = pool;
+  }
+
+  /**
+   * Runs `fn` in a read-only, repeatable-read transaction for `tenant` (one snapshot for all its
+   * statements), with the tenant's head row (null when the tenant never wrote).
+   */
+  async read<T>(tenant: string, fn: (db: Db, head: TenantHead | null) => Promise<T>): Promise<T> {
+    return this.run(tenant, false, fn as (db: Db, head: TenantHead | null) => Promise<T>);
+  }
+
+  /** Runs `fn` in a read-write transaction holding the tenant's head row FOR UPDATE (created if missing). */
+  async write<T>(tenant: string, fn: (db: Db, head: TenantHead) => Promise<T>): Promise<T> {
+    return this.run(tenant, true, fn as (db: Db, head: TenantHead | null) => Promise<T>);
+  }
+
+  private async run<T>(tenant: string, write: boolean, fn: (db: Db, head: TenantHead | null) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw storeError(err);
+    }
+    let broken = false;
+    try {
+      const lit = client.escapeLiteral(tenant);
+      // One round trip: begin, scope the transaction to the tenant, read or lock its head row.
+      const sql = write
+        ? `BEGIN; SELECT set_config('app.tenant_id', ${lit}, true); INSERT INTO tenant_heads (tenant_id) VALUES (${lit}) ON CONFLICT DO NOTHING; SELECT ${HEAD_COLUMNS} FROM tenant_heads WHERE tenant_id = ${lit} FOR UPDATE`
+        : `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT set_config('app.tenant_id', ${lit}, true); SELECT ${HEAD_COLUMNS} FROM tenant_heads WHERE tenant_id = ${lit}`;
+      const results = (await client.query(sql)) as unknown as pg.QueryResult[];
+      const head = headOf(results[results.length - 1].rows[0]);
+      let value: T;
+      try {
+        value = await fn(client, head);
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => (broken = true));
+        throw err;
+      }
+      await client.query('COMMIT');
+      return value;
+    } catch (err) {
+      if (!(err instanceof AllSourceError)) {
+        broken = true;
+        await client.query('ROLLBACK').catch(() => undefined);
+      }
+      throw storeError(err);
+    } finally {
+      client.release(broken ? true : undefined);
+    }
+  }
+}
