@@ -110,10 +110,11 @@ class PostgresCoreImpl implements PostgresCore {
   }
 
   async open(): Promise<void> {
-    let role: { rolsuper: boolean; rolbypassrls: boolean; version: number | null };
+    let role: { rolsuper: boolean; rolbypassrls: boolean; owner: boolean; version: number | null };
     try {
-      const r = await this.pool.query<{ rolsuper: boolean; rolbypassrls: boolean; version: number | null }>(
-        "SELECT r.rolsuper, r.rolbypassrls, (SELECT version FROM allsource_schema LIMIT 1) AS version FROM pg_roles r WHERE r.rolname = current_user",
+      const r = await this.pool.query<{ rolsuper: boolean; rolbypassrls: boolean; owner: boolean; version: number | null }>(
+        `SELECT r.rolsuper, r.rolbypassrls, pg_has_role(current_user, c.relowner, 'USAGE') AS owner, (SELECT version FROM allsource_schema LIMIT 1) AS version
+         FROM pg_roles r, pg_class c WHERE r.rolname = current_user AND c.oid = 'allsource_schema'::regclass`,
       );
       role = r.rows[0];
     } catch (err) {
@@ -124,6 +125,8 @@ class PostgresCoreImpl implements PostgresCore {
     if (role.rolsuper || role.rolbypassrls) {
       throw new InvalidError('url', 'connects as a superuser or a BYPASSRLS role, which row-level security does not bind; connect as the runtime role granted by `allsource migrate --runtime-role`');
     }
+    // The owner is bound by FORCE ROW LEVEL SECURITY, but could switch it off: the Core runs without that power.
+    if (role.owner) throw new InvalidError('url', 'connects as the owner of the allsource schema; the owner runs migrations, the Core connects as the runtime role granted by `allsource migrate --runtime-role`');
     if (role.version !== SCHEMA_VERSION) throw new UnavailableError(`the database schema is version ${role.version}, this allsource needs ${SCHEMA_VERSION}; run \`allsource migrate --postgres URL\``);
   }
 
