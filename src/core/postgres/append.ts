@@ -33,7 +33,7 @@ interface ExistingRow {
   occurred_ms: number;
 }
 
-interface HeadRow {
+export interface HeadRow {
   entity_id: string;
   version: number;
   state: string | null;
@@ -267,6 +267,10 @@ export async function writeEvents(db: Db, tenant: string, head: TenantHead, even
   head.last_position = last.position;
   head.last_hash = last.hash;
   head.last_ms = ms;
+  head.first_ms ??= ms;
+  head.live_events += live;
+  head.search_docs = docs;
+  head.search_length = total;
 }
 
 function sameContent(a: PreparedEvent, b: PreparedEvent): boolean {

@@ -43,16 +43,25 @@ export async function controlLocked(db: Db, tenant: string, head: TenantHead, se
     expected_version: undefined,
   };
   const appended = await appendLocked(db, tenant, head, [control], false, deps);
-  const position = appended.last_position;
-  const delta = deleting ? -event_ids.length : event_ids.length;
+  await applyTransitions(db, tenant, head, targets.rows, appended.last_position, deleting);
+  return { ...base, position: appended.last_position };
+}
+
+/**
+ * Records the status changes a control event at `position` made to `targets`, moves the tenant's
+ * live and tombstoned counts, and recomputes the summaries of the touched entities and types.
+ */
+export async function applyTransitions(db: Db, tenant: string, head: TenantHead, targets: ReadonlyArray<{ position: number; entity_id: string; event_type: string }>, position: number, deleting: boolean): Promise<void> {
+  const delta = deleting ? -targets.length : targets.length;
   await db.query(
     `WITH t AS (INSERT INTO tombstones (tenant_id, target_position, control_position, deleted) SELECT $1, unnest($2::bigint[]), $3, $4)
      UPDATE tenant_heads SET live_events = live_events + $5, tombstoned_events = tombstoned_events - $5, has_tombstones = true WHERE tenant_id = $1`,
-    [tenant, targets.rows.map((r) => r.position), position, deleting, delta],
+    [tenant, targets.map((r) => r.position), position, deleting, delta],
   );
   head.has_tombstones = true;
-  await refreshSummaries(db, tenant, [...new Set(targets.rows.map((r) => r.entity_id))], [...new Set(targets.rows.map((r) => r.event_type))]);
-  return { ...base, position };
+  head.live_events += delta;
+  head.tombstoned_events -= delta;
+  await refreshSummaries(db, tenant, [...new Set(targets.map((r) => r.entity_id))], [...new Set(targets.map((r) => r.event_type))]);
 }
 
 /** Recomputes the listing summaries (live counts, first and last live event) of entities and types. */

@@ -123,7 +123,12 @@ ALTER TABLE ${table} FORCE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS tenant_isolation ON ${table};
 CREATE POLICY tenant_isolation ON ${table}
   USING (tenant_id = current_setting('app.tenant_id', true))
-  WITH CHECK (tenant_id = current_setting('app.tenant_id', true));`;
+  WITH CHECK (tenant_id = current_setting('app.tenant_id', true));
+-- Reading across tenants, for \`allsource migrate --from postgres://…\` only: the owner role, and
+-- only in a transaction that asks for it. The runtime role has no such policy.
+DROP POLICY IF EXISTS owner_export ON ${table};
+CREATE POLICY owner_export ON ${table} FOR SELECT TO CURRENT_USER
+  USING (current_setting('app.all_tenants', true) = 'on');`;
 }
 
 export interface MigrateResult {
