@@ -6,6 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openEmbeddedCore, openHttpCore, openPostgresCore, type EventStore, type NewEvent, type StoredEvent } from '../src/index.js';
 import { startAllsource, TEST_ADMIN_KEY } from './helpers/coreServer.js';
@@ -133,5 +135,31 @@ describe.skipIf(!enabled)('allsource migrate and core --postgres', () => {
         await exited;
       }
     }
+  });
+
+  it('serve --postgres is the one box on PostgreSQL: keys made against it work for MCP and Prime', async () => {
+    const boxEnv = { ...env, ALLSOURCE_ADMIN_KEY: TEST_ADMIN_KEY, ALLSOURCE_KEY_SECRET: 'cd'.repeat(32) };
+    const refused = await runCli(['serve', '--postgres', cluster.runtimeUrl, '--local'], boxEnv);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/invalid: postgres: --postgres is the one-box mode/);
+    const serve = await startAllsource(['serve', '--port', '0', '--postgres', cluster.runtimeUrl, '--data', join(root, 'box-data')], boxEnv, (stderr) => /MCP on (http:\/\/\S+)\/mcp/.exec(stderr)?.[1]);
+    try {
+      expect(serve.stderr()).toMatch(/\(PostgreSQL\)/);
+      expect((await runCli(['tenants', 'create', 'box', '--core', serve.url], boxEnv)).code).toBe(0);
+      const key = (await runCli(['keys', 'create', '--tenant', 'box', '--core', serve.url], boxEnv)).stdout.trim();
+      const client = new Client({ name: 'pg-serve-test', version: '0' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${serve.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${key}` } } }));
+      expect((await client.callTool({ name: 'prime_add_node', arguments: { type: 'note', properties: { text: 'served from PostgreSQL' } } })).isError).toBeFalsy();
+      expect((await client.callTool({ name: 'prime_stats', arguments: {} })).structuredContent).toMatchObject({ nodes: 1 });
+      await client.close();
+    } finally {
+      const exited = new Promise((resolve) => serve.child.once('exit', resolve));
+      serve.child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
+    // The node kept nothing that matters: the note is in the database.
+    const pg = await openPostgresCore({ url: cluster.runtimeUrl, log: () => {} });
+    expect((await pg.stats('box')).events).toBe(1);
+    await pg.close();
   });
 });
