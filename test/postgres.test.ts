@@ -121,6 +121,8 @@ describe.skipIf(!enabled)('PostgresCore on PostgreSQL', () => {
       }
     })();
     const paged: StoredEvent[] = [];
+    // The pager starts once the log has a first page (the writers may not have committed yet).
+    while ((await nodes[2].query(tenant, { limit: 1 })).events.length === 0) await new Promise((resolve) => setTimeout(resolve, 2));
     for (let cursor: string | undefined, more = true; more; ) {
       const page = await nodes[2].query(tenant, cursor === undefined ? { limit: 5 } : { limit: 5, cursor });
       paged.push(...page.events);
@@ -148,6 +150,29 @@ describe.skipIf(!enabled)('PostgresCore on PostgreSQL', () => {
       versions.set(e.entity_id, e.version);
     }
     expect(await nodes[2].verify(tenant)).toMatchObject({ ok: true, checked: expected });
+  });
+
+  it('group commit: concurrent appends share a transaction, yet a conflicting call fails alone', async () => {
+    const store = await open();
+    const tenant = `group-${Date.now()}`;
+    const settled = await Promise.allSettled(
+      Array.from({ length: 30 }, (_, i) =>
+        store.append(tenant, [
+          { entity_id: 'hot', event_type: 'g.hit', payload: { i }, ...(i === 7 ? { expected_version: 999 } : {}) },
+          { entity_id: `own-${i}`, event_type: 'g.hit', payload: { i }, ...(i % 10 === 3 ? { id: 'shared-key' } : {}) },
+        ]),
+      ),
+    );
+    const failed = settled.flatMap((r, i) => (r.status === 'rejected' ? [[i, (r.reason as { code: string }).code]] : []));
+    // Call 7 conflicts on its version; calls 13 and 23 reuse call 3's key with other content.
+    expect(failed).toEqual([[7, 'conflict'], [13, 'conflict'], [23, 'conflict']]);
+    const hot = (await store.query(tenant, { entity_id: 'hot', limit: 1000 })).events;
+    expect(hot.map((e) => e.version)).toEqual(Array.from({ length: 27 }, (_, i) => i + 1));
+    // The same key with the same content in one group is one event, the later call a duplicate.
+    const again = await Promise.all([0, 1].map(() => store.append(tenant, [{ entity_id: 'k', event_type: 'g.once', payload: {}, id: 'same-group' }])));
+    expect(again.map((r) => r.events[0].duplicate).sort()).toEqual([false, true]);
+    expect(new Set(again.map((r) => r.events[0].position)).size).toBe(1);
+    expect(await store.verify(tenant)).toMatchObject({ ok: true, checked: 27 * 2 + 1 });
   });
 
   it('ranks search hits exactly as EmbeddedCore does', async () => {

@@ -57,13 +57,52 @@ export interface FreshEvent {
   hash: string;
 }
 
-/** Runs inside a write transaction holding the head lock. */
+/** One append call of a group: its prepared events and whether it is a dry run. */
+export interface AppendCall {
+  prepared: PreparedEvent[];
+  dryRun: boolean;
+}
+
+/** Per call of a group: its result, or the typed error that rejects it alone. */
+export type AppendOutcome = { ok: true; result: AppendResult } | { ok: false; error: unknown };
+
+/** An id already recorded, or assigned earlier in this group: what a retry must match, and its result. */
+interface KnownId {
+  entity_id: string;
+  event_type: string;
+  payload: JsonObject;
+  metadata: JsonObject | null;
+  /** The recorded occurred_at; undefined while an event of this group still awaits its timestamp (then `given`). */
+  occurred_at: string | undefined;
+  given: string | undefined;
+  result: () => AppendedEvent;
+}
+
+/** Runs inside a write transaction holding the head lock: one call (the control path). */
 export async function appendLocked(db: Db, tenant: string, head: TenantHead, prepared: PreparedEvent[], dryRun: boolean, deps: AppendDeps): Promise<AppendResult> {
+  const [outcome] = await appendGroup(db, tenant, head, [{ prepared, dryRun }], deps);
+  if (!outcome.ok) throw outcome.error;
+  return outcome.result;
+}
+
+/**
+ * Appends the calls of a group in order inside one transaction (group commit: concurrent appends
+ * to a tenant from this process share its lock, round trips and commit). Each call is checked
+ * against what is committed and what earlier calls of the group wrote; a call that conflicts fails
+ * alone and writes nothing, the others go on.
+ */
+export async function appendGroup(db: Db, tenant: string, head: TenantHead, calls: readonly AppendCall[], deps: AppendDeps): Promise<AppendOutcome[]> {
   const clientIds = new Set<string>();
   const entityIds = new Set<string>();
-  for (const p of prepared) {
-    if (p.id !== undefined) clientIds.add(p.id);
-    if (p.entity_id !== CONTROL_ENTITY) entityIds.add(p.entity_id);
+  let wanted = 0;
+  let control = false;
+  for (const call of calls) {
+    if (!call.dryRun) wanted += call.prepared.length;
+    for (const p of call.prepared) {
+      if (p.id !== undefined) clientIds.add(p.id);
+      if (p.entity_id !== CONTROL_ENTITY) entityIds.add(p.entity_id);
+      else control = true;
+    }
   }
   const lookup = await db.query<{ positions: number[] | null; existing: ExistingRow[]; heads: HeadRow[]; control_version: number | null }>(
     `SELECT
@@ -71,83 +110,120 @@ export async function appendLocked(db: Db, tenant: string, head: TenantHead, pre
        (SELECT coalesce(json_agg(x), '[]') FROM (SELECT id, entity_id, event_type, payload, metadata, version, position, recorded_ms, occurred_ms FROM events WHERE tenant_id = $1 AND id = ANY($2::text[])) x) AS existing,
        (SELECT coalesce(json_agg(h), '[]') FROM (SELECT entity_id, version, state, deleted, tombstone_touched, live, live_first_ms FROM entity_heads WHERE tenant_id = $1 AND entity_id = ANY($3::text[])) h) AS heads,
        (SELECT max(version) FROM events WHERE tenant_id = $1 AND entity_id = $5 AND $6) AS control_version`,
-    [tenant, [...clientIds], [...entityIds], dryRun ? 0 : prepared.length, CONTROL_ENTITY, prepared.some((p) => p.entity_id === CONTROL_ENTITY)],
+    [tenant, [...clientIds], [...entityIds], wanted, CONTROL_ENTITY, control],
   );
   const row = lookup.rows[0];
-  const existing = new Map<string, ExistingRow>();
-  for (const e of row.existing) existing.set(e.id, e);
   const heads = new Map<string, HeadRow>();
   for (const h of row.heads) heads.set(h.entity_id, h);
-  const versionOf = (entity: string): number => (entity === CONTROL_ENTITY ? (row.control_version ?? 0) : (heads.get(entity)?.version ?? 0));
-
-  // Pass 1: idempotency and optimistic concurrency, against committed and earlier-in-batch events.
-  const results = new Array<AppendedEvent | undefined>(prepared.length);
-  const versions = new Array<number>(prepared.length);
-  const batchIds = new Map<string, number>();
-  const batchVersions = new Map<string, number>();
-  let repeatOf: Map<number, number> | undefined;
-  for (let i = 0; i < prepared.length; i++) {
-    const p = prepared[i];
-    if (p.id !== undefined) {
-      const earlier = batchIds.get(p.id);
-      if (earlier !== undefined) {
-        if (!sameContent(prepared[earlier], p)) throw conflictOnId(p.id, i);
-        (repeatOf ??= new Map()).set(i, earlier);
-        continue;
-      }
-      batchIds.set(p.id, i);
-      const found = existing.get(p.id);
-      if (found !== undefined) {
-        if (!sameStored(found, p)) throw conflictOnId(p.id, i);
-        results[i] = { id: found.id, entity_id: found.entity_id, event_type: found.event_type, version: found.version, position: Number(found.position), timestamp: isoOf(Number(found.recorded_ms)), occurred_at: isoOf(Number(found.occurred_ms)), duplicate: true };
-        continue;
-      }
-    }
-    const current = batchVersions.get(p.entity_id) ?? versionOf(p.entity_id);
-    if (p.expected_version !== undefined && p.expected_version !== current) {
-      throw new ConflictError(
-        `events[${i}].expected_version: entity ${JSON.stringify(p.entity_id)} is at version ${current}, not ${p.expected_version}; read it again and retry`,
-        { field: `events[${i}].expected_version`, details: { entity_id: p.entity_id, expected: p.expected_version, actual: current } },
-      );
-    }
-    versions[i] = current + 1;
-    batchVersions.set(p.entity_id, current + 1);
+  const known = new Map<string, KnownId>();
+  for (const e of row.existing) {
+    const result: AppendedEvent = { id: e.id, entity_id: e.entity_id, event_type: e.event_type, version: e.version, position: Number(e.position), timestamp: isoOf(Number(e.recorded_ms)), occurred_at: isoOf(Number(e.occurred_ms)), duplicate: true };
+    known.set(e.id, { entity_id: e.entity_id, event_type: e.event_type, payload: JSON.parse(e.payload) as JsonObject, metadata: e.metadata === null ? null : (JSON.parse(e.metadata) as JsonObject), occurred_at: result.occurred_at, given: undefined, result: () => result });
   }
-  const fresh: number[] = [];
-  for (let i = 0; i < prepared.length; i++) if (results[i] === undefined && !repeatOf?.has(i)) fresh.push(i);
+  /** Entity versions as of the group so far (committed, then what earlier calls wrote). */
+  const versions = new Map<string, number>();
+  const versionOf = (entity: string): number => versions.get(entity) ?? (entity === CONTROL_ENTITY ? (row.control_version ?? 0) : (heads.get(entity)?.version ?? 0));
 
-  let lastPosition = 0;
-  if (!dryRun && fresh.length > 0) {
-    // Pass 2: ids, positions (drawn under the lock, so increasing in commit order), time, hashes.
+  interface Planned {
+    call: AppendCall;
+    results: Array<AppendedEvent | undefined>;
+    /** Indexes of the events to write, with their versions. */
+    fresh: number[];
+    versions: number[];
+    /** Results filled in once the group's events have positions. */
+    deferred: Array<[number, () => AppendedEvent]>;
+  }
+  const outcomes = new Array<AppendOutcome | undefined>(calls.length);
+  const planned: Array<Planned | undefined> = new Array(calls.length);
+  for (let c = 0; c < calls.length; c++) {
+    const call = calls[c];
+    const plan: Planned = { call, results: new Array(call.prepared.length), fresh: [], versions: new Array(call.prepared.length), deferred: [] };
+    // The call's own view: committed + earlier calls, plus its own events so far (merged only if it passes).
+    const ownIds = new Map<string, number>();
+    const ownVersions = new Map<string, number>();
+    try {
+      for (let i = 0; i < call.prepared.length; i++) {
+        const p = call.prepared[i];
+        if (p.id !== undefined) {
+          const earlier = ownIds.get(p.id);
+          if (earlier !== undefined) {
+            if (!sameContent(call.prepared[earlier], p)) throw conflictOnId(p.id, i);
+            plan.deferred.push([i, () => ({ ...plan.results[earlier]!, duplicate: true })]);
+            continue;
+          }
+          ownIds.set(p.id, i);
+          const found = known.get(p.id);
+          if (found !== undefined) {
+            if (!sameKnown(found, p)) throw conflictOnId(p.id, i);
+            plan.deferred.push([i, found.result]);
+            continue;
+          }
+        }
+        const current = ownVersions.get(p.entity_id) ?? versionOf(p.entity_id);
+        if (p.expected_version !== undefined && p.expected_version !== current) {
+          throw new ConflictError(
+            `events[${i}].expected_version: entity ${JSON.stringify(p.entity_id)} is at version ${current}, not ${p.expected_version}; read it again and retry`,
+            { field: `events[${i}].expected_version`, details: { entity_id: p.entity_id, expected: p.expected_version, actual: current } },
+          );
+        }
+        plan.versions[i] = current + 1;
+        ownVersions.set(p.entity_id, current + 1);
+        plan.fresh.push(i);
+      }
+    } catch (error) {
+      outcomes[c] = { ok: false, error };
+      continue;
+    }
+    planned[c] = plan;
+    if (call.dryRun) continue;
+    for (const [entity, version] of ownVersions) versions.set(entity, version);
+    for (const i of plan.fresh) {
+      const p = call.prepared[i];
+      if (p.id !== undefined) known.set(p.id, { entity_id: p.entity_id, event_type: p.event_type, payload: p.payload, metadata: p.metadata, occurred_at: undefined, given: p.occurred_at, result: () => ({ ...plan.results[i]!, duplicate: true }) });
+    }
+  }
+
+  // Pass 2: ids, positions (drawn under the lock, so increasing in commit order), time, hashes.
+  const writing = planned.filter((plan): plan is Planned => plan !== undefined && !plan.call.dryRun && plan.fresh.length > 0);
+  if (writing.length > 0) {
     const ms = Math.max(deps.now(), head.last_ms);
     const timestamp = isoOf(ms);
     let generated = 0;
-    for (const i of fresh) if (prepared[i].id === undefined) generated++;
+    for (const plan of writing) for (const i of plan.fresh) if (plan.call.prepared[i].id === undefined) generated++;
     const newIds = generated > 0 ? deps.ids.batch(ms, generated) : [];
     let nextId = 0;
     const positions = (row.positions ?? []).map(Number);
+    let nextPosition = 0;
     let previous = head.last_hash;
     const events: FreshEvent[] = [];
-    for (let k = 0; k < fresh.length; k++) {
-      const p = prepared[fresh[k]];
-      const id = p.id ?? newIds[nextId++];
-      const occurred_at = p.occurred_at ?? timestamp;
-      const e = { id, tenant_id: tenant, entity_id: p.entity_id, event_type: p.event_type, timestamp, occurred_at, version: versions[fresh[k]], position: positions[k] };
-      previous = chainHash(previous, canonicalEvent(e, p.payloadJson, p.metadataJson));
-      events.push({ id, entity_id: p.entity_id, event_type: p.event_type, payload: p.payload, payloadJson: p.payloadJson, metadataJson: p.metadataJson, version: e.version, position: e.position, occurred_ms: Date.parse(occurred_at), hash: previous });
-      results[fresh[k]] = { id, entity_id: p.entity_id, event_type: p.event_type, version: e.version, position: e.position, timestamp, occurred_at, duplicate: false };
+    for (const plan of writing) {
+      for (const i of plan.fresh) {
+        const p = plan.call.prepared[i];
+        const id = p.id ?? newIds[nextId++];
+        const occurred_at = p.occurred_at ?? timestamp;
+        const e = { id, tenant_id: tenant, entity_id: p.entity_id, event_type: p.event_type, timestamp, occurred_at, version: plan.versions[i], position: positions[nextPosition++] };
+        previous = chainHash(previous, canonicalEvent(e, p.payloadJson, p.metadataJson));
+        events.push({ id, entity_id: p.entity_id, event_type: p.event_type, payload: p.payload, payloadJson: p.payloadJson, metadataJson: p.metadataJson, version: e.version, position: e.position, occurred_ms: Date.parse(occurred_at), hash: previous });
+        plan.results[i] = { id, entity_id: p.entity_id, event_type: p.event_type, version: e.version, position: e.position, timestamp, occurred_at, duplicate: false };
+      }
     }
     await writeEvents(db, tenant, head, events, ms, heads);
-    lastPosition = events[events.length - 1].position;
-  } else if (dryRun) {
-    // Report what would be written, with no id, position or time assigned.
-    for (const i of fresh) {
-      const p = prepared[i];
-      results[i] = { id: p.id ?? '', entity_id: p.entity_id, event_type: p.event_type, version: 0, position: 0, timestamp: '', occurred_at: p.occurred_at ?? '', duplicate: false };
-    }
   }
-  if (repeatOf !== undefined) for (const [i, first] of repeatOf) results[i] = { ...results[first]!, duplicate: true };
-  return { events: results as AppendedEvent[], last_position: lastPosition, dry_run: dryRun };
+  for (let c = 0; c < calls.length; c++) {
+    const plan = planned[c];
+    if (plan === undefined) continue;
+    if (plan.call.dryRun) {
+      // Report what would be written, with no id, position or time assigned.
+      for (const i of plan.fresh) {
+        const p = plan.call.prepared[i];
+        plan.results[i] = { id: p.id ?? '', entity_id: p.entity_id, event_type: p.event_type, version: 0, position: 0, timestamp: '', occurred_at: p.occurred_at ?? '', duplicate: false };
+      }
+    }
+    for (const [i, result] of plan.deferred) plan.results[i] = result();
+    const last = plan.call.dryRun || plan.fresh.length === 0 ? 0 : plan.results[plan.fresh[plan.fresh.length - 1]]!.position;
+    outcomes[c] = { ok: true, result: { events: plan.results as AppendedEvent[], last_position: last, dry_run: plan.call.dryRun } };
+  }
+  return outcomes as AppendOutcome[];
 }
 
 /** A tsvector literal of counted words: each word with positions 1..count (at most 256, PostgreSQL's cap). */
@@ -278,14 +354,13 @@ function sameContent(a: PreparedEvent, b: PreparedEvent): boolean {
 }
 
 /** Whether a retried event matches what was recorded under its id (occurred_at only when the retry gives one). */
-function sameStored(existing: ExistingRow, p: PreparedEvent): boolean {
-  return (
-    existing.entity_id === p.entity_id &&
-    existing.event_type === p.event_type &&
-    jsonEqual(JSON.parse(existing.payload), p.payload) &&
-    jsonEqual(existing.metadata === null ? null : JSON.parse(existing.metadata), p.metadata) &&
-    (p.occurred_at === undefined || p.occurred_at === isoOf(Number(existing.occurred_ms)))
-  );
+function sameKnown(known: KnownId, p: PreparedEvent): boolean {
+  if (known.entity_id !== p.entity_id || known.event_type !== p.event_type || !jsonEqual(known.payload, p.payload) || !jsonEqual(known.metadata, p.metadata)) return false;
+  if (p.occurred_at === undefined) return true;
+  // An event of this group without a given occurred_at gets the group's timestamp, unknown yet: a
+  // retry naming an instant is then not provably the same, and conflicts as it would once recorded
+  // (unless it names what the original gave).
+  return known.occurred_at !== undefined ? p.occurred_at === known.occurred_at : p.occurred_at === known.given;
 }
 
 function conflictOnId(id: string, index: number): ConflictError {

@@ -44,7 +44,7 @@ import {
   prepareEvent,
   type PreparedEvent,
 } from '../validate.js';
-import { appendLocked } from './append.js';
+import { appendGroup, type AppendCall } from './append.js';
 import { controlLocked } from './control.js';
 import { WatchListener } from './listener.js';
 import { entityState, getEvent, listEntities, listEventTypes, Params, queryEvents, tenantStats } from './reads.js';
@@ -65,6 +65,11 @@ export interface PostgresCoreOptions {
   log?: (line: string) => void;
   /** Clock in ms since the epoch (default Date.now); recorded times never go backwards per tenant. */
   now?: () => number;
+}
+
+interface QueuedAppend extends AppendCall {
+  resolve: (result: AppendResult) => void;
+  reject: (err: unknown) => void;
 }
 
 export interface PostgresCore extends EventStore {
@@ -141,7 +146,44 @@ class PostgresCoreImpl implements PostgresCore {
     const { dry_run } = checkAppendCall(tenant, events, options);
     const prepared = new Array<PreparedEvent>(events.length);
     for (let i = 0; i < events.length; i++) prepared[i] = prepareEvent(events[i], i, this.maxPayloadBytes);
-    return this.sessions.write(tenant, (db, head) => appendLocked(db, tenant, head, prepared, dry_run, this.deps));
+    return new Promise<AppendResult>((resolve, reject) => {
+      let queue = this.appendQueues.get(tenant);
+      if (queue === undefined) this.appendQueues.set(tenant, (queue = []));
+      queue.push({ prepared, dryRun: dry_run, resolve, reject });
+      if (!this.appending.has(tenant)) void this.drainAppends(tenant, queue);
+    });
+  }
+
+  /** Appends waiting per tenant while that tenant's group is being written. */
+  private readonly appendQueues = new Map<string, QueuedAppend[]>();
+  private readonly appending = new Set<string>();
+
+  /**
+   * Group commit: the first append of an idle tenant is written at once; appends that arrive
+   * meanwhile wait and are then written together, in one transaction, one lock and one commit.
+   */
+  private async drainAppends(tenant: string, queue: QueuedAppend[]): Promise<void> {
+    this.appending.add(tenant);
+    try {
+      while (queue.length > 0) {
+        const group: QueuedAppend[] = [];
+        let events = 0;
+        while (queue.length > 0 && (group.length === 0 || events + queue[0].prepared.length <= LIMITS.maxBatchEvents)) {
+          const next = queue.shift()!;
+          group.push(next);
+          events += next.prepared.length;
+        }
+        try {
+          const outcomes = await this.sessions.write(tenant, (db, head) => appendGroup(db, tenant, head, group, this.deps));
+          outcomes.forEach((outcome, i) => (outcome.ok ? group[i].resolve(outcome.result) : group[i].reject(outcome.error)));
+        } catch (err) {
+          for (const call of group) call.reject(err);
+        }
+      }
+    } finally {
+      this.appending.delete(tenant);
+      this.appendQueues.delete(tenant);
+    }
   }
 
   tombstone(tenant: string, selector: TombstoneSelector): Promise<TombstoneResult> {

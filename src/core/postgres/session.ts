@@ -3,6 +3,7 @@
 // connection never carries a tenant into the next use, and row-level security sees only that
 // tenant. The first round trip also reads (or, for writes, locks) the tenant's head row.
 
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { AllSourceError, UnavailableError } from '../errors.js';
 
@@ -23,7 +24,33 @@ const HEAD_COLUMNS = 'last_position, last_hash, last_ms, first_ms, live_events, 
 // bigint columns arrive as strings by default; every bigint here (positions, ms, counts) fits in a double.
 pg.types.setTypeParser(20, (text) => Number(text));
 
-export type Db = pg.PoolClient;
+/**
+ * A connection inside a tenant transaction. Statements are prepared by name (a digest of their
+ * text) and so parsed and planned once per connection: planning the append's one big statement
+ * cost more than running it for a single event.
+ */
+export interface Db {
+  query<T extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<T>>;
+}
+
+const names = new Map<string, string>();
+
+function statementName(text: string): string {
+  let name = names.get(text);
+  if (name === undefined) {
+    name = `as_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+    // Query texts are a bounded set of shapes (filters present or not), so the map stays small.
+    if (names.size < 10_000) names.set(text, name);
+  }
+  return name;
+}
+
+/** Wraps a client so every parameterized statement is a named, prepared one. */
+export function preparedDb(client: pg.ClientBase): Db {
+  return {
+    query: <T extends pg.QueryResultRow>(text: string, values?: unknown[]) => client.query<T>({ name: statementName(text), text, values }),
+  };
+}
 
 /** Maps a driver or server error to the port's error family (typed errors pass through). */
 export function storeError(err: unknown): AllSourceError {
@@ -83,7 +110,7 @@ export class Sessions {
       const head = headOf(results[results.length - 1].rows[0]);
       let value: T;
       try {
-        value = await fn(client, head);
+        value = await fn(preparedDb(client), head);
       } catch (err) {
         await client.query('ROLLBACK').catch(() => (broken = true));
         throw err;

@@ -11,7 +11,7 @@ import { CONTROL_ENTITY, RESTORE_EVENT, type StoredEvent, type VerifyResult } fr
 import { writeEvents, type FreshEvent, type HeadRow } from './append.js';
 import { applyTransitions } from './control.js';
 import { EVENT_COLUMNS, eventOf, type EventRow } from './rows.js';
-import { Sessions, storeError, type Db, type TenantHead } from './session.js';
+import { preparedDb, Sessions, storeError, type Db, type TenantHead } from './session.js';
 import { verifyTenant } from './verify.js';
 
 export interface PostgresTransfer {
@@ -38,7 +38,7 @@ export async function openPostgresTransfer(url: string): Promise<PostgresTransfe
     });
     try {
       await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT set_config('app.all_tenants', 'on', true)");
-      const value = await fn(client);
+      const value = await fn(preparedDb(client));
       await client.query('COMMIT');
       return value;
     } catch (err) {
