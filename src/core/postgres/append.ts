@@ -241,8 +241,8 @@ function tsvectorOf(words: string[]): string {
 
 /**
  * Writes assigned events and everything derived from them (entity folds and summaries, type
- * counts, snapshots, search statistics, the tenant head) in one statement, and notifies watchers
- * (delivered at commit). `heads` holds the current head rows of the touched entities.
+ * counts, snapshots, search statistics, the tenant head) in one statement. `heads` holds the
+ * current head rows of the touched entities. Watchers are told after the commit (listener.ts).
  */
 export async function writeEvents(db: Db, tenant: string, head: TenantHead, events: FreshEvent[], ms: number, heads: ReadonlyMap<string, HeadRow>): Promise<void> {
   const n = events.length;
@@ -330,8 +330,7 @@ export async function writeEvents(db: Db, tenant: string, head: TenantHead, even
        INSERT INTO state_snapshots (tenant_id, entity_id, version, state, deleted) SELECT $1, * FROM unnest($27::text[], $28::int[], $29::text[], $30::bool[])
      )
      UPDATE tenant_heads SET last_position = $31, last_hash = $32, last_ms = $2, first_ms = COALESCE(first_ms, $2), live_events = live_events + $33, search_docs = $34, search_length = $35
-     WHERE tenant_id = $1
-     RETURNING pg_notify('${'allsource_events'}', $1)`,
+     WHERE tenant_id = $1`,
     [
       tenant, ms, cols.position, cols.id, cols.entity, cols.type, cols.version, cols.occurred, cols.payload, cols.metadata, cols.hash, cols.search, cols.searchLen, cols.docs, cols.total,
       eh.entity, eh.version, eh.state, eh.deleted, eh.live, eh.firstMs, eh.lastId, eh.lastType, eh.liveDeleted,

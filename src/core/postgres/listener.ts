@@ -1,7 +1,9 @@
-// Wake-ups for long-polling watches: one dedicated connection LISTENs on the appends' channel
-// (each append transaction notifies with its tenant id, delivered at commit, from any Core node)
-// and wakes that tenant's waiters. Watches also poll on a short timer, so a dropped connection or
-// a missed notification delays a watch by at most the poll interval instead of hanging it.
+// Wake-ups for long-polling watches: one dedicated connection LISTENs on the appends' channel and
+// wakes the waiters of the tenants named (from any Core node). After each committed write a node
+// wakes its own waiters at once and notifies the others; notifications are coalesced (one
+// pg_notify naming every tenant written meanwhile), because NOTIFY takes a database-wide lock at
+// commit: one per append halved the write throughput. Watches also poll on a short timer, so a
+// dropped connection or a missed notification delays a watch by at most the poll interval.
 
 import pg from 'pg';
 import { NOTIFY_CHANNEL } from './schema.js';
@@ -15,7 +17,46 @@ export class WatchListener {
   private readonly waiters = new Map<string, Set<() => void>>();
   private closed = false;
 
-  constructor(private readonly config: pg.ClientConfig, private readonly log: (line: string) => void) {}
+  constructor(
+    private readonly config: pg.ClientConfig,
+    private readonly pool: pg.Pool,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /** Tenants written since the last notification went out. */
+  private dirty = new Set<string>();
+  private sending: Promise<void> | null = null;
+
+  /** Call after a write to `tenant` committed: wakes local waiters now, other nodes' shortly. */
+  written(tenant: string): void {
+    this.wake(tenant);
+    if (this.closed) return;
+    this.dirty.add(tenant);
+    this.sending ??= this.send().finally(() => (this.sending = null));
+  }
+
+  private async send(): Promise<void> {
+    while (this.dirty.size > 0 && !this.closed) {
+      const tenants = [...this.dirty];
+      this.dirty = new Set();
+      // Tenant ids hold no control characters, so a newline separates them; payloads stay under 8000 bytes.
+      const chunks: string[] = [];
+      let chunk = '';
+      for (const tenant of tenants) {
+        if (chunk.length > 0 && Buffer.byteLength(chunk) + Buffer.byteLength(tenant) + 1 > 7000) {
+          chunks.push(chunk);
+          chunk = '';
+        }
+        chunk = chunk.length === 0 ? tenant : `${chunk}\n${tenant}`;
+      }
+      chunks.push(chunk);
+      try {
+        for (const payload of chunks) await this.pool.query('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, payload]);
+      } catch (err) {
+        this.log(`could not notify other Core nodes (${(err as Error).message}); their watches poll every ${POLL_MS} ms`);
+      }
+    }
+  }
 
   /** Starts listening (once); failures are logged and retried on the next wait, watches keep polling. */
   private ensure(): Promise<void> {
@@ -23,7 +64,7 @@ export class WatchListener {
     this.connecting ??= (async () => {
       const client = new pg.Client(this.config);
       client.on('notification', (msg) => {
-        if (msg.payload !== undefined) this.wake(msg.payload);
+        if (msg.payload !== undefined) for (const tenant of msg.payload.split('\n')) this.wake(tenant);
       });
       client.on('error', (err) => {
         this.log(`watch listener connection failed (${err.message}); watches fall back to polling until it reconnects`);
@@ -43,17 +84,36 @@ export class WatchListener {
     return this.connecting;
   }
 
+  /** Wake-ups per tenant so far (only of tenants someone waited for), so a wake between a read and its wait is not lost. */
+  private readonly generations = new Map<string, number>();
+
+  /** The tenant's wake-up count now: pass it to wait() after reading. */
+  generation(tenant: string): number {
+    return this.generations.get(tenant) ?? 0;
+  }
+
   private wake(tenant: string): void {
+    if (this.generations.has(tenant)) this.generations.set(tenant, this.generations.get(tenant)! + 1);
     const set = this.waiters.get(tenant);
     if (set === undefined) return;
     this.waiters.delete(tenant);
     for (const wake of set) wake();
+    if (this.waiters.size === 0 && this.generations.size > 10_000) this.generations.clear();
   }
 
-  /** Resolves on the tenant's next notification, after POLL_MS, or after `ms`, whichever is first. */
-  async wait(tenant: string, ms: number): Promise<void> {
+  /** Starts counting the tenant's wake-ups (call before the read that a wait will follow). */
+  watching(tenant: string): number {
+    if (!this.generations.has(tenant)) this.generations.set(tenant, 0);
+    return this.generations.get(tenant)!;
+  }
+
+  /**
+   * Resolves on the tenant's next notification, after POLL_MS, or after `ms`, whichever is first;
+   * at once if the tenant was woken since `generation` (from watching()).
+   */
+  async wait(tenant: string, ms: number, generation: number): Promise<void> {
     await this.ensure();
-    if (this.closed) return;
+    if (this.closed || this.generation(tenant) !== generation) return;
     await new Promise<void>((resolve) => {
       let set = this.waiters.get(tenant);
       if (set === undefined) this.waiters.set(tenant, (set = new Set()));
@@ -76,6 +136,7 @@ export class WatchListener {
     this.closed = true;
     for (const tenant of [...this.waiters.keys()]) this.wake(tenant);
     await this.connecting;
+    await this.sending;
     const client = this.client;
     this.client = null;
     await client?.end().catch(() => undefined);

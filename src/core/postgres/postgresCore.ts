@@ -109,7 +109,7 @@ class PostgresCoreImpl implements PostgresCore {
     // An idle pooled connection that drops is replaced on the next use; the error must not crash the process.
     this.pool.on('error', (err) => this.log(`a pooled PostgreSQL connection failed: ${err.message}`));
     this.sessions = new Sessions(this.pool);
-    this.listener = new WatchListener({ connectionString: options.url }, this.log);
+    this.listener = new WatchListener({ connectionString: options.url }, this.pool, this.log);
     this.maxPayloadBytes = options.maxPayloadBytes ?? LIMITS.defaultMaxPayloadBytes;
     this.deps = { now: options.now ?? Date.now, ids: new UuidV7Generator() };
   }
@@ -175,6 +175,7 @@ class PostgresCoreImpl implements PostgresCore {
         }
         try {
           const outcomes = await this.sessions.write(tenant, (db, head) => appendGroup(db, tenant, head, group, this.deps));
+          if (outcomes.some((o) => o.ok && o.result.last_position > 0)) this.listener.written(tenant);
           outcomes.forEach((outcome, i) => (outcome.ok ? group[i].resolve(outcome.result) : group[i].reject(outcome.error)));
         } catch (err) {
           for (const call of group) call.reject(err);
@@ -198,7 +199,9 @@ class PostgresCoreImpl implements PostgresCore {
     this.ensureUsable();
     checkTenant(tenant);
     const selector = checkSelector(raw);
-    return this.sessions.write(tenant, (db, head) => controlLocked(db, tenant, head, selector, deleting, this.deps));
+    const result = await this.sessions.write(tenant, (db, head) => controlLocked(db, tenant, head, selector, deleting, this.deps));
+    if (result.position !== null) this.listener.written(tenant);
+    return result;
   }
 
   // --- reads -----------------------------------------------------------------------------------
@@ -259,6 +262,7 @@ class PostgresCoreImpl implements PostgresCore {
     const deadline = Date.now() + o.timeout_ms;
     let after = o.after;
     while (true) {
+      const generation = this.listener.watching(tenant);
       const { events, last } = await this.sessions.read(tenant, async (db, head) => {
         const end = head?.last_position ?? 0;
         const from = after ?? end;
@@ -284,7 +288,7 @@ class PostgresCoreImpl implements PostgresCore {
       if (events.length > 0) return { events, last_position: events[events.length - 1].position, timed_out: false };
       const remaining = deadline - Date.now();
       if (remaining <= 0 || this.closed) return { events: [], last_position: Math.max(after ?? 0, last), timed_out: true };
-      await this.listener.wait(tenant, remaining);
+      await this.listener.wait(tenant, remaining, generation);
     }
   }
 
