@@ -289,6 +289,8 @@ class PostgresCoreImpl implements PostgresCore {
       const remaining = deadline - Date.now();
       if (remaining <= 0 || this.closed) return { events: [], last_position: Math.max(after ?? 0, last), timed_out: true };
       await this.listener.wait(tenant, remaining, generation);
+      // Closing wakes waiting watches: they answer (timed out) instead of holding close up.
+      if (this.closed) return { events: [], last_position: Math.max(after ?? 0, last), timed_out: true };
     }
   }
 
@@ -312,19 +314,6 @@ class PostgresCoreImpl implements PostgresCore {
       };
     } catch (err) {
       return { ok: false, kind: 'postgres', error: storeError(err).message, uptime_ms: Date.now() - this.openedAt };
-    }
-  }
-
-  /** Raw access for the migration tools: one tenant's events in position order, a page at a time. */
-  async *exportTenant(tenant: string, pageSize = 5000): AsyncGenerator<StoredEvent[]> {
-    let after = 0;
-    while (true) {
-      const rows = await this.sessions.read(tenant, async (db) =>
-        (await db.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM events e WHERE e.tenant_id = $1 AND e.position > $2 ORDER BY e.position LIMIT $3`, [tenant, after, pageSize])).rows,
-      );
-      if (rows.length === 0) return;
-      yield rows.map(eventOf);
-      after = rows[rows.length - 1].position;
     }
   }
 

@@ -52,19 +52,21 @@ export function preparedDb(client: pg.ClientBase): Db {
   };
 }
 
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'EPIPE']);
+
 /** Maps a driver or server error to the port's error family (typed errors pass through). */
 export function storeError(err: unknown): AllSourceError {
   if (err instanceof AllSourceError) return err;
-  const e = err as { code?: string; message?: string };
-  // 42501: insufficient privilege (e.g. an RLS violation): a bug or a misconfigured role, never a client error.
-  const message = e?.message ?? String(err);
-  if (typeof e?.code === 'string' && (e.code.startsWith('08') || e.code.startsWith('57') || e.code === '53300')) {
-    return new UnavailableError(`PostgreSQL is unavailable: ${message}`, { cause: err });
-  }
-  if (e?.code === undefined || e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET' || e.code === 'ETIMEDOUT') {
-    return new UnavailableError(`PostgreSQL is unavailable: ${message}`, { cause: err });
-  }
-  return new AllSourceError('internal', `PostgreSQL error ${e.code}: ${message}`, { cause: err });
+  const e = err as { code?: unknown; message?: unknown };
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  const code = typeof e?.code === 'string' ? e.code : undefined;
+  // 08: connection exceptions; 57: operator intervention (shutdown, cancel); 53: out of resources.
+  const down =
+    (code !== undefined && (code.startsWith('08') || code.startsWith('57') || code.startsWith('53') || UNREACHABLE.has(code))) ||
+    /Connection terminated|Cannot use a pool after calling end|timeout exceeded when trying to connect/i.test(message);
+  if (down) return new UnavailableError(`PostgreSQL is unavailable: ${message}`, { cause: err });
+  // Anything else (an SQL error, an RLS violation, a bug) is internal: the caller's input was checked before.
+  return new AllSourceError('internal', code === undefined ? `PostgresCore failed: ${message}` : `PostgreSQL error ${code}: ${message}`, { cause: err });
 }
 
 function headOf(row: Record<string, unknown> | undefined): TenantHead | null {
