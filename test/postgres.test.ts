@@ -201,6 +201,19 @@ describe.skipIf(!enabled)('PostgresCore on PostgreSQL', () => {
     }
   });
 
+  it('a payload of a MiB of distinct words is stored and searchable (the tsvector stays under its cap)', async () => {
+    const store = await open();
+    const words: string[] = [];
+    for (let i = 0, bytes = 20; bytes < 1024 * 1024 - 20; i++) {
+      words.push(`w${i}`);
+      bytes += `w${i}`.length + 1;
+    }
+    const text = words.join(' ').slice(0, 1024 * 1024 - 20);
+    const [e] = (await store.append('big-words', [{ entity_id: 'big', event_type: 'doc.added', payload: { text } }])).events;
+    expect((await store.search('big-words', { query: 'w0 w1' })).hits.map((h) => h.event.id)).toEqual([e.id]);
+    expect((await store.get('big-words', e.id)).payload.text).toBe(text);
+  });
+
   it('verify names the first altered position', async () => {
     const store = await open();
     const r = await store.append('tamper', Array.from({ length: 5 }, (_, i) => ({ entity_id: 'e', event_type: 't', payload: { i } })));
@@ -212,7 +225,8 @@ describe.skipIf(!enabled)('PostgresCore on PostgreSQL', () => {
   it('a watch on one node is woken by an append on another (LISTEN/NOTIFY), well before the poll', async () => {
     const [a, b] = await Promise.all([open(), open()]);
     const [first] = (await a.append('notify', [{ entity_id: 'w', event_type: 'w.a', payload: {} }])).events;
-    await a.watch('notify', { after: first.position, timeout_ms: 50 }); // starts the listener
+    // A watch that waits starts the listener (one that times out before waiting would not: retry under load).
+    for (let i = 0; i < 20 && (await a.health()).watch_listener !== 'listening'; i++) await a.watch('notify', { after: first.position, timeout_ms: 100 });
     expect((await a.health()).watch_listener).toBe('listening');
     const waiting = a.watch('notify', { after: first.position, timeout_ms: 5000 });
     await new Promise((resolve) => setTimeout(resolve, 30));

@@ -226,15 +226,32 @@ export async function appendGroup(db: Db, tenant: string, head: TenantHead, call
   return outcomes as AppendOutcome[];
 }
 
-/** A tsvector literal of counted words: each word with positions 1..count (at most 256, PostgreSQL's cap). */
+/** PostgreSQL caps a tsvector at 1 MB; stay well below it. */
+const TSVECTOR_BUDGET = 900_000;
+
+/**
+ * A tsvector literal of counted words: each word with positions 1..count (at most 256,
+ * PostgreSQL's cap), which is how search reads the term frequency back. A payload near the 1 MiB
+ * limit made of many distinct words could overflow a tsvector: its words then go in without
+ * counts (each counts once), and past the budget the rest are not indexed.
+ */
 function tsvectorOf(words: string[]): string {
   const counts = new Map<string, number>();
   for (const w of words) counts.set(w, (counts.get(w) ?? 0) + 1);
+  let size = 0;
+  for (const [word, count] of counts) size += Buffer.byteLength(word) + 8 + 2 * Math.min(count, 256);
+  const withCounts = size <= TSVECTOR_BUDGET;
   const parts: string[] = [];
+  let used = 0;
   for (const [word, count] of counts) {
-    let positions = '1';
-    for (let n = 2; n <= Math.min(count, 256); n++) positions += ',' + n;
-    parts.push(`'${word.replace(/\\/g, '\\\\').replace(/'/g, "''")}':${positions}`);
+    used += Buffer.byteLength(word) + 8 + (withCounts ? 2 * Math.min(count, 256) : 0);
+    if (used > TSVECTOR_BUDGET) break;
+    let entry = `'${word.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+    if (withCounts) {
+      entry += ':1';
+      for (let n = 2; n <= Math.min(count, 256); n++) entry += ',' + n;
+    }
+    parts.push(entry);
   }
   return parts.join(' ');
 }
