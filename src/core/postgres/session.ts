@@ -102,6 +102,7 @@ export class Sessions {
       throw storeError(err);
     }
     let broken = false;
+    let committing: Promise<unknown> | undefined;
     try {
       const lit = client.escapeLiteral(tenant);
       // One round trip: begin, scope the transaction to the tenant, read or lock its head row.
@@ -117,6 +118,11 @@ export class Sessions {
         await client.query('ROLLBACK').catch(() => (broken = true));
         throw err;
       }
+      if (!write) {
+        // A read-only transaction has nothing left to make durable: answer now, commit and release behind.
+        committing = client.query('COMMIT');
+        return value;
+      }
       await client.query('COMMIT');
       return value;
     } catch (err) {
@@ -126,7 +132,8 @@ export class Sessions {
       }
       throw storeError(err);
     } finally {
-      client.release(broken ? true : undefined);
+      if (committing === undefined) client.release(broken ? true : undefined);
+      else committing.then(() => client.release(), (err: Error) => client.release(err));
     }
   }
 }
