@@ -48,7 +48,8 @@ function statementName(text: string): string {
 /** Wraps a client so every parameterized statement is a named, prepared one. */
 export function preparedDb(client: pg.ClientBase): Db {
   return {
-    query: <T extends pg.QueryResultRow>(text: string, values?: unknown[]) => client.query<T>({ name: statementName(text), text, values }),
+    // A prefix match is planned with its value (an index range on the prefix), never as a generic plan.
+    query: <T extends pg.QueryResultRow>(text: string, values?: unknown[]) => client.query<T>(text.includes(' LIKE ') ? { text, values } : { name: statementName(text), text, values }),
   };
 }
 
