@@ -15,6 +15,8 @@
 //                     hosted MCP bench (bench/serve.ts: allsource serve over a Core vs stdio) nor the
 //                     x402 bench (bench/x402.ts: paid vs free calls with a local facilitator) nor the
 //                     shared-directory bench (bench/shared.ts: a follower process vs the holder)
+//   --skip-postgres   not the PostgreSQL bench (bench/postgres.ts: PostgresCore vs EmbeddedCore vs
+//                     SQLite); it also skips itself, saying so, where no PostgreSQL is installed
 //
 // Progress goes to stderr; stdout carries only the report.
 
@@ -56,6 +58,8 @@ interface Options {
   prime: boolean;
   /** Also run the Core-over-HTTP benchmark (bench/core.ts). */
   core: boolean;
+  /** Also run the PostgreSQL benchmark (bench/postgres.ts). */
+  postgres: boolean;
 }
 
 /** What one peer measured: metric name -> value, or an error message. */
@@ -83,11 +87,12 @@ function parseOptions(): Options {
       'skip-mcp': { type: 'boolean', default: false },
       'skip-prime': { type: 'boolean', default: false },
       'skip-core': { type: 'boolean', default: false },
+      'skip-postgres': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
-    process.stdout.write('usage: npm run bench -- [--events N] [--only ingest,concurrent,query,state,reopen,bytes] [--peer allsource|sqlite|both] [--seconds S] [--iterations N] [--json] [--skip-mcp] [--skip-prime] [--skip-core]\n');
+    process.stdout.write('usage: npm run bench -- [--events N] [--only ingest,concurrent,query,state,reopen,bytes] [--peer allsource|sqlite|both] [--seconds S] [--iterations N] [--json] [--skip-mcp] [--skip-prime] [--skip-core] [--skip-postgres]\n');
     process.exit(0);
   }
   const int = (name: string, text: string): number => {
@@ -112,6 +117,7 @@ function parseOptions(): Options {
     mcp: !values['skip-mcp'] && !values.json,
     prime: !values['skip-prime'] && !values.json,
     core: !values['skip-core'] && !values.json,
+    postgres: !values['skip-postgres'] && !values.json,
   };
 }
 
@@ -517,6 +523,17 @@ async function main(): Promise<void> {
     for (const script of ['./core.js', './serve.js', './x402.js', './shared.js']) {
       if (script !== './core.js') process.stdout.write('\n');
       const run = spawnSync(process.execPath, [fileURLToPath(new URL(script, import.meta.url))], { stdio: 'inherit' });
+      if (run.status !== 0) process.exitCode = 1;
+    }
+  }
+  if (options.postgres) {
+    // Its own process too: it starts a PostgreSQL cluster and Core node processes of its own.
+    process.stdout.write('\n');
+    const { postgresUnavailable } = await import('../test/helpers/postgres.js');
+    const missing = postgresUnavailable();
+    if (missing !== null) process.stdout.write(`## allsource on PostgreSQL — skipped: ${missing}\n`);
+    else {
+      const run = spawnSync(process.execPath, [fileURLToPath(new URL('./postgres.js', import.meta.url))], { stdio: 'inherit' });
       if (run.status !== 0) process.exitCode = 1;
     }
   }

@@ -16,6 +16,7 @@ import type { AdminFlags } from '../src/cli/admin.js';
 import type { ServeFlags } from '../src/cli/serve.js';
 import type { ConsoleFlags } from '../src/cli/console.js';
 import type { RepairFlags } from '../src/cli/repair.js';
+import type { MigrateFlags } from '../src/cli/migrate.js';
 import { LIMITS } from '../src/core/types.js';
 
 /** The package version, read at run time from package.json (two levels above dist/bin/allsource.js). */
@@ -197,6 +198,7 @@ function buildProgram(): Command {
     .option('--insecure-local', 'run without an admin key: requests without a key act as admin; loopback hosts only')
     .option('--rate-limit <n>', 'requests per second per key, 429 past it (default: no limit)', integerIn(1, 1_000_000))
     .option('--max-body-bytes <n>', 'largest request body (default 32 MiB)', integerIn(1024, 1024 * 1024 * 1024))
+    .option('--postgres <url>', 'serve PostgreSQL instead of the data directory (postgres:// URL of the runtime role; run `allsource migrate --postgres` first); any number of nodes may share one database')
     .action(async (opts: CoreFlags, cmd: Command) => {
       const { runCore } = await import('../src/cli/core.js');
       await runCore(context(cmd), opts);
@@ -208,6 +210,7 @@ function buildProgram(): Command {
     .addOption(new Option('--port <port>', 'TCP port (0 picks a free one)').default(3905).argParser(integerIn(0, 65535)))
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option('--core <url>', 'the Core to serve (HttpCore); without it, the data directory in this process')
+    .option('--postgres <url>', 'one box on PostgreSQL: the Core API and /mcp over PostgresCore (postgres:// URL of the runtime role) instead of the data directory')
     .option('--local', 'one operator, no key: the --tenant of the data directory, loopback only')
     .option('--gateway', 'behind a trusted gateway (with --core): X-Tenant-Id from callers holding ALLSOURCE_EDGE_KEY, instead of tenant keys')
     .option('--oauth-issuer <url>', 'OAuth 2.1 resource server (with --core): accept JWT access tokens from this issuer (tenant keys still work)')
@@ -233,6 +236,18 @@ function buildProgram(): Command {
     .action(async (opts: ConsoleFlags, cmd: Command) => {
       const { runConsole } = await import('../src/cli/console.js');
       await runConsole(context(cmd), opts);
+    });
+
+  program
+    .command('migrate')
+    .description('PostgreSQL: --postgres URL creates or upgrades the schema as the owner role (--runtime-role NAME grants the Core\'s role); --from DIR --to postgres://OWNER… (or the reverse) copies every tenant\'s log into an empty target and checks the integrity hashes of both sides')
+    .option('--postgres <url>', 'postgres:// URL of the owner role: create or upgrade the schema')
+    .option('--runtime-role <name>', 'with --postgres: the role `core --postgres` connects as (not a superuser, no BYPASSRLS); granted access under row-level security')
+    .option('--from <source>', 'a data directory or a postgres:// URL (owner role) to copy from')
+    .option('--to <target>', 'an empty data directory or an empty postgres:// database (owner role) to copy to')
+    .action(async (opts: MigrateFlags, cmd: Command) => {
+      const { runMigrate } = await import('../src/cli/migrate.js');
+      await runMigrate(context(cmd), opts, out);
     });
 
   const coreOption = (): Option => new Option('--core <url>', 'the Core (default: $ALLSOURCE_CORE_URL, else http://127.0.0.1:3900); admin key from ALLSOURCE_ADMIN_KEY');

@@ -1,8 +1,10 @@
 // `allsource core`: the Core server on a local data directory (an EmbeddedCore behind the REST
-// API), until SIGTERM or Ctrl-C, which stop it gracefully (in-flight requests finish, the store
-// closes), with the web console at /console. Everything it reports goes to stderr as JSON log
-// lines; stdout stays empty.
+// API), or with --postgres URL on PostgreSQL (a stateless node: run as many as you like over one
+// database), until SIGTERM or Ctrl-C, which stop it gracefully (in-flight requests finish, the
+// store closes), with the web console at /console. Everything it reports goes to stderr as JSON
+// log lines; stdout stays empty.
 
+import { InvalidError } from '../core/errors.js';
 import type { CliContext } from './context.js';
 import { closeOnSignals } from './signals.js';
 
@@ -12,20 +14,36 @@ export interface CoreFlags {
   insecureLocal?: boolean;
   rateLimit?: number;
   maxBodyBytes?: number;
+  /** postgres:// URL of the runtime role: PostgresCore instead of the data directory. */
+  postgres?: string;
+}
+
+/**
+ * Opens the store a Core serves: the data directory, or PostgreSQL (loaded only then). Several
+ * nodes over one database must share the key secret, so with PostgreSQL a secret kept only in
+ * this node's data directory is worth a warning.
+ */
+export async function openCoreStore(ctx: CliContext, postgres: string | undefined, env: NodeJS.ProcessEnv): Promise<() => Promise<import('../core/types.js').EventStore>> {
+  if (postgres === undefined) {
+    const { openEmbeddedCore } = await import('../core/embedded/index.js');
+    return () => openEmbeddedCore({ dataDir: ctx.dataDir });
+  }
+  if (!/^postgres(ql)?:\/\//.test(postgres)) throw new InvalidError('postgres', 'must be a postgres:// URL (the runtime role)');
+  if (!env.ALLSOURCE_KEY_SECRET) {
+    process.stderr.write(`allsource: warning: ALLSOURCE_KEY_SECRET is not set, so tenant keys are checked with the secret in ${ctx.dataDir}/key-secret; every Core node on this database needs the same secret\n`);
+  }
+  const { openPostgresCore } = await import('../core/postgres/index.js');
+  return () => openPostgresCore({ url: postgres });
 }
 
 export async function runCore(ctx: CliContext, flags: CoreFlags, env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const [{ startCoreServer }, { loadKeySecret }, { openEmbeddedCore }, { packageVersion }] = await Promise.all([
-    import('../core/http/server.js'),
-    import('../core/http/secret.js'),
-    import('../core/embedded/index.js'),
-    import('../../tools/version.js'),
-  ]);
+  const [{ startCoreServer }, { loadKeySecret }, { packageVersion }] = await Promise.all([import('../core/http/server.js'), import('../core/http/secret.js'), import('../../tools/version.js')]);
+  const openStore = await openCoreStore(ctx, flags.postgres, env);
   const { registerConsoleRoutes } = await import('../../transports/console.js');
   const adminKey = env.ALLSOURCE_ADMIN_KEY || undefined;
   const keySecret = await loadKeySecret(ctx.dataDir, env);
   const server = await startCoreServer({
-    openStore: () => openEmbeddedCore({ dataDir: ctx.dataDir }),
+    openStore,
     keySecret,
     adminKey,
     insecureLocal: flags.insecureLocal === true,
@@ -38,7 +56,7 @@ export async function runCore(ctx: CliContext, flags: CoreFlags, env: NodeJS.Pro
     // `serve`). Without an admin key a keyless request acts as admin, so the console reads --tenant.
     extend: (app) => registerConsoleRoutes(app, { config: adminKey ? { auth: 'key', rest: true, mcp: false } : { auth: 'none', tenant: ctx.tenant, rest: true, mcp: false } }),
   });
-  process.stderr.write(`allsource core: listening on ${server.url} (data ${ctx.dataDir})${adminKey ? '' : ' — insecure-local: no key needed on loopback'}\n`);
+  process.stderr.write(`allsource core: listening on ${server.url} (${flags.postgres ? 'PostgreSQL' : `data ${ctx.dataDir}`})${adminKey ? '' : ' — insecure-local: no key needed on loopback'}\n`);
   closeOnSignals('core', server.close, 'finishing in-flight requests, then closing the store');
   try {
     await server.ready;

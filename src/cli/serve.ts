@@ -3,6 +3,7 @@
 //                (admin key from ALLSOURCE_ADMIN_KEY); any number of instances behind a balancer.
 //   --data DIR   one box: the Core API (/api/v1, keys, metrics) and /mcp on the same port, over an
 //                in-process EmbeddedCore; still multi-tenant, keys as for `allsource core`.
+//   --postgres URL  the same one box over PostgreSQL (PostgresCore) instead of the directory.
 //   --local      one operator, no key: tenant `default` (or --tenant) of --data, loopback only.
 // Every mode also serves the web console at /console (see transports/console.ts). Stops gracefully
 // on SIGTERM or Ctrl-C. Logs go to stderr; stdout stays empty.
@@ -31,6 +32,8 @@ export interface ServeFlags {
   maxBodyBytes?: number;
   /** Requests per second per tenant, per instance (token bucket; burst twice that). */
   rateLimit?: number;
+  /** postgres:// URL of the runtime role: the one-box mode on PostgresCore. */
+  postgres?: string;
   /** Answer as text/event-stream instead of JSON. */
   sse?: boolean;
   /** x402 pricing (JSON file); else ALLSOURCE_PRICING_FILE / ALLSOURCE_PRICING; none: every tool is free. */
@@ -39,13 +42,13 @@ export interface ServeFlags {
 
 export async function runServe(ctx: CliContext, flags: ServeFlags, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   if (flags.core !== undefined && (flags.local || flags.dataGiven)) throw new InvalidError('core', '--core serves a remote Core; it does not take --data or --local');
+  if (flags.postgres !== undefined && (flags.core !== undefined || flags.local)) throw new InvalidError('postgres', '--postgres is the one-box mode; it does not take --core or --local');
   if (flags.gateway && flags.core === undefined) throw new InvalidError('gateway', '--gateway goes with --core URL');
   if (flags.oauthIssuer !== undefined && (flags.core === undefined || flags.gateway)) throw new InvalidError('oauth-issuer', '--oauth-issuer goes with --core URL (and not with --gateway)');
-  const [{ startMcpHttpServer, startHostedMcpServer, registerMcpRoutes, bearerToken, tenantCaller }, { createPrimeService }, { createEmbedderFromEnv }, { openEmbeddedCore }, { openSharedCore }, { isLoopbackHost }, { createQuotaGate }] = await Promise.all([
+  const [{ startMcpHttpServer, startHostedMcpServer, registerMcpRoutes, bearerToken, tenantCaller }, { createPrimeService }, { createEmbedderFromEnv }, { openSharedCore }, { isLoopbackHost }, { createQuotaGate }] = await Promise.all([
     import('../../transports/http.js'),
     import('../prime/service.js'),
     import('../embed/index.js'),
-    import('../core/embedded/index.js'),
     import('../core/shared/sharedCore.js'),
     import('../core/http/wire.js'),
     import('../core/http/quotaGate.js'),
@@ -96,12 +99,14 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, env: NodeJS.P
     process.stderr.write(`allsource serve: MCP on ${server.url}/mcp over the Core at ${flags.core}${gatewayKey ? ' (gateway mode: X-Tenant-Id from holders of the edge key)' : ''}${oauth ? ` (OAuth: tokens from ${oauth.issuer})` : ''}\n`);
   } else {
     // One box: the Core and the MCP edge in one process, on one port.
-    const [{ startCoreServer }, { loadKeySecret }, { packageVersion }] = await Promise.all([import('../core/http/server.js'), import('../core/http/secret.js'), import('../../tools/version.js')]);
+    const [{ startCoreServer }, { loadKeySecret }, { packageVersion }, { openCoreStore }] = await Promise.all([import('../core/http/server.js'), import('../core/http/secret.js'), import('../../tools/version.js'), import('./core.js')]);
+    const openStore = await openCoreStore(ctx, flags.postgres, env);
     let prime: ReturnType<typeof createPrimeService> | undefined;
     const server = await startCoreServer({
       openStore: async () => {
-        const store = await openEmbeddedCore({ dataDir: ctx.dataDir });
-        prime = createPrimeService({ store, embedder, dataDir: ctx.dataDir });
+        const store = await openStore();
+        // On PostgreSQL the node keeps nothing on disk: Prime folds from the database.
+        prime = createPrimeService({ store, embedder, dataDir: flags.postgres === undefined ? ctx.dataDir : undefined });
         return store;
       },
       keySecret: await loadKeySecret(ctx.dataDir, env),
@@ -132,7 +137,7 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, env: NodeJS.P
     });
     await server.ready;
     running = server;
-    process.stderr.write(`allsource serve: MCP on ${server.url}/mcp and the Core API on ${server.url}/api/v1 (data ${ctx.dataDir})\n`);
+    process.stderr.write(`allsource serve: MCP on ${server.url}/mcp and the Core API on ${server.url}/api/v1 (${flags.postgres ? 'PostgreSQL' : `data ${ctx.dataDir}`})\n`);
   }
 
   if (pricing !== null) process.stderr.write(`allsource serve: x402 prices on ${pricing.tools.size} tool${pricing.tools.size === 1 ? '' : 's'} (${pricing.network}, pay to ${pricing.payTo}, facilitator ${pricing.facilitatorUrl}); see \`allsource pricing\`\n`);

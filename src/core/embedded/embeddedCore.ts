@@ -67,6 +67,15 @@ export interface EmbeddedCore extends EventStore {
   rollNow(): Promise<void>;
   /** Resolves when no write is being flushed and no segment roll is in progress. */
   idle(): Promise<void>;
+  /** The tenants with at least one event (admin: migrations and exports). */
+  tenants(): string[];
+  /**
+   * Writes already-recorded events as they are (ids, positions, times, versions, hashes), for
+   * migrating a log into this store. Positions must be above every position already here and
+   * increasing; each event's tenant must have no events yet or have been imported in this way up
+   * to the previous event, and each hash must continue its tenant's chain.
+   */
+  importEvents(events: readonly StoredEvent[]): Promise<void>;
 }
 
 /** Opens (creating if needed) a data directory as an EventStore. */
@@ -792,6 +801,38 @@ class EmbeddedCoreImpl implements EmbeddedCore {
       await this.flushing;
       await this.rolling;
     }
+  }
+
+  // --- migration --------------------------------------------------------------------------------
+
+  tenants(): string[] {
+    this.ensureUsable();
+    return [...this.indexes.keys()].filter((tenant) => (this.indexes.get(tenant)?.size ?? 0) > 0);
+  }
+
+  async importEvents(events: readonly StoredEvent[]): Promise<void> {
+    this.ensureWritable();
+    // Runs of one tenant become one frame each, as their original batches were.
+    let start = 0;
+    const frames: Promise<void>[] = [];
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i];
+      const writer = this.writerFor(e.tenant_id);
+      if (e.position < this.nextPosition) throw new InvalidError(`events[${i}].position`, `must be above ${this.nextPosition - 1}, the last position of this store`);
+      const canonical = canonicalEvent(e, JSON.stringify(e.payload), JSON.stringify(e.metadata));
+      if (chainHash(writer.head, canonical) !== e.hash) throw new InvalidError(`events[${i}].hash`, `does not continue the hash chain of tenant ${JSON.stringify(e.tenant_id)} at position ${e.position}`);
+      writer.head = e.hash;
+      this.nextPosition = e.position + 1;
+      this.lastRecordedMs = Math.max(this.lastRecordedMs, Date.parse(e.timestamp));
+      if (i + 1 === events.length || events[i + 1].tenant_id !== e.tenant_id) {
+        const run = events.slice(start, i + 1).map((x) => Object.freeze({ ...x }) as StoredEvent);
+        const parts: string[] = [];
+        for (const x of run) parts.push(canonicalEvent(x, JSON.stringify(x.payload), JSON.stringify(x.metadata)), x.hash);
+        frames.push(this.enqueue(e.tenant_id, encodeRecordFrame(parts), run));
+        start = i + 1;
+      }
+    }
+    await Promise.all(frames);
   }
 
   // --- reads -----------------------------------------------------------------------------------

@@ -9,9 +9,9 @@ import type { JsonValue } from '../types.js';
 const WORD = /[\p{L}\p{N}]+/gu;
 const MAX_TOKEN_LENGTH = 64;
 
-/** BM25 parameters: the usual defaults. */
-const K1 = 1.2;
-const B = 0.75;
+/** BM25 parameters: the usual defaults (shared with PostgresCore, which ranks the same way). */
+export const K1 = 1.2;
+export const B = 0.75;
 
 export function tokenize(text: string): string[] {
   const out: string[] = [];
@@ -33,6 +33,13 @@ function collectWords(value: JsonValue, out: string[]): void {
   } else if (value !== null && typeof value === 'object') {
     for (const key in value) collectWords(value[key], out);
   }
+}
+
+/** The words of a payload's string and number values, in order, as the index counts them. */
+export function payloadWords(payload: JsonValue): string[] {
+  const words: string[] = [];
+  collectWords(payload, words);
+  return words;
 }
 
 /** One term's postings: rows of the tenant's table (in position order) and the term's count in each. */
@@ -61,8 +68,7 @@ export class SearchIndex {
 
   /** Indexes one row's payload (call in position order). */
   add(row: number, payload: JsonValue): void {
-    const words: string[] = [];
-    collectWords(payload, words);
+    const words = payloadWords(payload);
     this.lengths.set(row, words.length);
     this.positions.push(this.rowPositions[row]);
     this.lengthTotals.push((this.lengthTotals.at(-1) ?? 0) + words.length);
