@@ -17,7 +17,7 @@ import { encodeVector } from '../embed/codec.js';
 import { createHashEmbedder } from '../embed/hashEmbedder.js';
 import type { Embedder, EmbedderInfo } from '../embed/types.js';
 import { buildContextPack } from './contextPack.js';
-import { edgeCreated, edgeDeleted, nodeCreated, nodeDeleted, nodeEntity, nodeText, nodeUpdated, PRIME_EVENT_PREFIX, PRIME_EVENTS, vectorStored, type EncodedVector } from './events.js';
+import { edgeCreated, edgeDeleted, edgeEntity, nodeCreated, nodeDeleted, nodeEntity, nodeText, nodeUpdated, PRIME_EVENT_PREFIX, PRIME_EVENTS, vectorStored, type EncodedVector } from './events.js';
 import { customSpace, PrimeProjection } from './projection.js';
 import { hnswAvailability } from './vectorIndex.js';
 import { rankRecall, tuningForEmbedder, type RecallTuning } from './recall.js';
@@ -209,14 +209,17 @@ class Prime implements PrimeService, PrimeServiceExtras {
     return { ...before, properties: merged, updated_at: appended.timestamp, version: appended.version };
   }
 
-  async forget(tenant: string, args: { node_id: string; reason?: string }): Promise<{ node_id: string; edges_removed: number; vectors_removed: number }> {
+  async forget(tenant: string, args: { node_id: string; reason?: string }): Promise<{ node_id: string; edges_removed: number; vectors_removed: number; already_forgotten: boolean }> {
     const id = checkPrimeId(args.node_id, 'node_id');
     const { projection } = await this.live(tenant);
+    // A retry of a forget must be safe (the tool says idempotent): a node the log knows but the
+    // graph no longer holds was forgotten before, so nothing changes and nothing is written.
+    if (projection.node(id) === undefined && (await this.inLog(tenant, nodeEntity(id)))) return { node_id: id, edges_removed: 0, vectors_removed: 0, already_forgotten: true };
     this.requireNode(projection, id, 'node_id');
     const edges = projection.edgesOf(id, 'both').length;
     const vectors = projection.vectorOf(id) === undefined ? 0 : 1;
     await this.appendOne(tenant, nodeDeleted(id, args.reason), 'node_id');
-    return { node_id: id, edges_removed: edges, vectors_removed: vectors };
+    return { node_id: id, edges_removed: edges, vectors_removed: vectors, already_forgotten: false };
   }
 
   async addEdge(tenant: string, args: { source: string; target: string; relation: string; properties?: JsonObject; weight?: number }): Promise<PrimeEdge> {
@@ -237,25 +240,38 @@ class Prime implements PrimeService, PrimeServiceExtras {
   async removeEdge(tenant: string, args: { edge_id?: string; source?: string; target?: string; relation?: string }): Promise<{ removed: PrimeEdge[] }> {
     const { projection } = await this.live(tenant);
     let removed: PrimeEdge[];
+    // Nothing live matching is a success with nothing removed when the ids are in the log (a retry
+    // of a removal); not_found is kept for ids this tenant never had.
     if (args.edge_id !== undefined) {
       if (args.source !== undefined || args.target !== undefined || args.relation !== undefined) throw new InvalidError('edge_id', 'give edge_id, or source and target (and optionally relation), not both');
-      const edge = projection.edge(checkPrimeId(args.edge_id, 'edge_id'));
-      if (edge === undefined) throw new NotFoundError(`edge_id: no live edge '${args.edge_id}'`, { field: 'edge_id' });
-      removed = [edge];
+      const edgeId = checkPrimeId(args.edge_id, 'edge_id');
+      const edge = projection.edge(edgeId);
+      if (edge === undefined && !(await this.inLog(tenant, edgeEntity(edgeId)))) throw new NotFoundError(`edge_id: no edge '${edgeId}' in this tenant's log`, { field: 'edge_id' });
+      removed = edge === undefined ? [] : [edge];
     } else {
       if (args.source === undefined) throw new InvalidError('source', 'is required when edge_id is not given');
       if (args.target === undefined) throw new InvalidError('target', 'is required when edge_id is not given');
       const source = checkPrimeId(args.source, 'source');
       const target = checkPrimeId(args.target, 'target');
       removed = projection.edgesOf(source, 'out').filter((e) => e.target === target && (args.relation === undefined || e.relation === args.relation));
-      if (removed.length === 0) throw new NotFoundError(`no live edge from '${source}' to '${target}'${args.relation === undefined ? '' : ` with relation '${args.relation}'`}`, { field: 'source' });
+      if (removed.length === 0) {
+        for (const [field, id] of [['source', source], ['target', target]] as const) {
+          if (projection.node(id) === undefined && !(await this.inLog(tenant, nodeEntity(id)))) throw new NotFoundError(`${field}: no node '${id}' in this tenant's log`, { field });
+        }
+      }
     }
+    if (removed.length === 0) return { removed };
     await this.store.append(tenant, removed.map((e) => edgeDeleted(e.id)));
     await this.afterWrite(tenant);
     return { removed };
   }
 
-  async embed(tenant: string, args: { id: string; text?: string; vector?: number[]; metadata?: JsonObject }): Promise<{ id: string; dims: number; embedder: string; node_id: string | null }> {
+  /** Whether the tenant's log holds any event of this entity (one that existed, live or not). */
+  private async inLog(tenant: string, entityId: string): Promise<boolean> {
+    return (await this.store.query(tenant, { entity_id: entityId, limit: 1 })).events.length > 0;
+  }
+
+  async embed(tenant: string, args: { id: string; text?: string; vector?: number[]; metadata?: JsonObject; new_space?: boolean }): Promise<{ id: string; dims: number; embedder: string; node_id: string | null }> {
     const id = checkPrimeId(args.id, 'id');
     const metadata = checkProperties(args.metadata, 'metadata');
     if ((args.text === undefined) === (args.vector === undefined)) throw new InvalidError('text', 'give exactly one of text or vector');
@@ -270,6 +286,7 @@ class Prime implements PrimeService, PrimeServiceExtras {
       space = customSpace(vector.length);
     }
     const { projection } = await this.live(tenant);
+    if (args.vector !== undefined && args.new_space !== true) this.checkVectorDims(projection, vector, 'store');
     const nodeId = projection.node(id) !== undefined ? id : null;
     const text = args.text === undefined ? undefined : args.text.slice(0, PRIME_LIMITS.maxStoredVectorText);
     const encoded: EncodedVector = { embedder: space, dims: vector.length, data: encodeVector(vector) };
@@ -410,6 +427,7 @@ class Prime implements PrimeService, PrimeServiceExtras {
       query = textVector;
     } else {
       query = callerVector(args.vector);
+      this.checkVectorDims(projection, query, 'search');
       space = this.spaceForVector(projection, query);
     }
     const hits = projection.searchSpace(space, query, topK, exclude === undefined ? undefined : (id) => id !== exclude);
@@ -435,6 +453,7 @@ class Prime implements PrimeService, PrimeServiceExtras {
     if (args.vector !== undefined) vector = callerVector(args.vector);
     else if (text !== undefined) vector = (await this.embedTexts([text]))[0];
     const projection = await this.projectionFor(tenant, args.as_of);
+    if (args.vector !== undefined && vector !== undefined) this.checkVectorDims(projection, vector, 'search');
     return this.recallOn(projection, { text, vector, ownVector: args.vector !== undefined, topK, depth, nodeType: args.node_type, sinceMs, untilMs });
   }
 
@@ -510,6 +529,27 @@ class Prime implements PrimeService, PrimeServiceExtras {
     const dims = space === this.embedder.name ? this.embedder.dims : 0;
     const availability = hnswAvailability();
     return { mode: 'exact', hnsw_available: availability.available, vectors: 0, dims, note: availability.available ? 'exact: no vectors stored yet' : availability.note };
+  }
+
+  /**
+   * A caller's vector must have a length something here has: the embedder's, or that of caller
+   * vectors the tenant already stores (its own embedding space). Any other length would search an
+   * empty space and answer nothing, which looks like "no memories" instead of a wrong argument;
+   * storing one starts a space nothing else searches, so that takes new_space.
+   */
+  private checkVectorDims(projection: PrimeProjection, vector: Float32Array, use: 'store' | 'search'): void {
+    const dims = vector.length;
+    const own = projection.space(customSpace(dims));
+    if (own !== undefined && own.size > 0) return;
+    const embedderDims = this.embedder.dims || projection.space(this.embedder.name)?.dims || 0;
+    // A remote embedder's length is learnt from its first answer: until then there is nothing to check against.
+    if (embedderDims === 0 || dims === embedderDims) return;
+    const stored = new Set<number>();
+    for (const name of projection.spaceNames()) if (name !== this.embedder.name) stored.add(projection.space(name)!.dims);
+    const known = [embedderDims, ...[...stored].filter((d) => d !== embedderDims).sort((a, b) => a - b)];
+    const theirs = stored.size === 0 ? '' : `, and this tenant's own vectors have ${[...stored].sort((a, b) => a - b).join(' or ')}`;
+    const next = use === 'store' ? `; pass new_space: true to start your own space of ${dims}-dimension vectors (only vector queries of that length search it)` : '';
+    throw new InvalidError('vector', `has ${dims} dimensions, but the embedder (${this.embedder.name}) makes ${embedderDims}${theirs}${next}`, { dims, expected_dims: known });
   }
 
   /** Caller vectors are searched among caller vectors of their length, else the embedder's when lengths match. */
