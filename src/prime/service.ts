@@ -21,7 +21,7 @@ import { edgeCreated, edgeDeleted, edgeEntity, nodeCreated, nodeDeleted, nodeEnt
 import { customSpace, PrimeProjection } from './projection.js';
 import { hnswAvailability } from './vectorIndex.js';
 import { rankRecall, tuningForEmbedder, type RecallTuning } from './recall.js';
-import { callerVector, checkInt, checkName, checkPrimeId, checkProperties, checkText, mergeProperties, nodeHits, PRIME_LIMITS, propertiesMatch, touches } from './serviceArgs.js';
+import { callerVector, checkInt, checkVectorDims, checkName, checkPrimeId, checkProperties, checkText, mergeProperties, nodeHits, PRIME_LIMITS, propertiesMatch, touches } from './serviceArgs.js';
 import type { SnapshotPolicy } from './snapshots.js';
 import { HYDRATE_PAGE, PrimeTenants } from './tenants.js';
 import { neighbors, shortestPath, subgraph } from './traverse.js';
@@ -286,7 +286,7 @@ class Prime implements PrimeService, PrimeServiceExtras {
       space = customSpace(vector.length);
     }
     const { projection } = await this.live(tenant);
-    if (args.vector !== undefined && args.new_space !== true) this.checkVectorDims(projection, vector, 'store');
+    if (args.vector !== undefined && args.new_space !== true) checkVectorDims(projection, vector, this.embedder, 'store');
     const nodeId = projection.node(id) !== undefined ? id : null;
     const text = args.text === undefined ? undefined : args.text.slice(0, PRIME_LIMITS.maxStoredVectorText);
     const encoded: EncodedVector = { embedder: space, dims: vector.length, data: encodeVector(vector) };
@@ -427,7 +427,7 @@ class Prime implements PrimeService, PrimeServiceExtras {
       query = textVector;
     } else {
       query = callerVector(args.vector);
-      this.checkVectorDims(projection, query, 'search');
+      checkVectorDims(projection, query, this.embedder, 'search');
       space = this.spaceForVector(projection, query);
     }
     const hits = projection.searchSpace(space, query, topK, exclude === undefined ? undefined : (id) => id !== exclude);
@@ -453,7 +453,7 @@ class Prime implements PrimeService, PrimeServiceExtras {
     if (args.vector !== undefined) vector = callerVector(args.vector);
     else if (text !== undefined) vector = (await this.embedTexts([text]))[0];
     const projection = await this.projectionFor(tenant, args.as_of);
-    if (args.vector !== undefined && vector !== undefined) this.checkVectorDims(projection, vector, 'search');
+    if (args.vector !== undefined && vector !== undefined) checkVectorDims(projection, vector, this.embedder, 'search');
     return this.recallOn(projection, { text, vector, ownVector: args.vector !== undefined, topK, depth, nodeType: args.node_type, sinceMs, untilMs });
   }
 
@@ -529,27 +529,6 @@ class Prime implements PrimeService, PrimeServiceExtras {
     const dims = space === this.embedder.name ? this.embedder.dims : 0;
     const availability = hnswAvailability();
     return { mode: 'exact', hnsw_available: availability.available, vectors: 0, dims, note: availability.available ? 'exact: no vectors stored yet' : availability.note };
-  }
-
-  /**
-   * A caller's vector must have a length something here has: the embedder's, or that of caller
-   * vectors the tenant already stores (its own embedding space). Any other length would search an
-   * empty space and answer nothing, which looks like "no memories" instead of a wrong argument;
-   * storing one starts a space nothing else searches, so that takes new_space.
-   */
-  private checkVectorDims(projection: PrimeProjection, vector: Float32Array, use: 'store' | 'search'): void {
-    const dims = vector.length;
-    const own = projection.space(customSpace(dims));
-    if (own !== undefined && own.size > 0) return;
-    const embedderDims = this.embedder.dims || projection.space(this.embedder.name)?.dims || 0;
-    // A remote embedder's length is learnt from its first answer: until then there is nothing to check against.
-    if (embedderDims === 0 || dims === embedderDims) return;
-    const stored = new Set<number>();
-    for (const name of projection.spaceNames()) if (name !== this.embedder.name) stored.add(projection.space(name)!.dims);
-    const known = [embedderDims, ...[...stored].filter((d) => d !== embedderDims).sort((a, b) => a - b)];
-    const theirs = stored.size === 0 ? '' : `, and this tenant's own vectors have ${[...stored].sort((a, b) => a - b).join(' or ')}`;
-    const next = use === 'store' ? `; pass new_space: true to start your own space of ${dims}-dimension vectors (only vector queries of that length search it)` : '';
-    throw new InvalidError('vector', `has ${dims} dimensions, but the embedder (${this.embedder.name}) makes ${embedderDims}${theirs}${next}`, { dims, expected_dims: known });
   }
 
   /** Caller vectors are searched among caller vectors of their length, else the embedder's when lengths match. */
