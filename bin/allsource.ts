@@ -89,10 +89,11 @@ function buildProgram(): Command {
         .default(1000)
         .argParser(integerIn(1, LIMITS.maxBatchEvents)),
     )
+    .option('--idempotent', 'give each record without an id one derived from its content (and how many identical records precede it), so running the same file again records nothing twice')
     .addOption(remoteCoreOption())
-    .action(async (file: string | undefined, opts: { batchSize: number }, cmd: Command) => {
+    .action(async (file: string | undefined, opts: { batchSize: number; idempotent?: boolean }, cmd: Command) => {
       const { runIngest } = await import('../src/cli/ingest.js');
-      await runIngest(context(cmd), file, { batchSize: opts.batchSize }, out);
+      await runIngest(context(cmd), file, { batchSize: opts.batchSize, idempotent: opts.idempotent === true }, out);
     });
 
   program

@@ -193,7 +193,7 @@ describe('as_of and the log', () => {
     const b = await prime.addNode('t', { type: 'p', properties: { name: 'B' } });
     const edge = await prime.addEdge('t', { source: a.id, target: b.id, relation: 'r' });
     await prime.removeEdge('t', { edge_id: edge.id });
-    await prime.embed('t', { id: a.id, vector: [1, 0, 0] });
+    await prime.embed('t', { id: a.id, vector: [1, 0, 0], new_space: true });
     await prime.updateNode('t', { node_id: a.id, properties: { name: 'A2' } });
     const history = await prime.history('t', { node_id: a.id });
     expect(history.events.map((e) => e.event_type)).toEqual([
@@ -262,14 +262,14 @@ describe('graph, vectors and recall', () => {
 
   it('stores caller vectors and finds similar ones', async () => {
     const prime = createPrimeService({ store });
-    await prime.embed('t', { id: 'v1', vector: [1, 0, 0], metadata: { tag: 'x' } });
+    await prime.embed('t', { id: 'v1', vector: [1, 0, 0], metadata: { tag: 'x' }, new_space: true });
     await prime.embed('t', { id: 'v2', vector: [0.9, 0.1, 0] });
     await prime.embed('t', { id: 'v3', vector: [0, 0, 1] });
     const similar = await prime.similar('t', { id: 'v1', top_k: 2 });
     expect(similar.results.map((r) => r.id)).toEqual(['v2', 'v3']);
     const byVector = await prime.similar('t', { vector: [0, 0.1, 1], top_k: 1 });
     expect(byVector.results[0]).toMatchObject({ id: 'v3' });
-    await expect(prime.embed('t', { id: 'v4', vector: [1, 2] })).resolves.toMatchObject({ dims: 2 });
+    await expect(prime.embed('t', { id: 'v4', vector: [1, 2], new_space: true })).resolves.toMatchObject({ dims: 2 });
     await expect(prime.embed('t', { id: 'v5', vector: [Number.NaN] })).rejects.toMatchObject({ code: 'invalid' });
     await expect(prime.similar('t', { id: 'missing' })).rejects.toMatchObject({ code: 'not_found', field: 'id' });
     await prime.close();

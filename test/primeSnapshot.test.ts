@@ -105,7 +105,7 @@ async function answers(prime: ReturnType<typeof createPrimeService>, tenant: str
     substring: view.substringCandidates('arde'),
     recall: await Promise.all(['garden Paris', 'doctor flight book', 'N3 budget', 'concert'].map((text) => prime.recall(tenant, { text, top_k: 10, ...at }))),
     similar: await prime.similar(tenant, { text: 'paint the garden', top_k: 8, ...at }),
-    similarVector: await prime.similar(tenant, { vector: [1, 1, 1], top_k: 3, ...at }),
+    similarVector: await safe(prime.similar(tenant, { vector: [1, 1, 1], top_k: 3, ...at })),
     context: await prime.context(tenant, { query: 'trip to Paris', max_tokens: 300, ...at }),
   };
 }

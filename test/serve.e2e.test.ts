@@ -117,7 +117,7 @@ describe('allsource serve over a remote Core', () => {
     const names = Array.from({ length: 8 }, (_, i) => `Person ${i}`);
     const batch = { entities: names.map((name) => ({ name, entityType: 'person', observations: [] })) };
     const [r1, r2] = await Promise.all([call(b1, 'create_entities', batch), call(b2, 'create_entities', batch)]);
-    expect(r1.isError || r2.isError).toBe(false);
+    expect(r1.isError || r2.isError, JSON.stringify([r1.data, r2.data]).slice(0, 400)).toBe(false);
     const createdNames = [...r1.data.entities, ...r2.data.entities].map((e: { name: string }) => e.name).sort();
     expect(createdNames, 'each name created once, by one instance or the other').toEqual([...names].sort());
     const graph = (await call(b2, 'read_graph', { limit: 100 })).data.entities.map((e: { name: string }) => e.name).filter((n: string) => n.startsWith('Person '));

@@ -151,7 +151,7 @@ export const relationArg = (what: string) =>
   z.string().min(1).max(PRIME_NAME_MAX).describe(`${what}, e.g. "works_on" (active voice: source works_on target).`);
 
 export const vectorArg = (what: string) =>
-  z.array(z.number()).min(1).max(MAX_VECTOR_DIMS).describe(`${what}, with the embedder's dimensions (prime_stats).`);
+  z.array(z.number()).min(1).max(MAX_VECTOR_DIMS).describe(`${what}, as long as the embedder's vectors (prime_stats) or your own stored ones.`);
 
 // ── Prime: results ────────────────────────────────────────────────────────────────────────────
 

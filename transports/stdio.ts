@@ -14,6 +14,7 @@ import { createPrimeService } from '../src/prime/service.js';
 import { createAllsourceServer, toolCallers, type ToolCaller, type ToolGroup } from '../tools/registry.js';
 import { packageVersion } from '../tools/version.js';
 import { withDirectToolCalls } from './directToolCalls.js';
+import { LineGate, oneSendAtATime, requestId, type OversizeLine } from './stdioLines.js';
 
 export interface StdioServerOptions {
   dataDir: string;
@@ -74,8 +75,21 @@ export async function runStdioServer(options: StdioServerOptions): Promise<void>
   };
   // Fail at startup, not on the first message, if the options hold no tools.
   await createServer().close();
-  // Room for an inline import_events of 16 Mi characters (the SDK's default cap is 10 MiB).
-  const transport = new StdioServerTransport(process.stdin, process.stdout, { maxBufferSize: MAX_MESSAGE_BYTES });
+  // Room for an inline import_events of 16 Mi characters (the SDK's default cap is 10 MiB). The
+  // gate enforces it per message and answers a longer one; the SDK's own cap (which closes the
+  // transport) is set above it, as the gate only ever hands over one whole line at a time.
+  const gate = new LineGate(MAX_MESSAGE_BYTES, (line) => answerOversize(line));
+  process.stdin.pipe(gate);
+  const transport = oneSendAtATime(new StdioServerTransport(gate, process.stdout, { maxBufferSize: 2 * MAX_MESSAGE_BYTES }));
+  const answerOversize = (line: OversizeLine): void => {
+    const { bytes } = line;
+    const id = requestId(line);
+    const message = `message of ${bytes} bytes is over this server's limit of ${MAX_MESSAGE_BYTES} bytes (64 MiB); it was not read. Send large imports as a file path (import_events path) or with \`allsource ingest\``;
+    log(`allsource: stdio: refused a ${bytes}-byte message (limit ${MAX_MESSAGE_BYTES})${id === null ? '' : ` with id ${JSON.stringify(id)}`}`);
+    // -32600 Invalid Request: the message was never parsed, so only an id read cheaply from its ends
+    // can be echoed; else null, as JSON-RPC says for an unreadable request (the SDK type lacks null).
+    transport.send({ jsonrpc: '2.0', id: id as string | number, error: { code: -32600, message } }).catch((err: Error) => log(`allsource: stdio: answering an oversize message: ${err.message}`));
+  };
 
   // Set once serving starts (below); a shutdown before that has no connection to close.
   const serving: { handle?: { close(): Promise<void> } } = {};

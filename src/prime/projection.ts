@@ -432,6 +432,11 @@ export class PrimeProjection implements PrimeView {
     return this.spaces.get(name);
   }
 
+  /** The vector spaces that hold vectors now, by name. */
+  spaceNames(): string[] {
+    return [...this.spaces].filter(([, index]) => index.size > 0).map(([name]) => name);
+  }
+
   /** Nearest vectors of one space, best first. */
   searchSpace(space: string, query: Float32Array, k: number, accept?: (id: string) => boolean): VectorHit[] {
     return this.spaces.get(space)?.search(query, k, accept) ?? [];

@@ -17,11 +17,11 @@ import { encodeVector } from '../embed/codec.js';
 import { createHashEmbedder } from '../embed/hashEmbedder.js';
 import type { Embedder, EmbedderInfo } from '../embed/types.js';
 import { buildContextPack } from './contextPack.js';
-import { edgeCreated, edgeDeleted, nodeCreated, nodeDeleted, nodeEntity, nodeText, nodeUpdated, PRIME_EVENT_PREFIX, PRIME_EVENTS, vectorStored, type EncodedVector } from './events.js';
+import { edgeCreated, edgeDeleted, edgeEntity, nodeCreated, nodeDeleted, nodeEntity, nodeText, nodeUpdated, PRIME_EVENT_PREFIX, PRIME_EVENTS, vectorStored, type EncodedVector } from './events.js';
 import { customSpace, PrimeProjection } from './projection.js';
 import { hnswAvailability } from './vectorIndex.js';
 import { rankRecall, tuningForEmbedder, type RecallTuning } from './recall.js';
-import { callerVector, checkInt, checkName, checkPrimeId, checkProperties, checkText, mergeProperties, nodeHits, PRIME_LIMITS, propertiesMatch, touches } from './serviceArgs.js';
+import { callerVector, checkInt, checkVectorDims, checkName, checkPrimeId, checkProperties, checkText, mergeProperties, nodeHits, PRIME_LIMITS, propertiesMatch, touches } from './serviceArgs.js';
 import type { SnapshotPolicy } from './snapshots.js';
 import { HYDRATE_PAGE, PrimeTenants } from './tenants.js';
 import { neighbors, shortestPath, subgraph } from './traverse.js';
@@ -209,14 +209,17 @@ class Prime implements PrimeService, PrimeServiceExtras {
     return { ...before, properties: merged, updated_at: appended.timestamp, version: appended.version };
   }
 
-  async forget(tenant: string, args: { node_id: string; reason?: string }): Promise<{ node_id: string; edges_removed: number; vectors_removed: number }> {
+  async forget(tenant: string, args: { node_id: string; reason?: string }): Promise<{ node_id: string; edges_removed: number; vectors_removed: number; already_forgotten: boolean }> {
     const id = checkPrimeId(args.node_id, 'node_id');
     const { projection } = await this.live(tenant);
+    // A retry of a forget must be safe (the tool says idempotent): a node the log knows but the
+    // graph no longer holds was forgotten before, so nothing changes and nothing is written.
+    if (projection.node(id) === undefined && (await this.inLog(tenant, nodeEntity(id)))) return { node_id: id, edges_removed: 0, vectors_removed: 0, already_forgotten: true };
     this.requireNode(projection, id, 'node_id');
     const edges = projection.edgesOf(id, 'both').length;
     const vectors = projection.vectorOf(id) === undefined ? 0 : 1;
     await this.appendOne(tenant, nodeDeleted(id, args.reason), 'node_id');
-    return { node_id: id, edges_removed: edges, vectors_removed: vectors };
+    return { node_id: id, edges_removed: edges, vectors_removed: vectors, already_forgotten: false };
   }
 
   async addEdge(tenant: string, args: { source: string; target: string; relation: string; properties?: JsonObject; weight?: number }): Promise<PrimeEdge> {
@@ -237,25 +240,38 @@ class Prime implements PrimeService, PrimeServiceExtras {
   async removeEdge(tenant: string, args: { edge_id?: string; source?: string; target?: string; relation?: string }): Promise<{ removed: PrimeEdge[] }> {
     const { projection } = await this.live(tenant);
     let removed: PrimeEdge[];
+    // Nothing live matching is a success with nothing removed when the ids are in the log (a retry
+    // of a removal); not_found is kept for ids this tenant never had.
     if (args.edge_id !== undefined) {
       if (args.source !== undefined || args.target !== undefined || args.relation !== undefined) throw new InvalidError('edge_id', 'give edge_id, or source and target (and optionally relation), not both');
-      const edge = projection.edge(checkPrimeId(args.edge_id, 'edge_id'));
-      if (edge === undefined) throw new NotFoundError(`edge_id: no live edge '${args.edge_id}'`, { field: 'edge_id' });
-      removed = [edge];
+      const edgeId = checkPrimeId(args.edge_id, 'edge_id');
+      const edge = projection.edge(edgeId);
+      if (edge === undefined && !(await this.inLog(tenant, edgeEntity(edgeId)))) throw new NotFoundError(`edge_id: no edge '${edgeId}' in this tenant's log`, { field: 'edge_id' });
+      removed = edge === undefined ? [] : [edge];
     } else {
       if (args.source === undefined) throw new InvalidError('source', 'is required when edge_id is not given');
       if (args.target === undefined) throw new InvalidError('target', 'is required when edge_id is not given');
       const source = checkPrimeId(args.source, 'source');
       const target = checkPrimeId(args.target, 'target');
       removed = projection.edgesOf(source, 'out').filter((e) => e.target === target && (args.relation === undefined || e.relation === args.relation));
-      if (removed.length === 0) throw new NotFoundError(`no live edge from '${source}' to '${target}'${args.relation === undefined ? '' : ` with relation '${args.relation}'`}`, { field: 'source' });
+      if (removed.length === 0) {
+        for (const [field, id] of [['source', source], ['target', target]] as const) {
+          if (projection.node(id) === undefined && !(await this.inLog(tenant, nodeEntity(id)))) throw new NotFoundError(`${field}: no node '${id}' in this tenant's log`, { field });
+        }
+      }
     }
+    if (removed.length === 0) return { removed };
     await this.store.append(tenant, removed.map((e) => edgeDeleted(e.id)));
     await this.afterWrite(tenant);
     return { removed };
   }
 
-  async embed(tenant: string, args: { id: string; text?: string; vector?: number[]; metadata?: JsonObject }): Promise<{ id: string; dims: number; embedder: string; node_id: string | null }> {
+  /** Whether the tenant's log holds any event of this entity (one that existed, live or not). */
+  private async inLog(tenant: string, entityId: string): Promise<boolean> {
+    return (await this.store.query(tenant, { entity_id: entityId, limit: 1 })).events.length > 0;
+  }
+
+  async embed(tenant: string, args: { id: string; text?: string; vector?: number[]; metadata?: JsonObject; new_space?: boolean }): Promise<{ id: string; dims: number; embedder: string; node_id: string | null }> {
     const id = checkPrimeId(args.id, 'id');
     const metadata = checkProperties(args.metadata, 'metadata');
     if ((args.text === undefined) === (args.vector === undefined)) throw new InvalidError('text', 'give exactly one of text or vector');
@@ -270,6 +286,7 @@ class Prime implements PrimeService, PrimeServiceExtras {
       space = customSpace(vector.length);
     }
     const { projection } = await this.live(tenant);
+    if (args.vector !== undefined && args.new_space !== true) checkVectorDims(projection, vector, this.embedder, 'store');
     const nodeId = projection.node(id) !== undefined ? id : null;
     const text = args.text === undefined ? undefined : args.text.slice(0, PRIME_LIMITS.maxStoredVectorText);
     const encoded: EncodedVector = { embedder: space, dims: vector.length, data: encodeVector(vector) };
@@ -410,6 +427,7 @@ class Prime implements PrimeService, PrimeServiceExtras {
       query = textVector;
     } else {
       query = callerVector(args.vector);
+      checkVectorDims(projection, query, this.embedder, 'search');
       space = this.spaceForVector(projection, query);
     }
     const hits = projection.searchSpace(space, query, topK, exclude === undefined ? undefined : (id) => id !== exclude);
@@ -435,6 +453,7 @@ class Prime implements PrimeService, PrimeServiceExtras {
     if (args.vector !== undefined) vector = callerVector(args.vector);
     else if (text !== undefined) vector = (await this.embedTexts([text]))[0];
     const projection = await this.projectionFor(tenant, args.as_of);
+    if (args.vector !== undefined && vector !== undefined) checkVectorDims(projection, vector, this.embedder, 'search');
     return this.recallOn(projection, { text, vector, ownVector: args.vector !== undefined, topK, depth, nodeType: args.node_type, sinceMs, untilMs });
   }
 

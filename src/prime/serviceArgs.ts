@@ -9,7 +9,8 @@ import type { JsonObject, StoredEvent } from '../core/types.js';
 import { checkId } from '../core/validate.js';
 import { checkVector, normalize } from '../embed/codec.js';
 import { MAX_PRIME_ID_LENGTH, PRIME_EVENTS } from './events.js';
-import type { PrimeProjection } from './projection.js';
+import type { Embedder } from '../embed/types.js';
+import { customSpace, type PrimeProjection } from './projection.js';
 
 export const PRIME_LIMITS = {
   maxTypeLength: 200,
@@ -31,6 +32,27 @@ export const PRIME_LIMITS = {
 /** A caller's vector, unit length (search is cosine = dot product over unit vectors). */
 export function callerVector(value: unknown): Float32Array {
   return normalize(checkVector(value, 'vector'));
+}
+
+/**
+ * A caller's vector must have a length something here has: the embedder's, or that of caller
+ * vectors the tenant already stores (its own embedding space). Any other length would search an
+ * empty space and answer nothing, which looks like "no memories" instead of a wrong argument;
+ * storing one starts a space nothing else searches, so that takes new_space (the caller's check).
+ */
+export function checkVectorDims(projection: PrimeProjection, vector: Float32Array, embedder: Pick<Embedder, 'name' | 'dims'>, use: 'store' | 'search'): void {
+  const dims = vector.length;
+  const own = projection.space(customSpace(dims));
+  if (own !== undefined && own.size > 0) return;
+  const embedderDims = embedder.dims || projection.space(embedder.name)?.dims || 0;
+  // A remote embedder's length is learnt from its first answer: until then there is nothing to check against.
+  if (embedderDims === 0 || dims === embedderDims) return;
+  const stored = new Set<number>();
+  for (const name of projection.spaceNames()) if (name !== embedder.name) stored.add(projection.space(name)!.dims);
+  const theirs = [...stored].filter((d) => d !== embedderDims).sort((a, b) => a - b);
+  const owned = theirs.length === 0 ? '' : `, and this tenant's own vectors have ${theirs.join(' or ')}`;
+  const next = use === 'store' ? `; pass new_space: true to start your own space of ${dims}-dimension vectors (only vector queries of that length search it)` : '';
+  throw new InvalidError('vector', `has ${dims} dimensions, but the embedder (${embedder.name}) makes ${embedderDims}${owned}${next}`, { dims, expected_dims: [embedderDims, ...theirs] });
 }
 
 /** The store's id rules (no control characters, well-formed Unicode), with room for the `prime:vector:` prefix. */

@@ -165,10 +165,10 @@ export interface PrimeService {
   addNode(tenant: string, args: { type: string; properties?: JsonObject; id?: string }): Promise<PrimeNode>;
   updateNode(tenant: string, args: { node_id: string; properties: JsonObject }): Promise<PrimeNode>;
   getNode(tenant: string, args: { node_id: string } & AsOfArg): Promise<PrimeNode>;
-  /** Soft delete: the node, its edges and its vectors leave every projection; history stays. */
-  forget(tenant: string, args: { node_id: string; reason?: string }): Promise<{ node_id: string; edges_removed: number; vectors_removed: number }>;
+  /** Soft delete: the node, its edges and its vectors leave every projection; history stays. A node forgotten before: nothing written, `already_forgotten`. */
+  forget(tenant: string, args: { node_id: string; reason?: string }): Promise<{ node_id: string; edges_removed: number; vectors_removed: number; already_forgotten: boolean }>;
   addEdge(tenant: string, args: { source: string; target: string; relation: string; properties?: JsonObject; weight?: number }): Promise<PrimeEdge>;
-  /** By id, or every live edge matching source + target + relation. */
+  /** By id, or every live edge matching source + target + relation; none live (a repeat): nothing written, `removed` empty. */
   removeEdge(tenant: string, args: { edge_id?: string; source?: string; target?: string; relation?: string }): Promise<{ removed: PrimeEdge[] }>;
   neighbors(tenant: string, args: { node_id: string; relation?: string; direction?: Direction; depth?: number; limit?: number } & AsOfArg): Promise<{ node_id: string; neighbors: NeighborHit[]; truncated: boolean }>;
   search(tenant: string, args: { type?: string; text?: string; properties?: JsonObject; limit?: number } & AsOfArg): Promise<{ nodes: Array<PrimeNode & { score: number | null }> }>;
@@ -176,7 +176,8 @@ export interface PrimeService {
   subgraph(tenant: string, args: { node_id: string; depth?: number; limit?: number } & AsOfArg): Promise<{ nodes: PrimeNode[]; edges: PrimeEdge[]; truncated: boolean }>;
   /** Every event that touched the node: its own, its edges', its vectors'. */
   history(tenant: string, args: { node_id: string } & AsOfArg): Promise<NodeHistory>;
-  embed(tenant: string, args: { id: string; text?: string; vector?: number[]; metadata?: JsonObject }): Promise<{ id: string; dims: number; embedder: string; node_id: string | null }>;
+  /** A vector of a length nothing here has (not the embedder's, no stored vector's) needs `new_space`. */
+  embed(tenant: string, args: { id: string; text?: string; vector?: number[]; metadata?: JsonObject; new_space?: boolean }): Promise<{ id: string; dims: number; embedder: string; node_id: string | null }>;
   similar(tenant: string, args: { id?: string; text?: string; vector?: number[]; top_k?: number } & AsOfArg): Promise<{ results: SimilarHit[]; embedder: EmbedderInfo; vector_index: VectorIndexStatus }>;
   recall(
     tenant: string,

@@ -4,7 +4,7 @@
 
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { isErrorCode, NotFoundError } from '../../src/core/errors.js';
+import { InvalidError, isErrorCode, NotFoundError } from '../../src/core/errors.js';
 import type { NewEvent } from '../../src/core/types.js';
 import { edgeCreated, edgeDeleted, nodeCreated, nodeDeleted, nodeUpdated } from '../../src/prime/events.js';
 import type { PrimeService, PrimeView } from '../../src/prime/types.js';
@@ -75,6 +75,22 @@ interface WritePlan<T> {
   /** Claims and releases written in the same atomic batch (see nameClaim). */
   guards?: NewEvent[];
   result: T;
+  /**
+   * The argument an event stands for (`entities[2].observations`), so a store rejection of
+   * `events[k].payload…` (too big, say) names what the caller sent, not the batch we built.
+   */
+  argumentOf?: (eventIndex: number) => string;
+}
+
+/** A store error about an event of the batch, renamed to the argument the plan says it came from. */
+function inCallerTerms(err: unknown, guards: number, argumentOf: ((eventIndex: number) => string) | undefined): unknown {
+  if (argumentOf === undefined || !isErrorCode(err, 'invalid')) return err;
+  const { field, message, details } = err as { field?: string; message: string; details?: Record<string, unknown> };
+  const at = /^events\[(\d+)\]/.exec(field ?? '');
+  if (at === null || Number(at[1]) < guards) return err;
+  const argument = argumentOf(Number(at[1]) - guards);
+  const said = message.startsWith(`${field}: `) ? message.slice((field as string).length + 2) : message;
+  return new InvalidError(argument, said, details);
 }
 
 /**
@@ -87,14 +103,14 @@ async function write<T>(ctx: ToolContext, plan: (view: PrimeView, prime: PrimeSe
   return serialized(prime, ctx.tenant, async () => {
     const known = new Map<string, number>();
     for (let attempt = 1; ; attempt++) {
-      const { events, guards = [], result } = plan(await prime.view(ctx.tenant), prime, known);
+      const { events, guards = [], result, argumentOf } = plan(await prime.view(ctx.tenant), prime, known);
       if (events.length === 0) return result;
       try {
         await prime.appendEvents(ctx.tenant, events, { guards });
         return result;
       } catch (err) {
         const conflict = conflictingGuard(err, guards);
-        if (conflict === undefined || attempt >= MAX_WRITE_ATTEMPTS) throw err;
+        if (conflict === undefined || attempt >= MAX_WRITE_ATTEMPTS) throw inCallerTerms(err, guards.length, argumentOf);
         known.set(conflict.entity_id, conflict.actual);
       }
     }
@@ -165,15 +181,17 @@ export const createEntities = defineTool({
       const created: Entity[] = [];
       const events: NewEvent[] = [];
       const guards: NewEvent[] = [];
-      for (const e of args.entities) {
+      const entityIndex: number[] = [];
+      for (const [i, e] of args.entities.entries()) {
         if (taken.has(e.name) || view.nodeByName(e.name) !== undefined) continue;
         taken.add(e.name);
+        entityIndex.push(i);
         const id = prime.newId();
         created.push({ name: e.name, entityType: e.entityType, observations: [...e.observations] });
         events.push(nodeCreated(id, e.entityType, { name: e.name, observations: [...e.observations] }));
         guards.push(nameClaim(e.name, id, known));
       }
-      return { events, guards, result: { entities: created } };
+      return { events, guards, result: { entities: created }, argumentOf: (k) => `entities[${entityIndex[k]}].observations` };
     });
   },
   render: (r) => renderJson(r.entities),
@@ -243,6 +261,7 @@ export const addObservations = defineTool({
       // Working copies, so two entries for one entity see each other and make one event.
       const current = new Map<string, string[]>();
       const order: string[] = [];
+      const firstEntry = new Map<string, number>();
       const results = args.observations.map((o, i) => {
         const node = view.nodeByName(o.entityName);
         if (node === undefined) throw new NotFoundError(`observations[${i}].entityName: no entity named ${JSON.stringify(o.entityName)}`, { field: `observations[${i}].entityName` });
@@ -250,6 +269,7 @@ export const addObservations = defineTool({
         if (list === undefined) {
           current.set(node.id, (list = observationsOf(node)));
           order.push(node.id);
+          firstEntry.set(node.id, i);
         }
         const added: string[] = [];
         for (const content of o.contents) {
@@ -259,8 +279,10 @@ export const addObservations = defineTool({
         }
         return { entityName: o.entityName, addedObservations: added };
       });
-      const events = order.filter((id) => current.get(id)!.length !== observationsOf(view.node(id)!).length).map((id) => nodeUpdated(id, { observations: current.get(id)! }));
-      return { events, result: { results } };
+      const changed = order.filter((id) => current.get(id)!.length !== observationsOf(view.node(id)!).length);
+      const events = changed.map((id) => nodeUpdated(id, { observations: current.get(id)! }));
+      // One event holds an entity's whole list: name the first entry for it that the caller sent.
+      return { events, result: { results }, argumentOf: (k) => `observations[${firstEntry.get(changed[k])}].contents` };
     });
   },
   render: (r) => renderJson(r.results),

@@ -5,7 +5,7 @@ import type { JsonObject } from '../../src/core/types.js';
 import { defineTool } from '../define.js';
 import { edgeIdArg, nodeIdArg, primeEdgeResult, relationArg } from '../schemas.js';
 
-import { EDGE_NOT_FOUND_HINT, NODE_NOT_FOUND_HINT, defined, edgeLine, edgeOut, lines, plural, propertiesArg, requirePrime } from './shared.js';
+import { EDGE_NOT_FOUND_HINT, NODE_NOT_FOUND_HINT, defined, payloadArgument, edgeLine, edgeOut, lines, plural, propertiesArg, requirePrime } from './shared.js';
 
 export const primeAddEdge = defineTool({
   name: 'prime_add_edge',
@@ -23,6 +23,7 @@ export const primeAddEdge = defineTool({
   },
   outputSchema: primeEdgeResult.shape,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+  argumentForField: payloadArgument('properties'),
   hints: { not_found: NODE_NOT_FOUND_HINT },
   async handler(args, ctx) {
     const edge = await requirePrime(ctx).addEdge(
@@ -38,7 +39,7 @@ export const primeRemoveEdge = defineTool({
   name: 'prime_remove_edge',
   title: 'Remove an edge',
   description:
-    'Remove a relationship: by edge_id, or every live edge from source to target (only those of one relation when relation is given). The nodes stay; the edge stays in prime_history and in reads with an earlier as_of. Returns the edges removed.',
+    'Remove a relationship: by edge_id, or every live edge from source to target (only those of one relation when relation is given). The nodes stay; the edge stays in prime_history and in reads with an earlier as_of. Returns the edges removed: none (count 0) when no live edge matches, e.g. on a retry after the edge went, so a retry is safe; ids this tenant never had answer not_found.',
   group: 'prime',
   writes: true,
   inputSchema: {

@@ -144,6 +144,20 @@ export function lines<T>(header: string, items: readonly T[], line: (item: T) =>
 export const NODE_NOT_FOUND_HINT = 'prime_search or prime_recall find node ids (an as_of before the node existed, or after prime_forget, also answers not_found)';
 export const EDGE_NOT_FOUND_HINT = 'prime_neighbors lists a node\'s edges with their ids';
 
+/**
+ * `argumentForField` of a Prime write: the store names the event it rejected
+ * (`events[0].payload.properties.x`, or `events[0].payload` when it is too big), but the caller
+ * sent `argument` (`properties.x`, `properties`), which is all of that payload they can change.
+ */
+export const payloadArgument =
+  (argument: string) =>
+  (field: string): string => {
+    const inPayload = /^events\[0\]\.payload(?:\.([A-Za-z_]+))?(.*)$/s.exec(field);
+    if (inPayload === null) return field;
+    const [, key, rest] = inPayload;
+    return key === argument ? `${argument}${rest}` : argument;
+  };
+
 export const propertiesArg = (what: string) =>
   jsonObjectArg(
     `${what} String values are what recall searches.`,

@@ -6,7 +6,7 @@ import type { JsonObject } from '../../src/core/types.js';
 import { defineTool } from '../define.js';
 import { asOfArg, embedderInfoResult, instantArg, jsonObject, nodeTypeArg, primeCountersShape, primeNodeResult, recallHitResult, vectorArg, vectorIndexResult } from '../schemas.js';
 
-import { READ, TEXT_MAX, asOfNote, defined, embedderOut, label, lines, memoryText, nodeLine, nodeOut, oneLine, plural, recallHitOut, requirePrime, topKArg, vectorIndexOut } from './shared.js';
+import { READ, TEXT_MAX, asOfNote, defined, embedderOut, label, lines, memoryText, nodeLine, nodeOut, oneLine, payloadArgument, plural, recallHitOut, requirePrime, topKArg, vectorIndexOut } from './shared.js';
 
 export const primeEmbed = defineTool({
   name: 'prime_embed',
@@ -20,6 +20,10 @@ export const primeEmbed = defineTool({
     text: z.string().min(1).max(TEXT_MAX).optional().describe('Text to embed with the server\'s embedder. Give text or vector.'),
     vector: vectorArg('Your own embedding instead of text').optional(),
     metadata: jsonObject().optional().describe('Facts stored with the vector and returned by prime_similar, e.g. {"source": "meeting-notes"}. Optional.'),
+    new_space: z
+      .boolean()
+      .optional()
+      .describe('With vector: start your own embedding space when no stored vector has this length and it is not the embedder\'s (prime_stats shows its dims). Default false: such a vector answers invalid, as it is most likely a mistake.'),
   },
   outputSchema: {
     id: z.string(),
@@ -28,8 +32,10 @@ export const primeEmbed = defineTool({
     node_id: z.string().nullable().describe('The node the vector belongs to, or null.'),
   },
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  // The vector and text of a stored vector are bounded by the schema; only metadata can break the store's limits.
+  argumentForField: payloadArgument('metadata'),
   async handler(args, ctx) {
-    const r = await requirePrime(ctx).embed(ctx.tenant, defined({ id: args.id, text: args.text, vector: args.vector, metadata: args.metadata as JsonObject | undefined }));
+    const r = await requirePrime(ctx).embed(ctx.tenant, defined({ id: args.id, text: args.text, vector: args.vector, metadata: args.metadata as JsonObject | undefined, new_space: args.new_space }));
     return { id: r.id, dims: r.dims, embedder: r.embedder, node_id: r.node_id };
   },
   render: (r) => `Stored a ${r.dims}-dimension vector ${r.id} (${r.embedder})${r.node_id ? ` for node ${r.node_id}` : ''}.`,
