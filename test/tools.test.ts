@@ -252,9 +252,9 @@ describe('tool listing', () => {
         await listed.close();
       }
     };
-    expect(await bytes({})).toBeLessThanOrEqual(60_000);
+    expect(await bytes({})).toBeLessThanOrEqual(61_000);
     expect(await bytes({ toolsets: ['events'] })).toBeLessThanOrEqual(28_000);
-    expect(await bytes({ toolsets: ['prime'] })).toBeLessThanOrEqual(22_000);
+    expect(await bytes({ toolsets: ['prime'] })).toBeLessThanOrEqual(23_000);
     expect(await bytes({ toolsets: ['graph'] })).toBeLessThanOrEqual(10_500);
     const { tools } = await h.client.listTools();
     const listing = JSON.stringify(tools);
