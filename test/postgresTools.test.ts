@@ -3,15 +3,12 @@
 // PostgresCore. Event tools, Prime's graph and recall, and a second, cold Prime rebuilt from the
 // database alone (the Core is stateless: nothing lives in the process).
 
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createPrimeService, openPostgresCore, type EventStore, type PostgresCore } from '../src/index.js';
 import type { PrimeService } from '../src/prime/types.js';
 import { ALL_TOOLS } from '../tools/index.js';
-import { createAllsourceServer } from '../tools/registry.js';
+import { connectClient, textOf } from './helpers/toolHarness.js';
 import { postgresTestsEnabled, startPgCluster, type PgCluster } from './helpers/postgres.js';
 
 const enabled = postgresTestsEnabled('test/postgresTools.test.ts');
@@ -24,14 +21,7 @@ interface Harness {
 }
 
 async function connect(store: EventStore, prime: PrimeService, tenant: string): Promise<Harness> {
-  const server = createAllsourceServer({ store, prime, tenant, mode: 'local', log: () => {} });
-  const client = new Client({ name: 'postgres-tools-test', version: '1.0.0' });
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  await server.connect(serverSide);
-  await client.connect(clientSide);
-  await client.listTools();
-  const call = async (name: string, args: Record<string, unknown> = {}) => (await client.callTool({ name, arguments: args })) as CallToolResult;
-  const textOf = (r: CallToolResult) => r.content.map((c) => (c.type === 'text' ? c.text : '')).join('');
+  const { call, close } = await connectClient({ store, prime, tenant, mode: 'local' });
   return {
     async ok<T>(name: string, args: Record<string, unknown> = {}): Promise<T> {
       const result = await call(name, args);
@@ -43,7 +33,7 @@ async function connect(store: EventStore, prime: PrimeService, tenant: string): 
       expect(result.isError, `${name} should have failed`).toBe(true);
       return textOf(result);
     },
-    close: () => client.close(),
+    close,
   };
 }
 

@@ -4,15 +4,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokenize } from '../src/core/embedded/searchIndex.js';
 import { openEmbeddedCore, type EmbeddedCore } from '../src/index.js';
 import { terms } from '../src/prime/text.js';
 import { unspacedTokens } from '../src/text/unspaced.js';
-import { createAllsourceServer } from '../tools/registry.js';
+import { connectClient } from './helpers/toolHarness.js';
 
 describe('tokens of unspaced scripts', () => {
   it('splits a run into its character pairs, keeping Latin parts whole', () => {
@@ -30,24 +27,20 @@ describe('tokens of unspaced scripts', () => {
 
 describe('through the tools', () => {
   let store: EmbeddedCore;
-  let client: Client;
+  let connected: Awaited<ReturnType<typeof connectClient>>;
   const root = mkdtempSync(join(tmpdir(), 'allsource-unspaced-'));
   const call = async (name: string, args: Record<string, unknown>) => {
-    const result = (await client.callTool({ name, arguments: args })) as CallToolResult;
+    const result = await connected.call(name, args);
     expect(result.isError, JSON.stringify(result.content)).toBeFalsy();
     return result.structuredContent as Record<string, unknown>;
   };
 
   beforeAll(async () => {
     store = await openEmbeddedCore({ dataDir: join(root, 'data'), durability: 'none', log: () => {} });
-    const server = createAllsourceServer({ store, tenant: 't', mode: 'local' });
-    client = new Client({ name: 'unspaced-test', version: '1.0.0' });
-    const [a, b] = InMemoryTransport.createLinkedPair();
-    await server.connect(b);
-    await client.connect(a);
+    connected = await connectClient({ store, tenant: 't', mode: 'local' });
   });
   afterAll(async () => {
-    await client.close();
+    await connected.close();
     await store.close();
     rmSync(root, { recursive: true, force: true });
   });

@@ -56,6 +56,7 @@ export interface RegisterOptions {
 export function registerTools(server: McpServer, tools: readonly ToolDefinition[], ctx: ToolContext, options: RegisterOptions = {}): void {
   const { log = stderrLog, observe, guard } = options;
   const served = options.served ?? tools;
+  const servedKey = served.map((tool) => tool.name).join(',');
   let callers = callersByServer.get(server);
   if (callers === undefined) callersByServer.set(server, (callers = new Map()));
   for (const tool of tools) {
@@ -80,7 +81,7 @@ export function registerTools(server: McpServer, tools: readonly ToolDefinition[
       tool.name,
       {
         title: tool.title,
-        description: describedFor(tool, served),
+        description: describedFor(tool, served, servedKey),
         inputSchema: schemas.listedInput,
         outputSchema: guarded === undefined ? schemas.listedOutput : guardedListing(tool, schemas, guarded),
         // The title is listed once, beside the name; clients read annotations.title only as a fallback.
@@ -95,13 +96,12 @@ export function registerTools(server: McpServer, tools: readonly ToolDefinition[
 /** Descriptions per tool and selection: a hosted server is built per request, for the same few selections. */
 const descriptions = new WeakMap<ToolDefinition, Map<string, string>>();
 
-/** The tool's description without the sentences that name a tool outside `served`. */
-function describedFor(tool: ToolDefinition, served: readonly ToolDefinition[]): string {
-  const key = served.map((t) => t.name).join(',');
+/** The tool's description without the sentences that name a tool outside `served` (whose names `servedKey` joins). */
+function describedFor(tool: ToolDefinition, served: readonly ToolDefinition[], servedKey: string): string {
   let byServed = descriptions.get(tool);
   if (byServed === undefined) descriptions.set(tool, (byServed = new Map()));
-  let description = byServed.get(key);
-  if (description === undefined) byServed.set(key, (description = forServedTools(tool.description, new Set(served.map((t) => t.name)), KNOWN_TOOL_NAMES)));
+  let description = byServed.get(servedKey);
+  if (description === undefined) byServed.set(servedKey, (description = forServedTools(tool.description, new Set(served.map((t) => t.name)), KNOWN_TOOL_NAMES)));
   return description;
 }
 

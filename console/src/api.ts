@@ -5,7 +5,7 @@
 // there is one, travels only in the Authorization header.
 
 import type { EntitiesResult, EntityState, EventTypesResult, QueryFilter, QueryResult, StoredEvent, TenantStats, VerifyResult } from '../../src/core/types.js';
-import type { PrimeEdge, PrimeNode, RecallHit } from '../../src/prime/types.js';
+import type { PrimeCounters, PrimeEdge, PrimeNode, RecallHit } from '../../src/prime/types.js';
 
 export type { EntityState, JsonObject, JsonValue, QueryFilter, StoredEvent, TenantStats, VerifyResult } from '../../src/core/types.js';
 export type { PrimeEdge, PrimeNode, RecallHit, ScoreParts } from '../../src/prime/types.js';
@@ -29,13 +29,7 @@ export class ApiError extends Error {
   }
 }
 
-export interface PrimeStatsResult {
-  nodes: number;
-  edges: number;
-  events: number;
-  vectors: number;
-  node_types: Record<string, number>;
-  relations: Record<string, number>;
+export interface PrimeStatsResult extends PrimeCounters {
   embedder: { name: string; kind: string; dims: number };
   vector_index: { mode: string; note: string };
 }

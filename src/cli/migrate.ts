@@ -111,10 +111,17 @@ function plain(e: StoredEvent): StoredEvent {
   return rest;
 }
 
-function sameChain(tenant: string, a: VerifyResult, b: VerifyResult): void {
-  if (!a.ok || !b.ok || a.checked !== b.checked || a.head_hash !== b.head_hash) {
-    throw new AllSourceError('internal', `tenant ${JSON.stringify(tenant)}: integrity differs after the copy (source ${a.checked} events, head ${a.head_hash}; target ${b.checked} events, head ${b.head_hash}${b.ok ? '' : `: ${b.message}`})`);
+/** Each tenant's chain verified on both sides of a copy and found the same; what the target verified. */
+async function sameChains(tenants: readonly string[], source: { verify(tenant: string): Promise<VerifyResult> }, target: { verify(tenant: string): Promise<VerifyResult> }): Promise<TransferReport['verified']> {
+  const verified: TransferReport['verified'] = [];
+  for (const tenant of tenants) {
+    const [a, b] = [await source.verify(tenant), await target.verify(tenant)];
+    if (!a.ok || !b.ok || a.checked !== b.checked || a.head_hash !== b.head_hash) {
+      throw new AllSourceError('internal', `tenant ${JSON.stringify(tenant)}: integrity differs after the copy (source ${a.checked} events, head ${a.head_hash}; target ${b.checked} events, head ${b.head_hash}${b.ok ? '' : `: ${b.message}`})`);
+    }
+    verified.push({ tenant, checked: b.checked, head_hash: b.head_hash });
   }
+  return verified;
 }
 
 async function directoryToPostgres(dir: string, url: string): Promise<TransferReport> {
@@ -137,12 +144,7 @@ async function directoryToPostgres(dir: string, url: string): Promise<TransferRe
         }
       }
       bar.done();
-      const verified = [];
-      for (const tenant of tenants) {
-        const [a, b] = [await store.verify(tenant), await target.verify(tenant)];
-        sameChain(tenant, a, b);
-        verified.push({ tenant, checked: b.checked, head_hash: b.head_hash });
-      }
+      const verified = await sameChains(tenants, store, target);
       return { from: dir, to: url, tenants: tenants.length, events, verified };
     } finally {
       await target.close();
@@ -168,12 +170,7 @@ async function postgresToDirectory(url: string, dir: string): Promise<TransferRe
         bar.add(page.length);
       }
       bar.done();
-      const verified = [];
-      for (const tenant of tenants) {
-        const [a, b] = [await source.verify(tenant), await store.verify(tenant)];
-        sameChain(tenant, a, b);
-        verified.push({ tenant, checked: b.checked, head_hash: b.head_hash });
-      }
+      const verified = await sameChains(tenants, source, store);
       return { from: url, to: dir, tenants: tenants.length, events, verified };
     } finally {
       await store.close();

@@ -7,9 +7,12 @@
 // make 東京 match a query for 北京.
 // A leaf module: both tokenizers (Prime's and the event search's) use it.
 
-/** A character of a script written without spaces between words. */
-const UNSPACED = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}]/u;
-const UNSPACED_RUNS = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}\u30fc]+|[^\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}\u30fc]+/gu;
+/** The scripts written without spaces between words, as a regular expression class body. */
+const SCRIPTS = ['Han', 'Hiragana', 'Katakana', 'Thai', 'Lao', 'Khmer', 'Myanmar'].map((script) => `\\p{Script=${script}}`).join('');
+/** A character of one of them. */
+const UNSPACED = new RegExp(`[${SCRIPTS}]`, 'u');
+/** Runs of them (with the katakana length mark ー, which is of the Common script), and runs of anything else. */
+const UNSPACED_RUNS = new RegExp(`[${SCRIPTS}\\u30fc]+|[^${SCRIPTS}\\u30fc]+`, 'gu');
 
 /** True when `token` holds any character of an unspaced script (the common case is a fast false). */
 export function hasUnspaced(token: string): boolean {

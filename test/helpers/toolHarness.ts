@@ -15,7 +15,7 @@ import { openEmbeddedCore, type EmbeddedCore } from '../../src/index.js';
 import { createPrimeService } from '../../src/prime/service.js';
 import { toolErrorContent } from '../../tools/errors.js';
 import { ALL_TOOLS } from '../../tools/index.js';
-import { createAllsourceServer, type ToolError } from '../../tools/registry.js';
+import { createAllsourceServer, type AllsourceServerOptions, type ToolError } from '../../tools/registry.js';
 
 const root = mkdtempSync(join(tmpdir(), 'allsource-tool-harness-'));
 let dirCount = 0;
@@ -34,12 +34,9 @@ export interface ToolHarness {
   close(): Promise<void>;
 }
 
-/** A client on a server for tenant `acme` of a new store. */
-export async function connectHarness(): Promise<ToolHarness> {
-  const dataDir = join(root, `data-${++dirCount}`);
-  const store = await openEmbeddedCore({ dataDir, durability: 'none', log: () => {} });
-  const prime = createPrimeService({ store, log: () => {} });
-  const server = createAllsourceServer({ store, prime, tenant: 'acme', mode: 'local', dataDir, log: () => {} });
+/** A real MCP Client on a server built from `options`, over the in-memory transport. */
+export async function connectClient(options: AllsourceServerOptions): Promise<{ client: Client; call(name: string, args?: Record<string, unknown>): Promise<CallToolResult>; close(): Promise<void> }> {
+  const server = createAllsourceServer({ log: () => {}, ...options });
   const client = new Client({ name: 'tool-harness', version: '1.0.0' });
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   await server.connect(serverSide);
@@ -47,6 +44,23 @@ export async function connectHarness(): Promise<ToolHarness> {
   // Listing makes the client validate structuredContent against the listed outputSchemas.
   await client.listTools();
   const call = async (name: string, args: Record<string, unknown> = {}) => (await client.callTool({ name, arguments: args })) as CallToolResult;
+  return {
+    client,
+    call,
+    async close() {
+      await client.close();
+      await server.close();
+    },
+  };
+}
+
+/** A client on a server for tenant `acme` of a new store. */
+export async function connectHarness(): Promise<ToolHarness> {
+  const dataDir = join(root, `data-${++dirCount}`);
+  const store = await openEmbeddedCore({ dataDir, durability: 'none', log: () => {} });
+  const prime = createPrimeService({ store, log: () => {} });
+  const connected = await connectClient({ store, prime, tenant: 'acme', mode: 'local', dataDir });
+  const call = connected.call;
   return {
     store,
     call,
@@ -64,8 +78,7 @@ export async function connectHarness(): Promise<ToolHarness> {
     },
     events: async () => (await store.stats('acme')).events,
     async close() {
-      await client.close();
-      await server.close();
+      await connected.close();
       await prime.close();
       await store.close();
     },

@@ -3,23 +3,13 @@
 
 import { canonicalEvent, chainHash } from '../hash.js';
 import type { VerifyResult } from '../types.js';
-import { isoOf } from './rows.js';
+import { isoOf, type EventRow } from './rows.js';
 import type { Db } from './session.js';
 
 const PAGE = 5000;
 
-interface ChainRow {
-  position: number;
-  id: string;
-  entity_id: string;
-  event_type: string;
-  version: number;
-  recorded_ms: number;
-  occurred_ms: number;
-  payload: string;
-  metadata: string | null;
-  hash: string;
-}
+/** An event row without what the chain does not cover (the tenant is the query's, tombstones are not hashed). */
+type ChainRow = Omit<EventRow, 'tenant_id' | 'deleted'>;
 
 export async function verifyTenant(db: Db, tenant: string): Promise<VerifyResult> {
   let previous = '';
