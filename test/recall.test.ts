@@ -27,6 +27,13 @@ describe('tokenizer', () => {
     expect(terms('What did she research?')).toEqual(['research']);
   });
 
+  it('brings irregular verb forms to their base, so "chose" meets "choose"', () => {
+    expect(terms('I chose them')).toEqual(terms('choose them'));
+    expect(terms('we bought figurines and went camping')).toEqual(terms('buy figurines and go camping'));
+    // Regular forms are Porter's job, and words that are no verb form stay as they were.
+    expect(terms('painted pottery')).toEqual(['paint', 'potteri']);
+  });
+
   it('keeps non-English words whole instead of stemming them', () => {
     expect(terms('Übersetzungen café')).toEqual(['übersetzungen', 'café']);
   });
