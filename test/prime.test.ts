@@ -236,6 +236,37 @@ describe('graph, vectors and recall', () => {
     await prime.close();
   });
 
+  it('recalls the reply to a matching question by the words of the question before it', async () => {
+    const turns = [
+      'Caroline: How did the kids like the dinosaur museum?',
+      'Melanie: They were stoked, the bones were so cool!',
+      'Caroline: I started a pottery class on Tuesdays.',
+      'Melanie: That sounds relaxing, what do you make?',
+      'Caroline: Mostly bowls, and a mug for my sister.',
+      'Melanie: The kids are into painting these days.',
+      'Caroline: We might visit the art museum in June.',
+    ];
+    const rankOfReply = async (recallTuning: { sequenceShare?: number }): Promise<number> => {
+      const prime = createPrimeService({ store, recallTuning });
+      const tenant = `seq-${recallTuning.sequenceShare ?? 'default'}`;
+      const ids: string[] = [];
+      for (const text of turns) {
+        const turn = await prime.addNode(tenant, { type: 'turn', properties: { text } });
+        if (ids.length > 0) await prime.addEdge(tenant, { source: ids[ids.length - 1], target: turn.id, relation: 'next' });
+        ids.push(turn.id);
+      }
+      // depth 0: no graph expansion, so only the keyword list can bring the reply up.
+      const { results } = await prime.recall(tenant, { text: 'What did the kids think of the dinosaur museum?', depth: 0 });
+      await prime.close();
+      return results.findIndex((r) => r.node.id === ids[1]);
+    };
+    // The reply says neither "dinosaur" nor "museum": the question before it does.
+    const on = await rankOfReply({});
+    const off = await rankOfReply({ sequenceShare: 0 });
+    expect(on).toBeGreaterThanOrEqual(0);
+    expect(on).toBeLessThan(off);
+  });
+
   it('recalls by text with score parts, expands along the graph, and packs a context', async () => {
     const prime = createPrimeService({ store });
     const paris = await prime.addNode('t', { type: 'memory', properties: { text: 'Ada moved to Paris in March to join a robotics startup' } });

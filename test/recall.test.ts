@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { createHashEmbedder, HASH_EMBEDDER_NAME } from '../src/embed/hashEmbedder.js';
 import { LexicalIndex } from '../src/prime/lexical.js';
 import { rankRecall, type RecallSources } from '../src/prime/recall.js';
+import { contextualScores } from '../src/prime/sequence.js';
 import { stateQuestion } from '../src/prime/stateQuery.js';
 import { terms } from '../src/prime/text.js';
 import { words } from '../src/text/words.js';
@@ -339,6 +340,39 @@ describe('rankRecall', () => {
     const { ids: _ids, ...withoutIds } = sources;
     expect(rankRecall({ topK: 3, depth: 0, nowMs: NOW }, withoutIds)).toEqual([]);
   });
+});
+
+describe('sequence context', () => {
+  it('scores a successor the better of its own and a share of its predecessor\'s score, plus a fifth of the other', () => {
+    const next: Record<string, string[]> = { question: ['reply'], other: ['otherReply'] };
+    const scored = contextualScores(
+      [
+        { id: 'question', score: 10 },
+        { id: 'other', score: 4 },
+        { id: 'otherReply', score: 3 },
+      ],
+      (id) => next[id] ?? [],
+      0.7,
+    );
+    const score = Object.fromEntries(scored.map((hit) => [hit.id, hit.score]));
+    expect(scored.map((hit) => hit.id)).toEqual(['question', 'reply', 'other', 'otherReply']);
+    expect(score.reply).toBeCloseTo(7, 12); // no words of its own: 0.7 × 10
+    expect(score.otherReply).toBeCloseTo(3 + 0.2 * 2.8, 12); // its own 3 beats 0.7 × 4, which adds a fifth
+    expect(score.question).toBeCloseTo(10, 12);
+  });
+
+  it('lets the reply to a matching question into the keyword list; sequenceShare 0 leaves it out', () => {
+    const sources: RecallSources = {
+      ...makeSources({ question: { lexical: 9 }, reply: {}, weak1: { lexical: 2 }, weak2: { lexical: 1 } }),
+      successors: (id) => (id === 'question' ? ['reply'] : []),
+    };
+    const query = { text: 'q', topK: 3, depth: 0, nowMs: NOW };
+    const ranked = rankRecall(query, sources, { recencyWeight: 0 });
+    expect(ranked.map((hit) => hit.id)).toEqual(['question', 'reply', 'weak1']);
+    expect(ranked[1].retrieval).toEqual(['lexical']);
+    expect(rankRecall(query, sources, { sequenceShare: 0 }).map((hit) => hit.id)).toEqual(['question', 'weak1', 'weak2']);
+  });
+
 });
 
 describe('state questions', () => {

@@ -1,6 +1,6 @@
 // The Prime service's argument checks (the tools validate with zod too; library callers get the
 // same typed errors) and the small pure helpers its reads use: merge patches, property filters,
-// vector hits to node hits, which events touched a node.
+// vector hits to node hits, recall's sequence look-up, which events touched a node.
 
 import { createHash } from 'node:crypto';
 import { InvalidError } from '../core/errors.js';
@@ -11,6 +11,7 @@ import { checkVector, normalize } from '../embed/codec.js';
 import { MAX_PRIME_ID_LENGTH, PRIME_EVENTS } from './events.js';
 import type { Embedder } from '../embed/types.js';
 import { customSpace, type PrimeProjection } from './projection.js';
+import { BACKWARD_SEQUENCE_RELATIONS, FORWARD_SEQUENCE_RELATIONS } from './sequence.js';
 
 export const PRIME_LIMITS = {
   maxTypeLength: 200,
@@ -117,6 +118,16 @@ export function nodeHits(projection: PrimeProjection, hits: Array<{ id: string; 
     if (nodeId === undefined || seen.has(nodeId)) continue;
     seen.add(nodeId);
     out.push({ id: nodeId, score: hit.score });
+  }
+  return out;
+}
+
+/** The nodes that come right after `id` in a sequence: targets of its forward edges, sources of backward ones pointing at it. */
+export function sequenceSuccessors(projection: PrimeProjection, id: string): string[] {
+  const out: string[] = [];
+  for (const edge of projection.edgesOf(id, 'both')) {
+    if (edge.source === id && FORWARD_SEQUENCE_RELATIONS.has(edge.relation)) out.push(edge.target);
+    else if (edge.target === id && BACKWARD_SEQUENCE_RELATIONS.has(edge.relation)) out.push(edge.source);
   }
   return out;
 }
