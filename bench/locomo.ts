@@ -147,14 +147,16 @@ export function createBm25Baseline(): RecallAdapter {
 /**
  * allsource through the product path: a real EmbeddedCore (in a temp directory) and the Prime
  * service, as an agent would store a conversation with prime_add_node and prime_add_edge: each
- * turn a `turn` node, one `session` node per session, `in_session` and `next` edges. Questions
- * go to prime_recall (depth 1, no type filter). Private `_` properties keep ids out of the text.
+ * turn a `turn` node, one `session` node per session, one `person` node per speaker (its name),
+ * `in_session`, `said_by` and `next` edges. Questions go to prime_recall (depth 1, no type
+ * filter). Private `_` properties keep ids out of the text.
  */
 export async function createAllsourceAdapter(options: { dataDir: string; embedder?: Embedder; tuning?: Partial<RecallTuning>; depth?: number }): Promise<RecallAdapter> {
   const store = await openEmbeddedCore({ dataDir: options.dataDir, durability: 'none' });
   const prime = createPrimeService({ store, embedder: options.embedder, recallTuning: options.tuning });
   const tenant = 'locomo';
   const sessions = new Map<number, string>();
+  const speakers = new Map<string, string>();
   let previous: { id: string; session: number } | undefined;
   return {
     async addTurn(turn) {
@@ -163,8 +165,14 @@ export async function createAllsourceAdapter(options: { dataDir: string; embedde
         sessionId = (await prime.addNode(tenant, { type: 'session', properties: { _session: turn.session, _date: turn.sessionDate } })).id;
         sessions.set(turn.session, sessionId);
       }
+      let speakerId = speakers.get(turn.speaker);
+      if (speakerId === undefined) {
+        speakerId = (await prime.addNode(tenant, { type: 'person', properties: { name: turn.speaker } })).id;
+        speakers.set(turn.speaker, speakerId);
+      }
       const node = await prime.addNode(tenant, { type: 'turn', properties: { text: turnText(turn), _dia_id: turn.diaId } });
       await prime.addEdge(tenant, { source: node.id, target: sessionId, relation: 'in_session' });
+      await prime.addEdge(tenant, { source: node.id, target: speakerId, relation: 'said_by' });
       if (previous !== undefined && previous.session === turn.session) await prime.addEdge(tenant, { source: previous.id, target: node.id, relation: 'next' });
       previous = { id: node.id, session: turn.session };
     },

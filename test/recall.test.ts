@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createHashEmbedder, HASH_EMBEDDER_NAME } from '../src/embed/hashEmbedder.js';
 import { LexicalIndex } from '../src/prime/lexical.js';
+import { nameCandidates } from '../src/prime/anchors.js';
 import { rankRecall, type RecallSources } from '../src/prime/recall.js';
 import { contextualScores } from '../src/prime/sequence.js';
 import { stateQuestion } from '../src/prime/stateQuery.js';
@@ -342,7 +343,7 @@ describe('rankRecall', () => {
   });
 });
 
-describe('sequence context', () => {
+describe('sequence context and named nodes', () => {
   it('scores a successor the better of its own and a share of its predecessor\'s score, plus a fifth of the other', () => {
     const next: Record<string, string[]> = { question: ['reply'], other: ['otherReply'] };
     const scored = contextualScores(
@@ -373,6 +374,28 @@ describe('sequence context', () => {
     expect(rankRecall(query, sources, { sequenceShare: 0 }).map((hit) => hit.id)).toEqual(['question', 'weak1', 'weak2']);
   });
 
+  it('favours memories linked to a node the query names, not the node itself', () => {
+    const edges: Array<[string, string, string]> = [['bySpeaker', 'mel', 'said_by']];
+    const sources: RecallSources = {
+      ...makeSources({ byOther: { lexical: 5 }, bySpeaker: { lexical: 4 }, mel: { lexical: 3 } }, edges),
+      named: (text) => (text.includes('Mel') ? ['mel'] : []),
+      linked: (id, other) => edges.some(([a, b]) => (a === id && b === other) || (a === other && b === id)),
+    };
+    const query = { text: 'What does Mel like?', topK: 3, depth: 0, nowMs: NOW };
+    const ranked = rankRecall(query, sources, { recencyWeight: 0 });
+    expect(ranked.map((hit) => hit.id)).toEqual(['bySpeaker', 'byOther', 'mel']);
+    expect(ranked[0].parts.graph).toBeCloseTo(0.2, 12);
+    expect(ranked[0].retrieval).toEqual(['lexical', 'graph']);
+    expect(rankRecall(query, sources, { anchorWeight: 0, recencyWeight: 0 }).map((hit) => hit.id)).toEqual(['byOther', 'bySpeaker', 'mel']);
+    expect(rankRecall({ ...query, text: 'What does anyone like?' }, sources, { recencyWeight: 0 })[0].id).toBe('byOther');
+  });
+
+  it('offers the words of a question, runs of them and their capitalised forms as names', () => {
+    const names = nameCandidates("What do Melanie's kids like? ask ada lovelace");
+    expect(names).toEqual(expect.arrayContaining(['Melanie', 'kids', 'Ada', 'Ada lovelace', 'ada lovelace', 'Melanie kids like']));
+    expect(names).not.toContain("Melanie's");
+    expect(nameCandidates('')).toEqual([]);
+  });
 });
 
 describe('state questions', () => {

@@ -1,6 +1,6 @@
 // The Prime service's argument checks (the tools validate with zod too; library callers get the
 // same typed errors) and the small pure helpers its reads use: merge patches, property filters,
-// vector hits to node hits, recall's sequence look-up, which events touched a node.
+// vector hits to node hits, recall's sequence and name look-ups, which events touched a node.
 
 import { createHash } from 'node:crypto';
 import { InvalidError } from '../core/errors.js';
@@ -11,6 +11,7 @@ import { checkVector, normalize } from '../embed/codec.js';
 import { MAX_PRIME_ID_LENGTH, PRIME_EVENTS } from './events.js';
 import type { Embedder } from '../embed/types.js';
 import { customSpace, type PrimeProjection } from './projection.js';
+import { nameCandidates } from './anchors.js';
 import { BACKWARD_SEQUENCE_RELATIONS, FORWARD_SEQUENCE_RELATIONS } from './sequence.js';
 
 export const PRIME_LIMITS = {
@@ -122,14 +123,39 @@ export function nodeHits(projection: PrimeProjection, hits: Array<{ id: string; 
   return out;
 }
 
+/**
+ * A node with more edges than this is a hub (a person, a session), not an item of a sequence:
+ * recall asks for the successors of every keyword candidate, and listing a hub's edges would cost
+ * a copy of all of them per query.
+ */
+const MAX_SEQUENCE_DEGREE = 64;
+
 /** The nodes that come right after `id` in a sequence: targets of its forward edges, sources of backward ones pointing at it. */
 export function sequenceSuccessors(projection: PrimeProjection, id: string): string[] {
+  if (projection.degree(id) > MAX_SEQUENCE_DEGREE) return [];
   const out: string[] = [];
   for (const edge of projection.edgesOf(id, 'both')) {
     if (edge.source === id && FORWARD_SEQUENCE_RELATIONS.has(edge.relation)) out.push(edge.target);
     else if (edge.target === id && BACKWARD_SEQUENCE_RELATIONS.has(edge.relation)) out.push(edge.source);
   }
   return out;
+}
+
+/** Live nodes whose name the query text mentions (anchors.ts), each once, in the order named. */
+export function namedNodes(projection: PrimeProjection, text: string): string[] {
+  const out: string[] = [];
+  for (const name of nameCandidates(text)) {
+    const node = projection.nodeByName(name);
+    if (node !== undefined && !out.includes(node.id)) out.push(node.id);
+  }
+  return out;
+}
+
+/** Whether an edge joins `a` and `b` (either way), read from the one with fewer edges (the other may be a hub). */
+export function linkedNodes(projection: PrimeProjection, a: string, b: string): boolean {
+  const [from, to] = projection.degree(a) <= projection.degree(b) ? [a, b] : [b, a];
+  for (const edge of projection.edgesOf(from, 'both')) if (edge.source === to || edge.target === to) return true;
+  return false;
 }
 
 /** Whether a prime event touched node `id` (its own events, its edges', its vectors'); learns edge and vector ids as it goes. */
