@@ -379,7 +379,7 @@ describe('sequence context and named nodes', () => {
     const sources: RecallSources = {
       ...makeSources({ byOther: { lexical: 5 }, bySpeaker: { lexical: 4 }, mel: { lexical: 3 } }, edges),
       named: (text) => (text.includes('Mel') ? ['mel'] : []),
-      linked: (id, other) => edges.some(([a, b]) => (a === id && b === other) || (a === other && b === id)),
+      linkedTo: (other) => (id) => edges.some(([a, b]) => (a === id && b === other) || (a === other && b === id)),
     };
     const query = { text: 'What does Mel like?', topK: 3, depth: 0, nowMs: NOW };
     const ranked = rankRecall(query, sources, { recencyWeight: 0 });

@@ -23,8 +23,8 @@ export interface RecallSources {
   successors?(id: string): readonly string[];
   /** Live nodes the query names (see anchors.ts); without it, no anchoring. */
   named?(text: string): readonly string[];
-  /** Whether an edge joins `id` and `other`, either way. */
-  linked?(id: string, other: string): boolean;
+  /** A test of whether an edge joins a node to `other`, either way (made once per named node, asked of every candidate). */
+  linkedTo?(other: string): (id: string) => boolean;
   /** Cosine candidates, best first. */
   semantic(vector: Float32Array, limit: number): Array<{ id: string; score: number }>;
   /** Edges touching `id`, both directions, as (other end, relation, weight). */
@@ -351,12 +351,13 @@ function expandGraph(
 
 /** Candidates linked to a node the query names gain `weight` on their graph part (at most 3 names are used). */
 function anchor(candidates: Map<string, Candidate>, text: string, sources: RecallSources, weight: number, info: (id: string) => unknown): void {
-  if (sources.named === undefined || sources.linked === undefined) return;
+  if (sources.named === undefined || sources.linkedTo === undefined) return;
   const named = sources.named(text).filter((id) => info(id) !== undefined).slice(0, 3);
   if (named.length === 0) return;
+  const tests = named.map((id) => sources.linkedTo!(id));
   for (const entry of candidates.values()) {
     if (named.includes(entry.id)) continue;
-    if (named.some((id) => sources.linked!(entry.id, id))) entry.parts.graph += weight;
+    if (tests.some((linked) => linked(entry.id))) entry.parts.graph += weight;
   }
 }
 

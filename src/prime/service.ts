@@ -21,7 +21,7 @@ import { edgeCreated, edgeDeleted, edgeEntity, nodeCreated, nodeDeleted, nodeEnt
 import { customSpace, PrimeProjection } from './projection.js';
 import { hnswAvailability } from './vectorIndex.js';
 import { rankRecall, tuningForEmbedder, type RecallTuning } from './recall.js';
-import { callerVector, checkInt, checkVectorDims, checkName, checkPrimeId, checkProperties, checkText, linkedNodes, mergeProperties, namedNodes, nodeHits, PRIME_LIMITS, propertiesMatch, sequenceSuccessors, touches } from './serviceArgs.js';
+import { callerVector, checkInt, checkVectorDims, checkName, checkPrimeId, checkProperties, checkText, linkedTo, mergeProperties, namedNodes, nodeHits, PRIME_LIMITS, propertiesMatch, sequenceSuccessors, touches } from './serviceArgs.js';
 import type { SnapshotPolicy } from './snapshots.js';
 import { HYDRATE_PAGE, PrimeTenants } from './tenants.js';
 import { neighbors, shortestPath, subgraph } from './traverse.js';
@@ -474,7 +474,7 @@ class Prime implements PrimeService, PrimeServiceExtras {
         neighbors: (id) => projection.neighborLinks(id),
         successors: (id) => sequenceSuccessors(projection, id),
         named: (text) => namedNodes(projection, text),
-        linked: (id, other) => linkedNodes(projection, id, other),
+        linkedTo: (other) => linkedTo(projection, other),
         degree: (id) => projection.degree(id),
         info: (id) => projection.nodeInfo(id),
         ids: () => projection.nodeIds(),

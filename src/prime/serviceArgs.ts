@@ -151,11 +151,16 @@ export function namedNodes(projection: PrimeProjection, text: string): string[] 
   return out;
 }
 
-/** Whether an edge joins `a` and `b` (either way), read from the one with fewer edges (the other may be a hub). */
-export function linkedNodes(projection: PrimeProjection, a: string, b: string): boolean {
-  const [from, to] = projection.degree(a) <= projection.degree(b) ? [a, b] : [b, a];
-  for (const edge of projection.edgesOf(from, 'both')) if (edge.source === to || edge.target === to) return true;
-  return false;
+/** Up to this many edges, a named node's neighbours are gathered once per query; past it each candidate's own edges are read. */
+const MAX_GATHERED_NEIGHBOURS = 4096;
+
+/** A test of whether an edge joins a node to `other` (either way): a set of its neighbours, or, for a large hub, a look at the asked node's edges. */
+export function linkedTo(projection: PrimeProjection, other: string): (id: string) => boolean {
+  if (projection.degree(other) <= MAX_GATHERED_NEIGHBOURS) {
+    const neighbours = new Set(projection.neighborLinks(other).map((link) => link.id));
+    return (id) => neighbours.has(id);
+  }
+  return (id) => projection.edgesOf(id, 'both').some((edge) => edge.source === other || edge.target === other);
 }
 
 /** Whether a prime event touched node `id` (its own events, its edges', its vectors'); learns edge and vector ids as it goes. */
