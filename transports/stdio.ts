@@ -25,6 +25,8 @@ export interface StdioServerOptions {
   readOnly?: boolean;
   /** Where export_events may write files (default: `exports` in the data directory). */
   exportDir?: string;
+  /** Further directories import_events may read files from. */
+  importDirs?: readonly string[];
 }
 
 /** Largest message the server reads, in bytes. */
@@ -68,6 +70,7 @@ export async function runStdioServer(options: StdioServerOptions): Promise<void>
       mode: 'local',
       dataDir: options.dataDir,
       exportDir: options.exportDir,
+      importDirs: options.importDirs,
       log,
     });
     callers = toolCallers(server);
