@@ -29,6 +29,8 @@ export interface SnapshotStore {
   read(tenant: string, expected: SnapshotExpectation & { lastPosition: number }): Promise<SnapshotRead | null>;
   /** Replaces the tenant's snapshot; resolves with its size in bytes. */
   write(tenant: string, state: ProjectionState, meta: SnapshotMeta): Promise<number>;
+  /** True once the store has learned it cannot keep snapshots at all (a Core that keeps no artifacts): none is written then. */
+  disabled?(): boolean;
 }
 
 /** Snapshots as files, one directory per tenant (`dirOf`), written atomically (snapshot.ts). */
@@ -147,7 +149,7 @@ export class SnapshotKeeper {
    */
   noteProgress(tenant: string, subject: SnapshotSubject): void {
     const projection = subject.projection;
-    if (this.closed || projection === undefined || projection.eventCount < this.policy.minEvents) return;
+    if (this.closed || projection === undefined || projection.eventCount < this.policy.minEvents || this.options.snapshots.disabled?.() === true) return;
     let progress = this.progress.get(projection);
     if (progress === undefined) this.progress.set(projection, (progress = { events: 0, writtenAt: 0, timer: null }));
     if (progress.timer !== null) return;
@@ -174,7 +176,7 @@ export class SnapshotKeeper {
    */
   async flushInQueue(tenant: string, subject: SnapshotSubject, force = false): Promise<void> {
     const projection = subject.projection;
-    if (projection === undefined || projection.eventCount < this.policy.minEvents) return;
+    if (projection === undefined || projection.eventCount < this.policy.minEvents || this.options.snapshots.disabled?.() === true) return;
     const progress = this.progress.get(projection);
     if (progress?.timer) {
       clearTimeout(progress.timer);
@@ -226,6 +228,11 @@ export class SnapshotKeeper {
         this.options.log(`allsource: wrote the Prime snapshot ${where} (${state.eventCount} events, ${(bytes / 1048576).toFixed(1)} MiB, ${Math.round(performance.now() - started)} ms)`);
       } catch (error) {
         this.counters.writeFailures++;
+        // A failed write waits as long as a successful one before the next try (minIntervalMs):
+        // a store that keeps refusing (a full disk, a Core over its cap) is not asked every few seconds.
+        const progress = this.progress.get(projection);
+        if (progress === undefined) this.progress.set(projection, { events: 0, writtenAt: Date.now(), timer: null });
+        else progress.writtenAt = Date.now();
         this.options.log(`allsource: cannot write the Prime snapshot ${where}: ${error instanceof Error ? error.message : String(error)}`);
       } finally {
         projection.releaseState(state);
