@@ -103,9 +103,9 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms 
   }
   throw new Error(`timed out waiting for ${what}`);
 }
-/** Resolves once the tenant's snapshot is on the Core (uploaded in the background). */
-async function uploaded(tenant: string): Promise<void> {
-  await waitFor(`the ${tenant} snapshot`, async () => ((await store.listArtifacts(tenant)).some((a) => a.name === PRIME_SNAPSHOT_ARTIFACT) ? true : undefined));
+/** Resolves once the tenant's snapshot is on the Core (uploaded in the background), and `by` has counted it. */
+async function uploaded(tenant: string, by?: Service): Promise<void> {
+  await waitFor(`the ${tenant} snapshot`, async () => ((await store.listArtifacts(tenant)).some((a) => a.name === PRIME_SNAPSHOT_ARTIFACT) && (by === undefined || by.snapshotInfo()!.written > 0) ? true : undefined));
 }
 
 /** Counts the store's full-log queries (a hydration from the log pages through query; a restored one only watches the tail). */
@@ -141,7 +141,7 @@ describe('Prime snapshots on the Core', () => {
     await seed('acme', 300);
     const first = hosted();
     await first.stats('acme', {});
-    await uploaded('acme');
+    await uploaded('acme', first);
     expect(first.snapshotInfo()).toMatchObject({ written: 1, write_failures: 0 });
     const [meta] = await store.listArtifacts('acme');
     expect(meta).toMatchObject({ name: PRIME_SNAPSHOT_ARTIFACT, format: SNAPSHOT_FORMAT, embedder: HASH_EMBEDDER_NAME, position: (await store.stats('acme')).last_position });
@@ -347,6 +347,14 @@ describe('Prime snapshots on the Core', () => {
     expect(bad[0][1].json?.error?.message).toMatch(/name: must be 1-63 characters: a lowercase letter/);
     await expect(store.putArtifact('acme', 'UPPER', { position: 1, format: 1, embedder: 'x' }, Buffer.from('x'))).rejects.toMatchObject({ code: 'invalid', field: 'name' });
     expect(await store.listArtifacts('acme')).toEqual([]);
+
+    // At most eight names per tenant; replacing one of them is always fine.
+    const facts = { position: 1, format: 1, embedder: 'x' };
+    for (let i = 0; i < 8; i++) await store.putArtifact('acme', `a${i}`, facts, Buffer.from(`v${i}`));
+    await expect(store.putArtifact('acme', 'a8', facts, Buffer.from('x'))).rejects.toMatchObject({ code: 'quota_exceeded', field: 'name' });
+    await store.putArtifact('acme', 'a0', { ...facts, position: 2 }, Buffer.from('again'));
+    expect((await store.listArtifacts('acme')).map((a) => [a.name, a.position])).toEqual([...Array.from({ length: 8 }, (_, i) => [`a${i}`, i === 0 ? 2 : 1])]);
+    expect(await store.listArtifacts('other')).toEqual([]);
   });
 
   it('on a Core that keeps no artifacts, says so, and Prime folds the log without asking again', async () => {
