@@ -16,11 +16,11 @@ import { AllSourceError, InvalidError } from './errors.js';
 /** Names: a lowercase letter, then up to 62 lowercase letters, digits or dashes. */
 const NAME = /^[a-z][a-z0-9-]{0,62}$/;
 /**
- * Largest artifact by default: 256 MiB. A Prime snapshot takes roughly dims × 5 bytes per memory
- * (its float vectors and their int8 copy) plus about 1 KiB of graph and lexical index, so this holds
- * ~200,000 memories with the offline 256-d embedder, ~30,000 with 1536-d vectors; past that a
- * tenant folds from the log as it would without one. Both ends hold a whole artifact in memory while
- * it travels, so the cap is also what one transfer may cost each of them.
+ * Largest artifact by default: 256 MiB. A Prime snapshot measured 11.9 MiB for 10,000 short
+ * memories with the offline 256-d embedder (bench/serve.ts), about 1.2 KiB each, so this holds
+ * ~200,000 of them; wider vectors (1536-d, 6 KiB a memory as f32) hold fewer. Past the cap a
+ * tenant folds from the log as it would without one. Both ends hold a whole artifact in memory
+ * while it travels, so the cap is also what one transfer may cost each of them.
  */
 export const DEFAULT_MAX_ARTIFACT_BYTES = 256 * 1024 * 1024;
 /** Distinct artifact names a tenant may hold: with the size cap, a bound on what one tenant stores. */

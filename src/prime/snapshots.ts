@@ -101,9 +101,12 @@ export class SnapshotKeeper {
    * The tenant's projection restored from its snapshot, if there is one that checks out against
    * the log (whose last position is `lastPosition`); undefined otherwise, logged when one was
    * there but could not be used. The caller still catches it up, which rejects it (see the banner)
-   * when a tombstone or restore follows it.
+   * when a tombstone or restore follows it. A log of fewer than `minEvents` events (`logEvents`, all
+   * types, tombstoned ones included) is not snapshotted under this policy, so none is looked for:
+   * over HttpCore, a round trip saved on every small tenant's first read.
    */
-  async load(tenant: string, lastPosition: number, options: ProjectionOptions): Promise<{ projection: PrimeProjection; controlPosition: number } | undefined> {
+  async load(tenant: string, lastPosition: number, options: ProjectionOptions, logEvents = Number.POSITIVE_INFINITY): Promise<{ projection: PrimeProjection; controlPosition: number } | undefined> {
+    if (logEvents < this.policy.minEvents) return undefined;
     const read = await this.options.snapshots.read(tenant, { tenant, embedder: this.options.embedder, lastPosition });
     if (read === null) return undefined;
     const reject = (reason: string): undefined => {

@@ -195,9 +195,10 @@ export class PrimeTenants {
   private async hydrate(tenant: string, slot: TenantSlot, allowSnapshot = true): Promise<void> {
     this.hydrations++;
     // Control events after this position (e.g. a tombstone landing mid-hydration) force a rebuild.
-    const startPosition = (await this.store.stats(tenant)).last_position;
+    const stats = await this.store.stats(tenant);
+    const startPosition = stats.last_position;
     if (allowSnapshot && this.snapshots !== undefined) {
-      const restored = await this.snapshots.load(tenant, startPosition, this.projectionOptions(tenant, null));
+      const restored = await this.snapshots.load(tenant, startPosition, this.projectionOptions(tenant, null), stats.events + stats.tombstoned_events);
       if (restored !== undefined) {
         slot.projection = restored.projection;
         slot.controlPosition = restored.controlPosition;
