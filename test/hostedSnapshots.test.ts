@@ -6,9 +6,12 @@
 // before upload, stale (a position past the log), foreign (another tenant's) or made with another
 // embedder are ignored with a log line, and the answers stay right. The routes refuse an artifact
 // over the cap, bad names and facts (naming the field), and another tenant's key; read-only keys
-// read but do not write; a Core that keeps no artifacts says so, and Prime folds the log.
+// read but do not write; a Core that keeps no artifacts says so, and Prime folds the log; the
+// `allsource core` binary keeps them under its data directory, capped by --max-artifact-bytes.
 
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -25,7 +28,7 @@ import { edgeCreated, nodeCreated, nodeDeleted, nodeUpdated } from '../src/prime
 import { createPrimeService, type PrimeServiceOptions } from '../src/prime/service.js';
 import { SNAPSHOT_FORMAT } from '../src/prime/snapshot.js';
 import { startHostedMcpServer, type McpHttpServer } from '../transports/http.js';
-import { startTestCore, TEST_ADMIN_KEY, type TestCore } from './helpers/coreServer.js';
+import { startCoreProcess, startTestCore, TEST_ADMIN_KEY, type TestCore } from './helpers/coreServer.js';
 
 /** One clock for every service, so recall's recency term is the same in the ones compared. */
 const now = (): number => Date.parse('2030-01-01T00:00:00.000Z');
@@ -372,5 +375,22 @@ describe('Prime snapshots on the Core', () => {
     await prime.stats('acme', {});
     await prime.writeSnapshots();
     expect(prime.snapshotInfo()).toMatchObject({ written: 0, write_failures: 1 });
+  });
+
+  it('`allsource core` keeps them under its data directory, capped by --max-artifact-bytes', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'allsource-artifacts-cli-'));
+    closers.push(() => rm(dataDir, { recursive: true, force: true }));
+    const child = await startCoreProcess(dataDir, { PATH: process.env.PATH, HOME: dataDir, ALLSOURCE_ADMIN_KEY: TEST_ADMIN_KEY }, ['--max-artifact-bytes', '4096']);
+    closers.push(async () => void (child.child.exitCode === null && child.child.kill('SIGKILL')));
+    const client = await openHttpCore({ url: child.url, key: TEST_ADMIN_KEY, retryForMs: 500 });
+    closers.push(() => client.close());
+    const meta = await client.putArtifact('acme', 'prime-snapshot', { position: 7, format: 1, embedder: 'x' }, Buffer.alloc(4096, 1));
+    expect(meta).toMatchObject({ name: 'prime-snapshot', position: 7, bytes: 4096 });
+    const [tenantDir] = readdirSync(join(dataDir, 'artifacts'));
+    expect(existsSync(join(dataDir, 'artifacts', tenantDir, 'prime-snapshot.art'))).toBe(true);
+    await expect(client.putArtifact('acme', 'prime-snapshot', { position: 8, format: 1, embedder: 'x' }, Buffer.alloc(4097))).rejects.toMatchObject({ code: 'invalid', field: 'body', message: expect.stringMatching(/cap of 4096 bytes/) });
+    // The refused upload left the stored one as it was; the log never saw either.
+    expect((await client.getArtifact('acme', 'prime-snapshot'))!.meta.position).toBe(7);
+    expect((await client.stats('acme')).events).toBe(0);
   });
 });
