@@ -3,9 +3,9 @@
 // next read. A write applies to a projection only if the tenant is already warm, and it does so
 // by catching up from the log (positions make the fold idempotent), never hydrate-then-apply, so
 // counters stay exact in the process that wrote and in any other. Tombstones in the log (rare)
-// make a warm projection rebuild from the store on its next read. With a local data directory, a
-// cold tenant starts from its projection snapshot when one checks out and folds only the events
-// after it. The cache, hydration and catch-up live in tenants.ts; argument checks in serviceArgs.ts.
+// make a warm projection rebuild from the store on its next read. With a data directory (hosted: the
+// Core's artifacts), a cold tenant starts from its projection snapshot when one checks out and folds
+// only the events after it. Cache, hydration, catch-up: tenants.ts; argument checks: serviceArgs.ts.
 
 import { InvalidError, NotFoundError } from '../core/errors.js';
 import { isPlainObject } from '../core/fold.js';
@@ -39,10 +39,7 @@ export interface PrimeServiceOptions {
    * false turns them off, an object tunes when they are written.
    */
   snapshots?: boolean | Partial<SnapshotPolicy>;
-  /**
-   * Where snapshots are kept instead of `<dataDir>/prime`: hosted mode keeps them on the Core
-   * (createCoreSnapshotStore), so a fresh instance starts from one.
-   */
+  /** Where snapshots are kept instead of `<dataDir>/prime` (hosted: on the Core, createCoreSnapshotStore). */
   snapshotStore?: SnapshotStore;
   log?: (line: string) => void;
   /** Vectors in a space before an HNSW index is built for it (default 5000). */
