@@ -329,6 +329,9 @@ describe('Prime snapshots on the Core', () => {
     expect((await alpha.getArtifact('alpha', 'prime-snapshot'))!.bytes.toString()).toBe('alpha secret');
     expect(await alpha.deleteArtifact('alpha', 'prime-snapshot')).toBe(true);
     expect(await alpha.getArtifact('alpha', 'prime-snapshot')).toBeNull();
+    // Facts outside ASCII survive the header they come back in.
+    await alpha.putArtifact('alpha', 'named', { ...facts, embedder: 'modèle-东京' }, Buffer.from('x'));
+    expect((await alpha.getArtifact('alpha', 'named'))!.meta.embedder).toBe('modèle-东京');
   });
 
   it('names the field of bad input and stores nothing', async () => {
