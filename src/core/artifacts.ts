@@ -9,7 +9,8 @@
 // that it keeps none.
 
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { AllSourceError, InvalidError } from './errors.js';
 
@@ -51,7 +52,8 @@ export interface ArtifactMeta extends ArtifactFacts {
 
 /** Where a Core keeps artifacts. Every call names the tenant; nothing reads across tenants. */
 export interface ArtifactStore {
-  get(tenant: string, name: string): Promise<{ meta: ArtifactMeta; bytes: Buffer } | null>;
+  /** The artifact's meta, its length as stored, and its bytes as a stream; null when there is none. */
+  read(tenant: string, name: string): Promise<{ meta: ArtifactMeta; bytes: number; stream: Readable } | null>;
   list(tenant: string): Promise<ArtifactMeta[]>;
   put(tenant: string, name: string, facts: ArtifactFacts, bytes: Buffer): Promise<ArtifactMeta>;
   /** Whether there was one to delete. */
@@ -107,21 +109,41 @@ function tenantDir(root: string, tenant: string): string {
 export function createFileArtifactStore(root: string): ArtifactStore {
   const pathOf = (tenant: string, name: string): string => join(tenantDir(root, tenant), `${name}.art`);
 
-  /** The stored header and where the bytes start; null when the file is missing, not ours, or another tenant's. */
-  const readHeader = (tenant: string, file: Buffer): { meta: ArtifactMeta; start: number } | null => {
-    if (file.length < MAGIC.length + 4 || !file.subarray(0, MAGIC.length).equals(MAGIC)) return null;
-    const length = file.readUInt32LE(MAGIC.length);
-    const start = MAGIC.length + 4 + length;
-    if (start > file.length) return null;
-    let stored: StoredMeta;
+  /**
+   * The stored header of `name`, and the open file positioned after it; null when the file is
+   * missing, not an artifact file, or another tenant's. The caller closes the handle.
+   */
+  const openStored = async (tenant: string, name: string): Promise<{ meta: ArtifactMeta; start: number; size: number; handle: FileHandle } | null> => {
+    let handle: FileHandle;
     try {
-      stored = JSON.parse(file.subarray(MAGIC.length + 4, start).toString('utf8')) as StoredMeta;
-    } catch {
-      return null;
+      handle = await open(pathOf(tenant, name), 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
     }
-    if (stored.tenant !== tenant) return null;
-    const { tenant: _tenant, ...meta } = stored;
-    return { meta, start };
+    try {
+      const { size } = await handle.stat();
+      const prefix = Buffer.alloc(MAGIC.length + 4);
+      const { bytesRead } = await handle.read(prefix, 0, prefix.length, 0);
+      if (bytesRead < prefix.length || !prefix.subarray(0, MAGIC.length).equals(MAGIC)) return close(handle);
+      const length = prefix.readUInt32LE(MAGIC.length);
+      const start = prefix.length + length;
+      if (start > size || length > 1024 * 1024) return close(handle);
+      const header = Buffer.alloc(length);
+      if ((await handle.read(header, 0, length, prefix.length)).bytesRead < length) return close(handle);
+      let stored: StoredMeta;
+      try {
+        stored = JSON.parse(header.toString('utf8')) as StoredMeta;
+      } catch {
+        return close(handle);
+      }
+      if (stored.tenant !== tenant) return close(handle);
+      const { tenant: _tenant, ...meta } = stored;
+      return { meta, start, size, handle };
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      throw err;
+    }
   };
 
   const names = async (tenant: string): Promise<string[]> => {
@@ -133,27 +155,22 @@ export function createFileArtifactStore(root: string): ArtifactStore {
     }
   };
 
-  const get = async (tenant: string, name: string): Promise<{ meta: ArtifactMeta; bytes: Buffer } | null> => {
-    let file: Buffer;
-    try {
-      file = await readFile(pathOf(tenant, name));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw err;
-    }
-    const header = readHeader(tenant, file);
-    // The bytes are sent as they are; the loader compares them with the digest (a damaged file is
-    // then ignored by the loader, which rebuilds, rather than hidden here).
-    return header === null ? null : { meta: header.meta, bytes: file.subarray(header.start) };
-  };
-
   return {
-    get,
+    read: async (tenant, name) => {
+      const found = await openStored(tenant, name);
+      if (found === null) return null;
+      // Streamed from the file as it is: the Core never holds a whole artifact, and the loader
+      // checks what arrives (a damaged file is then ignored by the loader, which rebuilds).
+      const stream = found.handle.createReadStream({ start: found.start, autoClose: true });
+      return { meta: found.meta, bytes: found.size - found.start, stream };
+    },
     list: async (tenant) => {
       const metas: ArtifactMeta[] = [];
       for (const name of (await names(tenant)).sort()) {
-        const found = await get(tenant, name);
-        if (found !== null) metas.push(found.meta);
+        const found = await openStored(tenant, name);
+        if (found === null) continue;
+        await found.handle.close();
+        metas.push(found.meta);
       }
       return metas;
     },
@@ -201,6 +218,11 @@ export function createFileArtifactStore(root: string): ArtifactStore {
 }
 
 /** Makes a rename in `dir` durable. */
+async function close(handle: FileHandle): Promise<null> {
+  await handle.close();
+  return null;
+}
+
 async function syncDir(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
   try {

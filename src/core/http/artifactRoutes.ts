@@ -57,9 +57,9 @@ export function registerArtifactRoutes(app: FastifyInstance, ctx: ArtifactRoutes
 
     scope.get(GET.url, async (req: Req, reply: FastifyReply) => {
       const { tenant, name } = access(GET, req);
-      const found = await store().get(tenant, name);
+      const found = await store().read(tenant, name);
       if (found === null) throw new NotFoundError(`artifact ${JSON.stringify(name)} not found`, { field: 'name' });
-      return reply.header('content-type', 'application/octet-stream').header(ARTIFACT_META_HEADER, encodeMetaHeader(found.meta)).send(found.bytes);
+      return reply.header('content-type', 'application/octet-stream').header('content-length', String(found.bytes)).header(ARTIFACT_META_HEADER, encodeMetaHeader(found.meta)).send(found.stream);
     });
 
     scope.put(
