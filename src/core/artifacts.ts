@@ -20,8 +20,8 @@ const NAME = /^[a-z][a-z0-9-]{0,62}$/;
  * Largest artifact by default: 256 MiB. A Prime snapshot measured 11.9 MiB for 10,000 short
  * memories with the offline 256-d embedder (bench/serve.ts), about 1.2 KiB each, so this holds
  * ~200,000 of them; wider vectors (1536-d, 6 KiB a memory as f32) hold fewer. Past the cap a
- * tenant folds from the log as it would without one. Both ends hold a whole artifact in memory
- * while it travels, so the cap is also what one transfer may cost each of them.
+ * tenant folds from the log as it would without one. An upload is held whole in memory (the Core's
+ * until it is on disk, serve's while it is built), so the cap is also what one upload may cost.
  */
 export const DEFAULT_MAX_ARTIFACT_BYTES = 256 * 1024 * 1024;
 /** Distinct artifact names a tenant may hold: with the size cap, a bound on what one tenant stores. */
