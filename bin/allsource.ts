@@ -200,6 +200,7 @@ function buildProgram(): Command {
     .option('--insecure-local', 'run without an admin key: requests without a key act as admin; loopback hosts only')
     .option('--rate-limit <n>', 'requests per second per key, 429 past it (default: no limit)', integerIn(1, 1_000_000))
     .option('--max-body-bytes <n>', 'largest request body (default 32 MiB)', integerIn(1024, 1024 * 1024 * 1024))
+    .option('--max-artifact-bytes <n>', 'largest derived artifact a tenant may store, e.g. the Prime snapshot a serve instance starts from (default 256 MiB)', integerIn(1024, 1024 * 1024 * 1024))
     .option('--postgres <url>', 'serve PostgreSQL instead of the data directory (postgres:// URL of the runtime role; run `allsource migrate --postgres` first); any number of nodes may share one database')
     .action(async (opts: CoreFlags, cmd: Command) => {
       const { runCore } = await import('../src/cli/core.js');
