@@ -2,8 +2,9 @@
 // core` and a real `allsource serve --core` as child processes on loopback, driven by real MCP
 // clients over streamable HTTP, one per tenant. Measures tools/call throughput and latency with 50
 // concurrent callers spread over 100 tenants, and the cold hydration of a tenant holding 10,000
-// Prime memories through HttpCore; then the same call mix over stdio (`allsource mcp`, one
-// tenant) for the ratio. Prints one markdown table; every figure is measured here.
+// Prime memories through HttpCore, folding the whole log and starting from the snapshot a first
+// instance uploaded to the Core (the artifact `prime-snapshot`); then the same call mix over stdio
+// (`allsource mcp`, one tenant) for the ratio. Prints one markdown table; every figure is measured here.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -15,6 +16,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CoreAdminClient, openHttpCore } from '../src/core/http/index.js';
 import { nodeCreated } from '../src/prime/events.js';
+import { createCoreSnapshotStore } from '../src/prime/coreSnapshots.js';
 import { createPrimeService } from '../src/prime/service.js';
 import { formatNumber, makeRow, percentile, renderTable, type Row } from './stats.js';
 
@@ -153,6 +155,7 @@ async function main(): Promise<void> {
     }
     const hydrations: number[] = [];
     for (let round = 0; round < 3; round++) {
+      // No snapshot store: the whole log, as an instance whose Core keeps no artifacts.
       const prime = createPrimeService({ store, vectorSearch: 'exact' });
       const t0 = performance.now();
       const stats = await prime.stats('cold-tenant', {});
@@ -160,10 +163,31 @@ async function main(): Promise<void> {
       if (stats.nodes !== COLD_MEMORIES) throw new Error(`hydrated ${stats.nodes} nodes`);
       await prime.close();
     }
-    await store.close();
     hydrations.sort((a, b) => a - b);
     const hydration = hydrations[1];
     log(`cold hydration median ${hydration.toFixed(0)} ms (${hydrations.map((h) => h.toFixed(0)).join(', ')})`);
+
+    // A first instance uploads the tenant's snapshot; fresh ones (no local state) start from it.
+    const uploader = createPrimeService({ store, vectorSearch: 'exact', snapshotStore: createCoreSnapshotStore(store), snapshots: { delayMs: 3_600_000 }, log: () => {} });
+    await uploader.stats('cold-tenant', {});
+    await uploader.writeSnapshots();
+    await uploader.close();
+    const artifact = (await store.listArtifacts('cold-tenant')).find((a) => a.name === 'prime-snapshot');
+    if (artifact === undefined) throw new Error('no snapshot artifact was uploaded');
+    const fromArtifact: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      const prime = createPrimeService({ store, vectorSearch: 'exact', snapshotStore: createCoreSnapshotStore(store), snapshots: { delayMs: 3_600_000 }, log });
+      const t0 = performance.now();
+      const stats = await prime.stats('cold-tenant', {});
+      fromArtifact.push(performance.now() - t0);
+      if (stats.nodes !== COLD_MEMORIES || prime.snapshotInfo()?.loaded !== 1) throw new Error(`restored ${stats.nodes} nodes, snapshots ${JSON.stringify(prime.snapshotInfo())}`);
+      await prime.close();
+    }
+    await store.close();
+    fromArtifact.sort((a, b) => a - b);
+    const restored = fromArtifact[1];
+    const artifactNote = `snapshot artifact ${(artifact.bytes / 1048576).toFixed(1)} MiB; ${(hydration / restored).toFixed(1)}x faster than the whole log`;
+    log(`cold hydration from the Core's snapshot median ${restored.toFixed(0)} ms (${fromArtifact.map((h) => h.toFixed(0)).join(', ')}); ${artifactNote}`);
 
     log(`the same ${CALLS} calls over stdio, ${CALLERS} in flight, one tenant`);
     const stdioClient = new Client({ name: 'bench-serve', version: '0' });
@@ -178,12 +202,13 @@ async function main(): Promise<void> {
       makeRow('tools/call latency p50', 'ms', http.p50, stdio.p50),
       makeRow('tools/call latency p99', 'ms', http.p99, stdio.p99, { text: '<= 25 ms', check: (v) => v <= 25 }),
       makeRow(`cold hydration, ${COLD_MEMORIES.toLocaleString('en-US')} Prime memories over HttpCore`, 'ms', hydration, null, { text: '<= 300 ms', check: (v) => v <= 300 }),
+      makeRow(`cold hydration, ${COLD_MEMORIES.toLocaleString('en-US')} Prime memories, from the Core's snapshot artifact`, 'ms', restored, null),
     ];
     const lines = [
       `## allsource serve (hosted MCP over HTTP) — ${new Date().toISOString().slice(0, 10)}`,
       '',
       `- \`allsource core\` and \`allsource serve --core\` as child processes on 127.0.0.1; ${TENANTS} tenants, one MCP client each (streamable HTTP, JSON answers); ${CALLS} calls after ${WARM_UP.toLocaleString('en-US')} to warm up, ${CALLERS} in flight; mix: ingest_event, query_events, prime_add_node, prime_recall (top 5)`,
-      `- stdio: the same mix on \`allsource mcp\` (one tenant, one client, ${CALLERS} in flight); cold hydration: median of 3 fresh Prime services folding ${COLD_MEMORIES.toLocaleString('en-US')} node events through HttpCore`,
+      `- stdio: the same mix on \`allsource mcp\` (one tenant, one client, ${CALLERS} in flight); cold hydration: median of 3 fresh Prime services folding ${COLD_MEMORIES.toLocaleString('en-US')} node events through HttpCore; from the artifact: median of 3 fresh ones (no local state) fetching the \`prime-snapshot\` a first one uploaded, checking it against the log and restoring it (${artifactNote})`,
       `- errors: http ${http.errors}, stdio ${stdio.errors}; ${cpuNote}`,
       '',
       renderTable(rows, { a: 'serve (HTTP)', b: 'stdio', ratio: 'HTTP / stdio' }),

@@ -8,7 +8,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { resolveContext, type GlobalOptions } from '../src/cli/context.js';
 import { EXIT, debugEnabled, reportError } from '../src/cli/errors.js';
 import { createOutput } from '../src/cli/output.js';
-import { integerIn, collectWhere, commaList } from '../src/cli/parse.js';
+import { integerIn, collect, collectWhere, commaList } from '../src/cli/parse.js';
 import { parseToolsets, type McpFlags } from '../src/cli/mcp.js';
 import type { QueryFlags } from '../src/cli/query.js';
 import type { CoreFlags } from '../src/cli/core.js';
@@ -56,6 +56,7 @@ function buildProgram(): Command {
     .option('--toolsets <groups>', 'comma-separated tool groups to serve: events, prime, graph (default: all)', parseToolsets)
     .option('--read-only', 'hide every tool that writes to the log, and open the data directory without writing to it (no lock file; works on a read-only directory)')
     .option('--export-dir <dir>', 'where export_events may write files (default: exports in the data directory)')
+    .option('--import-dir <dir>', 'a directory import_events may read files from, besides the export directory (repeatable)', collect)
     .action(async (opts: McpFlags, cmd: Command) => {
       const { runMcp } = await import('../src/cli/mcp.js');
       await runMcp(context(cmd), opts);
@@ -199,6 +200,7 @@ function buildProgram(): Command {
     .option('--insecure-local', 'run without an admin key: requests without a key act as admin; loopback hosts only')
     .option('--rate-limit <n>', 'requests per second per key, 429 past it (default: no limit)', integerIn(1, 1_000_000))
     .option('--max-body-bytes <n>', 'largest request body (default 32 MiB)', integerIn(1024, 1024 * 1024 * 1024))
+    .option('--max-artifact-bytes <n>', 'largest derived artifact a tenant may store, e.g. the Prime snapshot a serve instance starts from (default 256 MiB)', integerIn(1024, 1024 * 1024 * 1024))
     .option('--postgres <url>', 'serve PostgreSQL instead of the data directory (postgres:// URL of the runtime role; run `allsource migrate --postgres` first); any number of nodes may share one database')
     .action(async (opts: CoreFlags, cmd: Command) => {
       const { runCore } = await import('../src/cli/core.js');

@@ -41,6 +41,22 @@ describe('prime_add_node and names', () => {
     expect(await h.fail('prime_add_node', { type: 'org', properties: { name: 'Acme' } })).toMatchObject({ code: 'conflict', field: 'properties.name' });
   });
 
+  it('parallel calls with one name (and a create_entities of it) make one node: the rest are conflicts', async () => {
+    const calls = [
+      ...Array.from({ length: 6 }, (_, i) => h.call('prime_add_node', { type: 'person', properties: { name: 'Grace Hopper', n: i } })),
+      h.call('create_entities', { entities: [{ name: 'Grace Hopper', entityType: 'person', observations: ['admiral'] }] }),
+    ];
+    const results = await Promise.all(calls);
+    const added = results.slice(0, 6).filter((r) => !r.isError);
+    const refused = results.slice(0, 6).filter((r) => r.isError);
+    const opened = await h.ok<{ entities: unknown[] }>('open_nodes', { names: ['Grace Hopper'] });
+    expect(opened.entities).toHaveLength(1);
+    // Either a prime_add_node took the name (create_entities then skipped it) or create_entities did.
+    expect(added.length).toBeLessThanOrEqual(1);
+    for (const r of refused) expect(textOf(r)).toMatch(/conflict: properties\.name: node '.+' \(person\) is already named "Grace Hopper"/);
+    expect((await h.ok<{ nodes: number }>('prime_stats')).nodes).toBe(1);
+  });
+
   it('creates a second node of the name with allow_same_name: true', async () => {
     const first = await h.ok<Node>('prime_add_node', { type: 'person', properties: { name: 'John Smith', city: 'Leeds' } });
     const second = await h.ok<Node>('prime_add_node', { type: 'person', properties: { name: 'John Smith', city: 'Perth' }, allow_same_name: true });

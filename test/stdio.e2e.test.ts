@@ -4,7 +4,7 @@
 // stdin ends; and nothing but JSON-RPC frames ever reaches its stdout.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -100,6 +100,25 @@ describe('stdio MCP server', () => {
       const names = (await client.listTools()).tools.map((t) => t.name);
       expect(names).toHaveLength(13);
       expect(names).not.toContain('ingest_event');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('--export-dir and --import-dir say where export_events writes and import_events reads', async () => {
+    const exportDir = join(root, 'exchange');
+    const importDir = join(root, 'inbox');
+    mkdirSync(importDir, { recursive: true });
+    writeFileSync(join(importDir, 'in.jsonl'), `${JSON.stringify({ entity_id: 'in', event_type: 'in.made', payload: { n: 1 } })}\n`);
+    const { client } = await startClient(['mcp', '--data', join(root, 'dirs'), '--export-dir', exportDir, '--import-dir', importDir]);
+    try {
+      expect(structured<{ imported: number }>(await client.callTool({ name: 'import_events', arguments: { path: join(importDir, 'in.jsonl') } })).imported).toBe(1);
+      expect(structured<{ path: string }>(await client.callTool({ name: 'export_events', arguments: { path: 'out.jsonl' } })).path).toBe(join(exportDir, 'out.jsonl'));
+      // The export directory is an import directory too; anywhere else is refused.
+      expect(structured<{ skipped: number }>(await client.callTool({ name: 'import_events', arguments: { path: 'out.jsonl', skip_duplicates: true } })).skipped).toBe(1);
+      const refused = (await client.callTool({ name: 'import_events', arguments: { path: join(root, 'elsewhere.jsonl') } })) as CallToolResult;
+      expect(refused.isError).toBe(true);
+      expect(JSON.stringify(refused.content)).toContain('path: must name a file in the export directory');
     } finally {
       await client.close();
     }

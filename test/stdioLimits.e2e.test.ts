@@ -2,8 +2,10 @@
 // driven by the SDK's StdioClientTransport. A message over the 64 MiB limit gets a JSON-RPC error
 // naming its size and the limit (with the request's id, so the client's call fails at once
 // instead of hanging), one stderr line, and the server keeps serving; thirty concurrent tool
-// calls leave no MaxListenersExceededWarning on stderr.
+// calls leave no MaxListenersExceededWarning on stderr; a line that is not JSON gets JSON-RPC's
+// parse error (-32700, id null) rather than silence.
 
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +13,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { leadingId, requestId } from '../transports/stdioLines.js';
+import { leadingId, notJson, requestId } from '../transports/stdioLines.js';
 import { BIN, childEnvIn } from './helpers/runCli.js';
 
 const root = mkdtempSync(join(tmpdir(), 'allsource-stdio-limits-'));
@@ -66,6 +68,30 @@ describe('stdio limits', () => {
     }
     expect(stderr()).not.toMatch(/MaxListenersExceeded|Warning/);
   }, 60_000);
+
+  it('answers a line that is not JSON with a parse error (id null), ignores blank lines, and keeps serving', async () => {
+    const child = spawn(process.execPath, [BIN, 'mcp', '--data', join(root, 'garbage')], { env: childEnvIn(root), stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    try {
+      child.stdin.write('hello world\n[1, 2\n\n   \n{"jsonrpc":"2.0","id":1,"method":"ping"}\n');
+      const deadline = Date.now() + 10_000;
+      while (!stdout.includes('"id":1') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const frames = stdout.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as { id: unknown; error?: { code: number; message: string }; result?: unknown });
+      const errors = frames.filter((f) => f.error !== undefined);
+      expect(errors).toHaveLength(2);
+      for (const e of errors) expect(e).toMatchObject({ id: null, error: { code: -32700 } });
+      expect(errors.map((e) => e.error!.message)).toEqual([expect.stringMatching(/^Parse error: a JSON-RPC message is a JSON object, and this line starts with "hello world"$/), expect.stringMatching(/^Parse error: not valid JSON/)]);
+      expect(frames.find((f) => f.id === 1)).toMatchObject({ result: {} });
+      expect(stderr.split('\n').filter((l) => l.includes('not JSON'))).toHaveLength(2);
+    } finally {
+      child.stdin.end();
+      expect(await exited).toBe(0);
+    }
+  });
 });
 
 describe('reading the id of an oversize message from its ends', () => {
@@ -76,5 +102,16 @@ describe('reading the id of an oversize message from its ends', () => {
     expect(leadingId(Buffer.from('{"params":{"id":"inner","text":"xxxx'))).toBeNull();
     expect(requestId(line(`{"method":"tools/call","params":{"id":"inner","text":"${'x'.repeat(500)}"},"jsonrpc":"2.0","id":42}`))).toBe(42);
     expect(requestId(line(`{"method":"tools/call","params":{"text":"${'x'.repeat(500)}"}}`))).toBeNull();
+  });
+});
+
+describe('telling a JSON line from one that is not', () => {
+  it('tells JSON from not-JSON cheaply: the first character always, a full parse up to 1 MiB', () => {
+    expect(notJson(Buffer.from('{"a":1}\n'))).toBeNull();
+    expect(notJson(Buffer.from('  \r\n'))).toBeNull();
+    expect(notJson(Buffer.from('Content-Length: 42\r\n'))).toMatch(/starts with "Content-Length: 42"$/);
+    expect(notJson(Buffer.from('{"a":'))).toMatch(/^not valid JSON/);
+    // Past 1 MiB only the first character is checked (the SDK still parses it, and drops it if broken).
+    expect(notJson(Buffer.from(`{"a":"${'x'.repeat(1024 * 1024)}`))).toBeNull();
   });
 });

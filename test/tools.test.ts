@@ -3,7 +3,7 @@
 // and main errors; the listed schemas and annotations; every structuredContent checked against
 // the tool's declared outputSchema; toolsets and read-only filtering; error text contracts.
 
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -850,10 +850,29 @@ describe('export_events and import_events', () => {
     expect(event.entity_id).toBe('crm:p');
     expect(event.occurred_at).toBe(event.timestamp);
 
-    const file = join(root, `import-${dirCount}.jsonl`);
-    writeFileSync(file, `${JSON.stringify({ entity_id: 'f', event_type: 'f.made', payload: { from: 'file' } })}\n`);
-    expect(await h.ok('import_events', { path: file })).toMatchObject({ imported: 1 });
-    expect(await h.fail('import_events', { path: join(root, 'missing.jsonl') })).toMatch(/^invalid: path: .* does not exist/);
+    // Files are read from the export directory (by name or full path) or an --import-dir, nowhere else.
+    const exports = join(h.dataDir, 'exports');
+    mkdirSync(exports, { recursive: true });
+    const line = (from: string) => `${JSON.stringify({ entity_id: 'f', event_type: 'f.made', payload: { from } })}\n`;
+    writeFileSync(join(exports, 'import.jsonl'), line('by name'));
+    expect(await h.ok('import_events', { path: 'import.jsonl' })).toMatchObject({ imported: 1 });
+    writeFileSync(join(exports, 'full.jsonl'), line('full path'));
+    expect(await h.ok('import_events', { path: join(exports, 'full.jsonl') })).toMatchObject({ imported: 1 });
+    expect(await h.fail('import_events', { path: 'missing.jsonl' })).toMatch(/^invalid: path: .* does not exist/);
+    const outside = join(root, `import-${dirCount}.jsonl`);
+    writeFileSync(outside, line('outside'));
+    const beforeRefusals = (await h.store.stats('acme')).last_position;
+    expect(await h.fail('import_events', { path: outside })).toMatch(/^invalid: path: must name a file in the export directory .*--import-dir/);
+    expect(await h.fail('import_events', { path: '../../etc/passwd' })).toMatch(/^invalid: path: must name a file in the export directory/);
+    symlinkSync(outside, join(exports, 'link.jsonl'));
+    expect(await h.fail('import_events', { path: 'link.jsonl' })).toMatch(/^invalid: path: .*a link leads out of it/);
+    expect((await h.store.stats('acme')).last_position).toBe(beforeRefusals);
+    const allowed = await connect({ importDirs: [root] });
+    try {
+      expect(await allowed.ok('import_events', { path: outside })).toMatchObject({ imported: 1 });
+    } finally {
+      await allowed.close();
+    }
     expect(await h.fail('import_events', {})).toMatch(/^invalid: data: give exactly one/);
     expect(await h.fail('import_events', { data: '\n\n' })).toMatch(/^invalid: data: holds no events/);
   });

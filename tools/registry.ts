@@ -272,6 +272,8 @@ export interface AllsourceServerOptions {
   dataDir?: string;
   /** Where export_events may write files (default: `exports` in dataDir). */
   exportDir?: string;
+  /** Further directories import_events may read files from, besides the export directory. */
+  importDirs?: readonly string[];
   now?: () => number;
   /** Defaults to the package version. */
   version?: string;
@@ -319,6 +321,7 @@ const instructionsBySelection = new Map<string, string>();
 export function createAllsourceServer(options: AllsourceServerOptions): McpServer {
   const now = options.now ?? Date.now;
   const version = options.version ?? packageVersion();
+  const exportDir = options.exportDir ?? (options.dataDir === undefined ? undefined : join(options.dataDir, 'exports'));
   const ctx: ToolContext = {
     store: options.store,
     prime: options.prime ?? createPrimeService({ store: options.store, now, log: options.log }),
@@ -326,7 +329,8 @@ export function createAllsourceServer(options: AllsourceServerOptions): McpServe
     now,
     mode: options.mode,
     dataDir: options.dataDir,
-    exportDir: options.exportDir ?? (options.dataDir === undefined ? undefined : join(options.dataDir, 'exports')),
+    exportDir,
+    importDirs: [...(exportDir === undefined ? [] : [exportDir]), ...(options.importDirs ?? [])],
     readOnly: options.readOnly === true,
     startedAt: now(),
     version,

@@ -25,6 +25,8 @@ export interface ToolContext {
   dataDir?: string;
   /** Where export_events may write files (local mode only; none: it writes none). */
   exportDir?: string;
+  /** Where import_events may read files: the export directory and any `--import-dir` (local mode only). */
+  importDirs?: readonly string[];
   /** The server hides its writing tools: no tool writes anything, not even a file. */
   readOnly?: boolean;
   /** When the server was created, in ms since the epoch. */

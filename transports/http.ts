@@ -31,7 +31,9 @@ import { createKeyCheck } from '../src/core/http/keyCheck.js';
 import { CoreAdminClient } from '../src/core/http/adminClient.js';
 import { createQuotaGate, type QuotaGate, type QuotaTake } from '../src/core/http/quotaGate.js';
 import type { Embedder } from '../src/embed/types.js';
+import { createCoreSnapshotStore } from '../src/prime/coreSnapshots.js';
 import { createPrimeService } from '../src/prime/service.js';
+import type { SnapshotPolicy } from '../src/prime/snapshots.js';
 import { createAllsourceServer, type ServerMode, type ToolCallGuard, type ToolGroup } from '../tools/registry.js';
 import { createOAuthVerifier, PROTECTED_RESOURCE_PATH, type OAuthOptions } from './oauth.js';
 
@@ -441,6 +443,12 @@ export interface HostedMcpServerOptions extends Pick<McpEdgeOptions, 'toolsets' 
   /** The Core's admin key: data access for any tenant (each call names the caller's own). */
   adminKey: string;
   embedder?: Embedder;
+  /**
+   * Prime projection snapshots kept on the Core as the artifact `prime-snapshot` (default on): a
+   * cold tenant starts from it and folds only the events after it. false: always fold the log; an
+   * object tunes when they are uploaded (the same policy as local snapshots).
+   */
+  primeSnapshots?: boolean | Partial<SnapshotPolicy>;
   /** How long an accepted tenant key is trusted without asking the Core again (default 5000 ms). */
   keyCacheMs?: number;
   /** OAuth 2.1 resource-server mode: JWT access tokens from this issuer (tenant keys still work). */
@@ -460,14 +468,16 @@ export interface HostedMcpServerOptions extends Pick<McpEdgeOptions, 'toolsets' 
 /**
  * `allsource serve --core URL`: a stateless MCP edge over a remote Core. Tenant keys are checked
  * against the Core (whoami, cached `keyCacheMs`); data goes through one HttpCore; one Prime
- * serves every tenant of this instance, catching a warm tenant up with the log before each read.
+ * serves every tenant of this instance, catching a warm tenant up with the log before each read,
+ * and starting a cold one from its snapshot on the Core when one checks out.
  */
 export async function startHostedMcpServer(options: HostedMcpServerOptions): Promise<McpHttpServer> {
   const store = await openHttpCore({ url: options.coreUrl, key: options.adminKey });
   const keys = createKeyCheck({ url: options.coreUrl, ttlMs: options.keyCacheMs });
   const admin = new CoreAdminClient({ url: options.coreUrl, key: options.adminKey, retryForMs: 2000 });
   const quota = createQuotaGate({ lease: (tenant, calls) => admin.leaseQuota(tenant, calls) });
-  const prime = createPrimeService({ store, embedder: options.embedder, log: (line) => process.stderr.write(`${line}\n`) });
+  // No disk here: snapshots live on the Core, uploaded off the request path (snapshots.ts).
+  const prime = createPrimeService({ store, embedder: options.embedder, snapshotStore: createCoreSnapshotStore(store), snapshots: options.primeSnapshots, log: (line) => process.stderr.write(`${line}\n`) });
   // The resource URL defaults to this server's own /mcp, known once it listens.
   const listening = { url: '' };
   const resource = (): string => options.oauth?.resource ?? `${listening.url}/mcp`;

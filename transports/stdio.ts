@@ -14,7 +14,7 @@ import { createPrimeService } from '../src/prime/service.js';
 import { createAllsourceServer, toolCallers, type ToolCaller, type ToolGroup } from '../tools/registry.js';
 import { packageVersion } from '../tools/version.js';
 import { withDirectToolCalls } from './directToolCalls.js';
-import { LineGate, oneSendAtATime, requestId, type OversizeLine } from './stdioLines.js';
+import { LineGate, oneSendAtATime, requestId, type OversizeLine, type UnparsableLine } from './stdioLines.js';
 
 export interface StdioServerOptions {
   dataDir: string;
@@ -25,6 +25,8 @@ export interface StdioServerOptions {
   readOnly?: boolean;
   /** Where export_events may write files (default: `exports` in the data directory). */
   exportDir?: string;
+  /** Further directories import_events may read files from. */
+  importDirs?: readonly string[];
 }
 
 /** Largest message the server reads, in bytes. */
@@ -68,6 +70,7 @@ export async function runStdioServer(options: StdioServerOptions): Promise<void>
       mode: 'local',
       dataDir: options.dataDir,
       exportDir: options.exportDir,
+      importDirs: options.importDirs,
       log,
     });
     callers = toolCallers(server);
@@ -78,7 +81,11 @@ export async function runStdioServer(options: StdioServerOptions): Promise<void>
   // Room for an inline import_events of 16 Mi characters (the SDK's default cap is 10 MiB). The
   // gate enforces it per message and answers a longer one; the SDK's own cap (which closes the
   // transport) is set above it, as the gate only ever hands over one whole line at a time.
-  const gate = new LineGate(MAX_MESSAGE_BYTES, (line) => answerOversize(line));
+  const gate = new LineGate(
+    MAX_MESSAGE_BYTES,
+    (line) => answerOversize(line),
+    (line) => answerUnparsable(line),
+  );
   process.stdin.pipe(gate);
   const transport = oneSendAtATime(new StdioServerTransport(gate, process.stdout, { maxBufferSize: 2 * MAX_MESSAGE_BYTES }));
   const answerOversize = (line: OversizeLine): void => {
@@ -89,6 +96,12 @@ export async function runStdioServer(options: StdioServerOptions): Promise<void>
     // -32600 Invalid Request: the message was never parsed, so only an id read cheaply from its ends
     // can be echoed; else null, as JSON-RPC says for an unreadable request (the SDK type lacks null).
     transport.send({ jsonrpc: '2.0', id: id as string | number, error: { code: -32600, message } }).catch((err: Error) => log(`allsource: stdio: answering an oversize message: ${err.message}`));
+  };
+
+  const answerUnparsable = (line: UnparsableLine): void => {
+    log(`allsource: stdio: answered a ${line.bytes}-byte line that is not JSON with a parse error`);
+    // -32700 Parse error, with a null id: nothing of the line can be trusted to be one.
+    transport.send({ jsonrpc: '2.0', id: null as unknown as string, error: { code: -32700, message: `Parse error: ${line.reason}` } }).catch((err: Error) => log(`allsource: stdio: answering an unparsable line: ${err.message}`));
   };
 
   // Set once serving starts (below); a shutdown before that has no connection to close.

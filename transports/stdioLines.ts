@@ -3,7 +3,9 @@
 // make the SDK's read buffer throw and close the transport, so the message vanished unanswered and
 // the server went with it; here such a line is dropped as it streams (never held past the limit),
 // and `onOversize` is told its size and its ends, so the server answers it with a JSON-RPC error
-// and keeps serving. Out: sends one at a time (see oneSendAtATime).
+// and keeps serving. A line that is not JSON at all, which the SDK skips in silence, is dropped
+// here too, and `onUnparsable` is told, so the client gets JSON-RPC's parse error instead of a
+// request that never answers. Out: sends one at a time (see oneSendAtATime).
 
 import { Transform, type TransformCallback } from 'node:stream';
 import type { JSONRPCMessage, TransportSendOptions } from '@modelcontextprotocol/server';
@@ -20,7 +22,35 @@ export interface OversizeLine {
   tail: Buffer;
 }
 
-/** Passes whole lines of at most `maxBytes`; reports and drops longer ones. */
+/** A line that is not JSON: its size and why. */
+export interface UnparsableLine {
+  bytes: number;
+  reason: string;
+}
+
+/**
+ * Lines up to this size are parsed once here to tell a client that sent something other than
+ * JSON (about a microsecond for a typical request; the SDK parses the line again). Longer ones
+ * only have their first character checked, so a large import is not parsed twice.
+ */
+const PARSE_CHECK_BYTES = 1024 * 1024;
+
+/** Why `line` is not a JSON text, or null when it is (or is too long to parse twice and looks like one). */
+export function notJson(line: Buffer): string | null {
+  let first = 0;
+  while (first < line.length && (line[first] === 0x20 || line[first] === 0x09 || line[first] === 0x0d || line[first] === 0x0a)) first++;
+  if (first === line.length) return null;
+  if (line[first] !== 0x7b && line[first] !== 0x5b) return `a JSON-RPC message is a JSON object, and this line starts with ${JSON.stringify(line.toString('utf8', first, first + 40).replace(/\r?\n$/, ''))}`;
+  if (line.length > PARSE_CHECK_BYTES) return null;
+  try {
+    JSON.parse(line.toString('utf8'));
+    return null;
+  } catch (err) {
+    return `not valid JSON (${(err as Error).message.slice(0, 200)})`;
+  }
+}
+
+/** Passes whole lines of at most `maxBytes`; reports and drops longer ones, and lines that are not JSON. */
 export class LineGate extends Transform {
   private held: Buffer[] = [];
   private heldBytes = 0;
@@ -30,6 +60,7 @@ export class LineGate extends Transform {
   constructor(
     private readonly maxBytes: number,
     private readonly onOversize: (line: OversizeLine) => void,
+    private readonly onUnparsable?: (line: UnparsableLine) => void,
   ) {
     super();
   }
@@ -83,9 +114,12 @@ export class LineGate extends Transform {
     }
     // One push per line: the SDK's buffer then concatenates once instead of once per 64 KiB chunk.
     this.held.push(NEWLINE);
-    this.push(Buffer.concat(this.held));
+    const line = Buffer.concat(this.held);
     this.held = [];
     this.heldBytes = 0;
+    const reason = this.onUnparsable === undefined ? null : notJson(line);
+    if (reason === null) this.push(line);
+    else this.onUnparsable!({ bytes: line.length - 1, reason });
   }
 }
 

@@ -16,6 +16,19 @@ export interface CoreFlags {
   maxBodyBytes?: number;
   /** postgres:// URL of the runtime role: PostgresCore instead of the data directory. */
   postgres?: string;
+  /** Largest derived artifact (a Prime snapshot a serve instance stores), in bytes. */
+  maxArtifactBytes?: number;
+}
+
+/**
+ * Where a Core keeps derived artifacts: `<dataDir>/artifacts` beside the log it serves. A Core on
+ * PostgreSQL keeps none (its nodes share no disk, and a table for rebuildable bytes is not worth a
+ * migration): its artifact routes say so, and serve instances fold Prime from the log.
+ */
+export async function coreArtifacts(ctx: CliContext, postgres: string | undefined): Promise<import('../core/artifacts.js').ArtifactStore | undefined> {
+  if (postgres !== undefined) return undefined;
+  const [{ createFileArtifactStore }, { join }] = await Promise.all([import('../core/artifacts.js'), import('node:path')]);
+  return createFileArtifactStore(join(ctx.dataDir, 'artifacts'));
 }
 
 /**
@@ -51,6 +64,8 @@ export async function runCore(ctx: CliContext, flags: CoreFlags, env: NodeJS.Pro
     port: flags.port,
     rateLimit: flags.rateLimit,
     bodyLimit: flags.maxBodyBytes,
+    artifacts: await coreArtifacts(ctx, flags.postgres),
+    maxArtifactBytes: flags.maxArtifactBytes,
     version: packageVersion(),
     // The web console at /console, over this REST API (no MCP here: the graph and recall need
     // `serve`). Without an admin key a keyless request acts as admin, so the console reads --tenant.

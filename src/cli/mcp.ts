@@ -9,6 +9,7 @@ export interface McpFlags {
   toolsets?: ToolGroup[];
   readOnly?: boolean;
   exportDir?: string;
+  importDir?: string[];
 }
 
 /** Parses `events,prime` into tool groups; an unknown group is a usage error. */
@@ -27,5 +28,5 @@ export function parseToolsets(value: string): ToolGroup[] {
 /** Runs the stdio server on the context's data directory and tenant; returns once it is listening. */
 export async function runMcp(ctx: CliContext, flags: McpFlags): Promise<void> {
   const { runStdioServer } = await import('../../transports/stdio.js');
-  await runStdioServer({ dataDir: ctx.dataDir, tenant: ctx.tenant, toolsets: flags.toolsets, readOnly: flags.readOnly === true, exportDir: flags.exportDir });
+  await runStdioServer({ dataDir: ctx.dataDir, tenant: ctx.tenant, toolsets: flags.toolsets, readOnly: flags.readOnly === true, exportDir: flags.exportDir, importDirs: flags.importDir });
 }

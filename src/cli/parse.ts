@@ -44,3 +44,8 @@ export function collectWhere(value: string, previous: Record<string, JsonValue> 
 export function commaList(value: string): string[] {
   return value.split(',').map((part) => part.trim()).filter((part) => part.length > 0);
 }
+
+/** Collects a repeatable option's values, in the order given. */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}

@@ -99,7 +99,7 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, env: NodeJS.P
     process.stderr.write(`allsource serve: MCP on ${server.url}/mcp over the Core at ${flags.core}${gatewayKey ? ' (gateway mode: X-Tenant-Id from holders of the edge key)' : ''}${oauth ? ` (OAuth: tokens from ${oauth.issuer})` : ''}\n`);
   } else {
     // One box: the Core and the MCP edge in one process, on one port.
-    const [{ startCoreServer }, { loadKeySecret }, { packageVersion }, { openCoreStore }] = await Promise.all([import('../core/http/server.js'), import('../core/http/secret.js'), import('../../tools/version.js'), import('./core.js')]);
+    const [{ startCoreServer }, { loadKeySecret }, { packageVersion }, { openCoreStore, coreArtifacts }] = await Promise.all([import('../core/http/server.js'), import('../core/http/secret.js'), import('../../tools/version.js'), import('./core.js')]);
     const openStore = await openCoreStore(ctx, flags.postgres, env);
     let prime: ReturnType<typeof createPrimeService> | undefined;
     const server = await startCoreServer({
@@ -114,6 +114,8 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, env: NodeJS.P
       host: flags.host,
       port: flags.port,
       bodyLimit: flags.maxBodyBytes,
+      // Serve instances elsewhere (`serve --core` pointed at this box) keep Prime snapshots here.
+      artifacts: await coreArtifacts(ctx, flags.postgres),
       version: packageVersion(),
       beforeStoreClose: async () => prime?.close(),
       extend: (app, core) => {

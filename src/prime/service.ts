@@ -3,9 +3,9 @@
 // next read. A write applies to a projection only if the tenant is already warm, and it does so
 // by catching up from the log (positions make the fold idempotent), never hydrate-then-apply, so
 // counters stay exact in the process that wrote and in any other. Tombstones in the log (rare)
-// make a warm projection rebuild from the store on its next read. With a local data directory, a
-// cold tenant starts from its projection snapshot when one checks out and folds only the events
-// after it. The cache, hydration and catch-up live in tenants.ts; argument checks in serviceArgs.ts.
+// make a warm projection rebuild from the store on its next read. With a data directory (hosted: the
+// Core's artifacts), a cold tenant starts from its projection snapshot when one checks out and folds
+// only the events after it. Cache, hydration, catch-up: tenants.ts; argument checks: serviceArgs.ts.
 
 import { InvalidError, NotFoundError } from '../core/errors.js';
 import { isPlainObject } from '../core/fold.js';
@@ -22,7 +22,7 @@ import { customSpace, PrimeProjection } from './projection.js';
 import { hnswAvailability } from './vectorIndex.js';
 import { rankRecall, tuningForEmbedder, type RecallTuning } from './recall.js';
 import { callerVector, checkInt, checkVectorDims, checkName, checkPrimeId, checkProperties, checkText, linkedTo, mergeProperties, namedNodes, nodeHits, PRIME_LIMITS, propertiesMatch, sequenceSuccessors, touches } from './serviceArgs.js';
-import type { SnapshotPolicy } from './snapshots.js';
+import type { SnapshotPolicy, SnapshotStore } from './snapshots.js';
 import { HYDRATE_PAGE, PrimeTenants } from './tenants.js';
 import { neighbors, shortestPath, subgraph } from './traverse.js';
 import type { AsOfArg, Direction, NodeHistory, PrimeCapabilities, PrimeEdge, PrimeNode, PrimeService, PrimeStats, PrimeView, RecallHit, Retrieval, SimilarHit, VectorIndexStatus } from './types.js';
@@ -39,6 +39,8 @@ export interface PrimeServiceOptions {
    * false turns them off, an object tunes when they are written.
    */
   snapshots?: boolean | Partial<SnapshotPolicy>;
+  /** Where snapshots are kept instead of `<dataDir>/prime` (hosted: on the Core, createCoreSnapshotStore). */
+  snapshotStore?: SnapshotStore;
   log?: (line: string) => void;
   /** Vectors in a space before an HNSW index is built for it (default 5000). */
   hnswThreshold?: number;
@@ -79,7 +81,7 @@ export interface PrimeServiceExtras {
   isWarm(tenant: string): boolean;
   /** The warm cache, for metrics: tenants warm now, and hydrations (cold tenants built from the log) so far. */
   cacheInfo(): { warm_tenants: number; hydrations: number };
-  /** Projection snapshots loaded, rejected (and why is logged), written, failed to write; null without a data directory. */
+  /** Projection snapshots loaded, rejected (and why is logged), written, failed to write; null without a snapshot store (no data directory, not hosted). */
   snapshotInfo(): { loaded: number; rejected: number; written: number; write_failures: number } | null;
   /** Writes a snapshot of every warm tenant that folded anything since its last one (tests, benchmarks). */
   writeSnapshots(): Promise<void>;

@@ -5,14 +5,47 @@
 // service's catch-up then rejects it if a tombstone or restore was recorded after it. Snapshots are
 // written off the request path: a while after a hydration that folded many events, when a warm
 // tenant has folded many more since the last one (at most once a minute), and when a tenant leaves
-// the warm cache or the service closes. One write runs at a time.
+// the warm cache or the service closes. One write runs at a time. Where snapshots are kept is a
+// SnapshotStore: a directory under the data directory (local), or the Core's artifact store (hosted,
+// coreSnapshots.ts); both are checked the same way here.
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EventStore } from '../core/types.js';
 import type { Embedder } from '../embed/types.js';
 import { PrimeProjection, type ProjectionOptions, type ProjectionState } from './projection.js';
-import { readSnapshot, removeStaleTemporaries, SNAPSHOT_FILE, writeSnapshot } from './snapshot.js';
+import { removeStaleTemporaries, SNAPSHOT_FILE, writeSnapshot, type SnapshotExpectation, type SnapshotMeta, type SnapshotRead } from './snapshot.js';
+import { readSnapshot } from './snapshotRead.js';
+
+/**
+ * Where a tenant's one snapshot is kept. `read` checks what it can without the log (the format,
+ * checksums, fingerprint, tenant, embedder: snapshotRead.ts) and may refuse early what cannot fit
+ * a log that ends at `lastPosition`; the keeper then checks the anchor against the log.
+ */
+export interface SnapshotStore {
+  /** The snapshot's place, for log lines. */
+  where(tenant: string): string;
+  /** null when the tenant has none. */
+  read(tenant: string, expected: SnapshotExpectation & { lastPosition: number }): Promise<SnapshotRead | null>;
+  /** Replaces the tenant's snapshot; resolves with its size in bytes. */
+  write(tenant: string, state: ProjectionState, meta: SnapshotMeta): Promise<number>;
+  /** True once the store has learned it cannot keep snapshots at all (a Core that keeps no artifacts): none is written then. */
+  disabled?(): boolean;
+}
+
+/** Snapshots as files, one directory per tenant (`dirOf`), written atomically (snapshot.ts). */
+export function createDirectorySnapshotStore(dirOf: (tenant: string) => string): SnapshotStore {
+  return {
+    where: (tenant) => join(dirOf(tenant), SNAPSHOT_FILE),
+    read: (tenant, expected) => readSnapshot(dirOf(tenant), expected),
+    write: async (tenant, state, meta) => {
+      const dir = dirOf(tenant);
+      await mkdir(dir, { recursive: true });
+      await removeStaleTemporaries(dir);
+      return writeSnapshot(dir, state, meta);
+    },
+  };
+}
 
 export interface SnapshotPolicy {
   /** Tenants with fewer prime events are not snapshotted: they fold from the log in milliseconds (default 1000). */
@@ -54,7 +87,7 @@ export class SnapshotKeeper {
     private readonly options: {
       store: EventStore;
       embedder: Embedder;
-      dirOf: (tenant: string) => string;
+      snapshots: SnapshotStore;
       log: (line: string) => void;
       policy?: Partial<SnapshotPolicy>;
     },
@@ -68,15 +101,17 @@ export class SnapshotKeeper {
    * The tenant's projection restored from its snapshot, if there is one that checks out against
    * the log (whose last position is `lastPosition`); undefined otherwise, logged when one was
    * there but could not be used. The caller still catches it up, which rejects it (see the banner)
-   * when a tombstone or restore follows it.
+   * when a tombstone or restore follows it. A log of fewer than `minEvents` events (`logEvents`, all
+   * types, tombstoned ones included) is not snapshotted under this policy, so none is looked for:
+   * over HttpCore, a round trip saved on every small tenant's first read.
    */
-  async load(tenant: string, lastPosition: number, options: ProjectionOptions): Promise<{ projection: PrimeProjection; controlPosition: number } | undefined> {
-    const dir = this.options.dirOf(tenant);
-    const read = await readSnapshot(dir, { tenant, embedder: this.options.embedder });
+  async load(tenant: string, lastPosition: number, options: ProjectionOptions, logEvents = Number.POSITIVE_INFINITY): Promise<{ projection: PrimeProjection; controlPosition: number } | undefined> {
+    if (logEvents < this.policy.minEvents) return undefined;
+    const read = await this.options.snapshots.read(tenant, { tenant, embedder: this.options.embedder, lastPosition });
     if (read === null) return undefined;
     const reject = (reason: string): undefined => {
       this.counters.rejected++;
-      this.options.log(`allsource: ignoring the Prime snapshot ${join(dir, SNAPSHOT_FILE)}: ${reason}; folding the log instead`);
+      this.options.log(`allsource: ignoring the Prime snapshot ${this.options.snapshots.where(tenant)}: ${reason}; folding the log instead`);
       return undefined;
     };
     if (!read.ok) return reject(read.reason);
@@ -108,7 +143,7 @@ export class SnapshotKeeper {
   /** A snapshot that a catch-up found outdated (a tombstone or restore follows it). */
   rejectedAfterLoad(tenant: string, why: string): void {
     this.counters.rejected++;
-    this.options.log(`allsource: ignoring the Prime snapshot ${join(this.options.dirOf(tenant), SNAPSHOT_FILE)}: ${why}; folding the log instead`);
+    this.options.log(`allsource: ignoring the Prime snapshot ${this.options.snapshots.where(tenant)}: ${why}; folding the log instead`);
   }
 
   /**
@@ -117,7 +152,7 @@ export class SnapshotKeeper {
    */
   noteProgress(tenant: string, subject: SnapshotSubject): void {
     const projection = subject.projection;
-    if (this.closed || projection === undefined || projection.eventCount < this.policy.minEvents) return;
+    if (this.closed || projection === undefined || projection.eventCount < this.policy.minEvents || this.options.snapshots.disabled?.() === true) return;
     let progress = this.progress.get(projection);
     if (progress === undefined) this.progress.set(projection, (progress = { events: 0, writtenAt: 0, timer: null }));
     if (progress.timer !== null) return;
@@ -144,7 +179,7 @@ export class SnapshotKeeper {
    */
   async flushInQueue(tenant: string, subject: SnapshotSubject, force = false): Promise<void> {
     const projection = subject.projection;
-    if (projection === undefined || projection.eventCount < this.policy.minEvents) return;
+    if (projection === undefined || projection.eventCount < this.policy.minEvents || this.options.snapshots.disabled?.() === true) return;
     const progress = this.progress.get(projection);
     if (progress?.timer) {
       clearTimeout(progress.timer);
@@ -182,12 +217,10 @@ export class SnapshotKeeper {
 
   private enqueueWrite(tenant: string, projection: PrimeProjection, state: ProjectionState, controlPosition: number): Promise<void> {
     const run = async (): Promise<void> => {
-      const dir = this.options.dirOf(tenant);
+      const where = this.options.snapshots.where(tenant);
       const started = performance.now();
       try {
-        await mkdir(dir, { recursive: true });
-        await removeStaleTemporaries(dir);
-        const bytes = await writeSnapshot(dir, state, { controlPosition, embedder: this.options.embedder });
+        const bytes = await this.options.snapshots.write(tenant, state, { controlPosition, embedder: this.options.embedder });
         this.counters.written++;
         const progress = this.progress.get(projection);
         if (progress === undefined) this.progress.set(projection, { events: state.eventCount, writtenAt: Date.now(), timer: null });
@@ -195,10 +228,15 @@ export class SnapshotKeeper {
           progress.events = state.eventCount;
           progress.writtenAt = Date.now();
         }
-        this.options.log(`allsource: wrote the Prime snapshot ${join(dir, SNAPSHOT_FILE)} (${state.eventCount} events, ${(bytes / 1048576).toFixed(1)} MiB, ${Math.round(performance.now() - started)} ms)`);
+        this.options.log(`allsource: wrote the Prime snapshot ${where} (${state.eventCount} events, ${(bytes / 1048576).toFixed(1)} MiB, ${Math.round(performance.now() - started)} ms)`);
       } catch (error) {
         this.counters.writeFailures++;
-        this.options.log(`allsource: cannot write the Prime snapshot in ${dir}: ${error instanceof Error ? error.message : String(error)}`);
+        // A failed write waits as long as a successful one before the next try (minIntervalMs):
+        // a store that keeps refusing (a full disk, a Core over its cap) is not asked every few seconds.
+        const progress = this.progress.get(projection);
+        if (progress === undefined) this.progress.set(projection, { events: 0, writtenAt: Date.now(), timer: null });
+        else progress.writtenAt = Date.now();
+        this.options.log(`allsource: cannot write the Prime snapshot ${where}: ${error instanceof Error ? error.message : String(error)}`);
       } finally {
         projection.releaseState(state);
       }

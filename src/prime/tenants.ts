@@ -12,7 +12,7 @@ import type { Embedder } from '../embed/types.js';
 import { PRIME_EVENT_PREFIX } from './events.js';
 import { PrimeProjection, type ProjectionOptions } from './projection.js';
 import { describeError, tenantDirName } from './serviceArgs.js';
-import { SnapshotKeeper, type SnapshotPolicy } from './snapshots.js';
+import { createDirectorySnapshotStore, SnapshotKeeper, type SnapshotPolicy, type SnapshotStore } from './snapshots.js';
 
 /** Events per page when hydrating (the port's largest page). */
 export const HYDRATE_PAGE = LIMITS.maxPageSize;
@@ -31,6 +31,8 @@ export interface PrimeTenantsOptions {
   maxWarmTenants?: number;
   maxWarmBytes?: number;
   snapshots?: boolean | Partial<SnapshotPolicy>;
+  /** Where snapshots are kept instead of `<dataDir>/prime` (hosted mode: the Core's artifacts). */
+  snapshotStore?: SnapshotStore;
 }
 
 /** One warm (or warming) tenant. Catch-ups and hydrations run one at a time per tenant. */
@@ -64,13 +66,14 @@ export class PrimeTenants {
     this.store = options.store;
     this.log = options.log;
     const dataDir = options.dataDir;
+    const snapshotStore = options.snapshotStore ?? (dataDir === undefined ? undefined : createDirectorySnapshotStore((tenant) => join(dataDir, 'prime', tenantDirName(tenant))));
     this.snapshots =
-      dataDir === undefined || options.snapshots === false
+      snapshotStore === undefined || options.snapshots === false
         ? undefined
         : new SnapshotKeeper({
             store: this.store,
             embedder: options.embedder,
-            dirOf: (tenant) => join(dataDir, 'prime', tenantDirName(tenant)),
+            snapshots: snapshotStore,
             log: this.log,
             policy: typeof options.snapshots === 'object' ? options.snapshots : undefined,
           });
@@ -192,9 +195,10 @@ export class PrimeTenants {
   private async hydrate(tenant: string, slot: TenantSlot, allowSnapshot = true): Promise<void> {
     this.hydrations++;
     // Control events after this position (e.g. a tombstone landing mid-hydration) force a rebuild.
-    const startPosition = (await this.store.stats(tenant)).last_position;
+    const stats = await this.store.stats(tenant);
+    const startPosition = stats.last_position;
     if (allowSnapshot && this.snapshots !== undefined) {
-      const restored = await this.snapshots.load(tenant, startPosition, this.projectionOptions(tenant, null));
+      const restored = await this.snapshots.load(tenant, startPosition, this.projectionOptions(tenant, null), stats.events + stats.tombstoned_events);
       if (restored !== undefined) {
         slot.projection = restored.projection;
         slot.controlPosition = restored.controlPosition;

@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openEmbeddedCore, type EmbeddedCoreOptions } from '../../src/index.js';
+import { createFileArtifactStore } from '../../src/core/artifacts.js';
 import { startCoreServer, type CoreServer, type CoreServerOptions } from '../../src/core/http/server.js';
 
 export const TEST_ADMIN_KEY = 'test-admin-key-0123456789abcdef';
@@ -25,6 +26,8 @@ export async function startTestCore(options: { store?: Partial<EmbeddedCoreOptio
     openStore: () => openEmbeddedCore({ dataDir, durability: 'none', log: () => {}, ...options.store }),
     keySecret: randomBytes(32),
     adminKey: TEST_ADMIN_KEY,
+    // As `allsource core` keeps them: beside the log (pass `artifacts: undefined` for a Core with none).
+    artifacts: createFileArtifactStore(join(dataDir, 'artifacts')),
     host: '127.0.0.1',
     port: 0,
     logger: false,

@@ -8,7 +8,7 @@ import { defineTool } from '../define.js';
 import { detectFormat, parseImport, toCsv, toJsonl, toParquet, type ImportProblem } from '../exchange.js';
 import type { ToolContext } from '../types.js';
 import { cursorArg, limitArg, pageShape, queryFilterShape } from '../schemas.js';
-import { FILE_EXPORT_PAGE, MAX_IMPORT_DATA_CHARS, MAX_IMPORT_EVENTS, MAX_IMPORT_FILE_BYTES, MAX_PROBLEMS_SHOWN, RESULT_BUDGET_BYTES, cursorHint, defined, exportFilePath, localPath, oneLine, storeFieldToArgument } from './shared.js';
+import { FILE_EXPORT_PAGE, MAX_IMPORT_DATA_CHARS, MAX_IMPORT_EVENTS, MAX_IMPORT_FILE_BYTES, MAX_PROBLEMS_SHOWN, RESULT_BUDGET_BYTES, cursorHint, defined, exportFilePath, importFilePath, oneLine, storeFieldToArgument } from './shared.js';
 
 type ExportFormat = 'jsonl' | 'csv' | 'parquet';
 
@@ -158,7 +158,7 @@ export const importEvents = defineTool({
       .max(MAX_IMPORT_DATA_CHARS)
       .optional()
       .describe('The events as text: JSONL, e.g. {"entity_id":"user-1","event_type":"user.created","payload":{"name":"Ada"}} one per line, or a JSON array of such objects. Give data or path.'),
-    path: z.string().min(1).max(4096).optional().describe('Local mode only: read the events from this file (absolute path or ~/…). Give data or path.'),
+    path: z.string().min(1).max(4096).optional().describe('Local mode only: read the events from this file in the export directory (or a directory allowed with --import-dir), by name or full path, e.g. "contacts.jsonl". Give data or path.'),
     format: z.enum(['jsonl', 'json']).optional().describe('"jsonl" or "json" (an array). Default: "json" when the text starts with "[", else "jsonl".'),
     entity_id_prefix: z
       .string()
@@ -187,7 +187,7 @@ export const importEvents = defineTool({
   async handler(args, ctx) {
     if ((args.data === undefined) === (args.path === undefined)) throw new InvalidError('data', 'give exactly one of data (the events as text) or path (a file)');
     let text = args.data;
-    if (args.path !== undefined) text = await readImportFile(localPath(ctx, args.path));
+    if (args.path !== undefined) text = await readImportFile(await importFilePath(ctx, args.path));
     const validateOnly = args.validate_only === true;
     const report = (problems: ImportProblem[], errors: number) => ({
       imported: 0,

@@ -92,12 +92,29 @@ export async function withinBudget<T extends { length: number }, R>(limit: numbe
   }
 }
 
-/** A file path an agent gave: absolute or `~/…`; local mode only. */
-export function localPath(ctx: ToolContext, path: string): string {
+/**
+ * The file import_events may read for `path` (absolute, `~/…`, or relative to the export
+ * directory): only inside the export directory or a directory the user named with `--import-dir`,
+ * links resolved. A tool call comes from a model, and a model talked into importing ~/.ssh or a
+ * credentials file would bring its contents into memory, where any later call can read them.
+ */
+export async function importFilePath(ctx: ToolContext, path: string): Promise<string> {
   if (ctx.mode !== 'local') throw new InvalidError('path', 'is only available when allsource runs locally; pass data inline instead');
+  const dirs = (ctx.importDirs ?? []).map((dir) => resolve(dir));
+  if (dirs.length === 0) throw new InvalidError('path', 'no import directory is configured (allsource mcp --import-dir DIR); pass data inline instead');
   const expanded = expandHome(path);
-  if (!isAbsolute(expanded)) throw new InvalidError('path', `must be an absolute path (or start with ~/), got ${JSON.stringify(path.slice(0, 200))}`);
-  return expanded;
+  const target = isAbsolute(expanded) ? resolve(expanded) : resolve(dirs[0], expanded);
+  const allowed = `the export directory ${dirs[0]}${dirs.length > 1 ? ` or an --import-dir (${dirs.slice(1).join(', ')})` : ' (allow others with allsource mcp --import-dir DIR)'}`;
+  if (!dirs.some((dir) => inside(dir, target) && target !== dir)) throw new InvalidError('path', `must name a file in ${allowed}, got ${JSON.stringify(path.slice(0, 200))}`);
+  let real: string;
+  try {
+    real = await realpath(target);
+  } catch {
+    throw new InvalidError('path', `${target} does not exist`);
+  }
+  const realDirs = await Promise.all(dirs.map((dir) => realpath(dir).catch(() => dir)));
+  if (!realDirs.some((dir) => inside(dir, real))) throw new InvalidError('path', `must name a file in ${allowed} (a link leads out of it)`);
+  return real;
 }
 
 function expandHome(path: string): string {

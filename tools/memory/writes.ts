@@ -9,33 +9,11 @@ import type { NewEvent } from '../../src/core/types.js';
 import { edgeCreated, edgeDeleted, nodeCreated, nodeDeleted, nodeUpdated } from '../../src/prime/events.js';
 import type { PrimeService, PrimeView } from '../../src/prime/types.js';
 import { defineTool } from '../define.js';
+import { serializedNameWrite } from '../nameWrites.js';
 import { requirePrime } from '../prime/shared.js';
 import type { ToolContext } from '../types.js';
 import { graphEntityResult, graphRelationResult, PRIME_NAME_MAX } from '../schemas.js';
 import { BATCH_MAX, Entity, NAME_MAX, OBSERVATION_MAX, Relation, nodeIdsByName, observationsOf, relationOf } from './graph.js';
-
-/**
- * A write reads the graph (does this name exist?) and then appends. Within this process writes to
- * one tenant are chained, so they do not conflict with each other; across processes the name
- * claims below settle it (the reference server has the same read-then-write window, unguarded).
- */
-const writeQueues = new WeakMap<PrimeService, Map<string, Promise<unknown>>>();
-
-async function serialized<T>(prime: PrimeService, tenant: string, work: () => Promise<T>): Promise<T> {
-  let queues = writeQueues.get(prime);
-  if (queues === undefined) writeQueues.set(prime, (queues = new Map()));
-  const previous = queues.get(tenant) ?? Promise.resolve();
-  const run = previous.then(work, work);
-  const settled = run.then(
-    () => undefined,
-    () => undefined,
-  );
-  queues.set(tenant, settled);
-  void settled.then(() => {
-    if (queues.get(tenant) === settled) queues.delete(tenant);
-  });
-  return run;
-}
 
 /**
  * Name claims make "an entity name exists once" hold across processes and instances, not only in
@@ -100,7 +78,7 @@ function inCallerTerms(err: unknown, guards: number, argumentOf: ((eventIndex: n
  */
 async function write<T>(ctx: ToolContext, plan: (view: PrimeView, prime: PrimeService, known: ReadonlyMap<string, number>) => WritePlan<T>): Promise<T> {
   const prime = requirePrime(ctx);
-  return serialized(prime, ctx.tenant, async () => {
+  return serializedNameWrite(prime, ctx.tenant, async () => {
     const known = new Map<string, number>();
     for (let attempt = 1; ; attempt++) {
       const { events, guards = [], result, argumentOf } = plan(await prime.view(ctx.tenant), prime, known);

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ConflictError } from '../../src/core/errors.js';
 import type { JsonObject } from '../../src/core/types.js';
 import { defineTool } from '../define.js';
+import { serializedNameWrite } from '../nameWrites.js';
 import { asOfArg, nodeIdArg, nodeTypeArg } from '../schemas.js';
 
 import { NODE_NOT_FOUND_HINT, READ, payloadArgument, asOfNote, defined, fullNodeOut, label, nodeLine, nodeOut, nodeResultShape, plural, propertiesArg, requirePrime } from './shared.js';
@@ -31,11 +32,14 @@ export const primeAddNode = defineTool({
     const prime = requirePrime(ctx);
     const properties = args.properties as JsonObject | undefined;
     const name = properties?.name;
+    const add = async () => nodeOut(await prime.addNode(ctx.tenant, defined({ type: args.type, properties })));
+    if (args.allow_same_name === true || typeof name !== 'string' || name.length === 0) return add();
     // The graph tools (open_nodes, read_graph, create_entities) key entities by name: a second
     // live node with one name would show up there twice, so a repeated name is refused unless the
-    // caller says it is another thing. The check and the write are not atomic across processes;
-    // create_entities' name claims are the strict guarantee.
-    if (args.allow_same_name !== true && typeof name === 'string' && name.length > 0) {
+    // caller says it is another thing. In this process the check and the write run in the tenant's
+    // name-write queue, so parallel calls cannot both take a name; across processes they are not
+    // atomic (create_entities' name claims are the strict guarantee).
+    return serializedNameWrite(prime, ctx.tenant, async () => {
       const existing = (await prime.view(ctx.tenant)).nodeByName(name);
       if (existing !== undefined) {
         throw new ConflictError(`properties.name: node '${existing.id}' (${existing.type}) is already named ${JSON.stringify(name.slice(0, 200))}; nothing was written`, {
@@ -43,8 +47,8 @@ export const primeAddNode = defineTool({
           details: { node_id: existing.id, type: existing.type },
         });
       }
-    }
-    return nodeOut(await prime.addNode(ctx.tenant, defined({ type: args.type, properties })));
+      return add();
+    });
   },
   render: (r) => `Added ${r.type} ${label(r)}.`,
 });

@@ -3,14 +3,10 @@
 // into immutable Parquet segments off the append path; every read is answered from per-tenant
 // in-memory indexes rebuilt from segments + log on open.
 
-import { closeSync, constants as fsConstants, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeSync, ftruncateSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { existsSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConflictError, ForbiddenError, InvalidError, NotFoundError, UnavailableError } from '../errors.js';
-import { deepFreeze, jsonEqual } from '../fold.js';
-import { canonicalEvent, chainHash } from '../hash.js';
-import { UuidV7Generator } from '../ids.js';
-import { formatInstant } from '../time.js';
+import { ForbiddenError, InvalidError, NotFoundError, UnavailableError } from '../errors.js';
+import { deepFreeze } from '../fold.js';
 import {
   CONTROL_ENTITY,
   LIMITS,
@@ -18,7 +14,6 @@ import {
   TOMBSTONE_EVENT,
   type AppendOptions,
   type AppendResult,
-  type AppendedEvent,
   type AsOfOptions,
   type EntitiesResult,
   type EntityState,
@@ -52,14 +47,16 @@ import {
   prepareEvent,
   type PreparedEvent,
 } from '../validate.js';
+import { ActiveLog, WAL_DIR, walName } from './activeLog.js';
+import { WritePath } from './writePath.js';
 import { DirectoryLock } from './lock.js';
+import { replayLogs } from './logReplay.js';
 import { manifestText, readError, writeError } from './openErrors.js';
-import { fsyncDir, readManifest, writeManifest, type Manifest } from './manifest.js';
+import { readManifest, writeManifest, type Manifest } from './manifest.js';
 import { EMBEDDED_DEFAULTS, type Durability, type EmbeddedCoreOptions } from './options.js';
 import { SegmentRoller } from './segmentRoller.js';
 import { loadSegments } from './segmentLoader.js';
 import { TenantIndex, type ControlPayload } from './tenantIndex.js';
-import { countRecords, decodeBatch, encodeRecordFrame, FRAME_HEADER_BYTES, scanWal, WAL_MAGIC, WalCorruptionError } from './wal.js';
 
 export interface EmbeddedCore extends EventStore {
   readonly dataDir: string;
@@ -114,42 +111,13 @@ async function openReadOnly(options: EmbeddedCoreOptions, durability: Durability
   }
 }
 
-/** A batch waiting for its frame to reach the disk. */
-interface PendingBatch {
-  tenant: string;
-  frame: Buffer;
-  events: StoredEvent[];
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
-
-/** Per-tenant state of the write path, which runs ahead of the indexes by the uncommitted batches. */
-interface TenantWriter {
-  /** Hash of the last event assigned (committed or not). */
-  head: string;
-  /** Entities with uncommitted events: their latest assigned version. */
-  inflightVersions: Map<string, number>;
-  /**
-   * Uncommitted events with client-supplied ids, with the promise of their batch, so a retry that
-   * arrives while the original is in flight is recognized. Generated ids are unguessable UUIDv7s.
-   */
-  inflightIds: Map<string, { event: StoredEvent; done: Promise<void> }>;
-}
-
-const WAL_DIR = 'wal';
 const SEGMENT_DIR = 'segments';
-/** The active log is zero-filled this far ahead of the writes. */
-const WAL_PREALLOCATE_BYTES = 16 * 1024 * 1024;
 /** Events folded per background slice: about half a millisecond of work. */
 const FOLD_SLICE_EVENTS = 1000;
 /** How long writes must pause before the background folds entities with only a few pending events. */
 const QUIET_FOLD_MS = 5;
 /** On close, a log holding at least this much is rolled so the next open reads columns, not log records. */
 const CLOSE_ROLL_BYTES = 4 * 1024 * 1024;
-
-function walName(seq: number): string {
-  return `${String(seq).padStart(12, '0')}.log`;
-}
 
 function segmentName(seq: number): string {
   return `${String(seq).padStart(12, '0')}.parquet`;
@@ -165,7 +133,6 @@ class EmbeddedCoreImpl implements EmbeddedCore {
   private readonly walRollBytes: number;
   private readonly log: (line: string) => void;
   private readonly now: () => number;
-  private readonly ids = new UuidV7Generator();
   private readonly roller: SegmentRoller;
   /** Roll and read segments in worker threads (the default) rather than in-process. */
   private readonly useWorkers: boolean;
@@ -174,30 +141,15 @@ class EmbeddedCoreImpl implements EmbeddedCore {
   private lock: DirectoryLock | null = null;
   private manifest: Manifest = { format: 1, segments: [], rolled_wal_seq: 0 };
   private readonly indexes = new Map<string, TenantIndex>();
-  private readonly writers = new Map<string, TenantWriter>();
-  /** Scratch maps of the synchronous first pass of an append (cleared on each use). */
-  private readonly scratchIds = new Map<string, number>();
-  private readonly scratchVersions = new Map<string, number>();
+  private readonly writes: WritePath;
 
+  /** Recovery: the next position to apply (anything below it was applied already). */
   private nextPosition = 1;
-  private lastRecordedMs = 0;
-  private walSeq = 0;
-  /** The active log: opened synchronously at open or rotation, switched to a FileHandle by the first flush. */
-  private walFileSync: number | null = null;
-  private walFile: FileHandle | null = null;
-  /** Where the next frame goes. */
-  private walBytes = 0;
-  /** How far the active log is preallocated with zeros (fdatasync is cheaper when the file size does not change). */
-  private walAllocated = 0;
-  private walExtending: Promise<void> | null = null;
-  private walFrames = 0;
+  private readonly wal: ActiveLog;
 
-  private queue: PendingBatch[] = [];
-  private flushing: Promise<void> | null = null;
   private readonly sealedSeqs: number[] = [];
   private rolling: Promise<void> | null = null;
   private lastRollError: string | null = null;
-  private failure: Error | null = null;
   private closed = false;
   private closing: Promise<void> | null = null;
 
@@ -212,6 +164,22 @@ class EmbeddedCoreImpl implements EmbeddedCore {
     this.now = options.now ?? Date.now;
     this.useWorkers = options.rollInWorker ?? EMBEDDED_DEFAULTS.rollInWorker;
     this.roller = new SegmentRoller({ inWorker: this.useWorkers });
+    this.wal = new ActiveLog(this.dataDir, durability, this.walRollBytes);
+    this.writes = new WritePath(
+      {
+        indexes: this.indexes,
+        indexFor: (tenant) => this.indexFor(tenant),
+        now: this.now,
+        log: this.log,
+        committed: () => {
+          this.lastCommitAt = performance.now();
+          this.scheduleFolds();
+        },
+        seal: () => this.sealActiveWal(),
+      },
+      this.wal,
+      this.walRollBytes,
+    );
   }
 
   // --- open and recovery -----------------------------------------------------------------------
@@ -279,66 +247,27 @@ class EmbeddedCoreImpl implements EmbeddedCore {
       { inWorker: this.useWorkers },
     );
 
-    const walSeqs = this.listDir(walDir)
-      .filter((name) => /^\d{12}\.log$/.test(name))
-      .map((name) => Number.parseInt(name, 10))
-      .sort((a, b) => a - b);
-    const live: number[] = [];
-    for (const seq of walSeqs) {
-      // Already rolled into a segment: the process stopped between the manifest and the delete.
-      if (seq <= this.manifest.rolled_wal_seq) {
-        if (!this.readOnly) unlinkSync(join(walDir, walName(seq)));
-      } else {
-        live.push(seq);
-      }
-    }
-    let activeEnd = WAL_MAGIC.length;
-    for (let i = 0; i < live.length; i++) {
-      const path = join(walDir, walName(live[i]));
-      const image = readFileSync(path);
-      const scan = scanWal(image, path);
-      const isLast = i === live.length - 1;
-      if (scan.tail !== null || scan.validEnd < WAL_MAGIC.length) {
-        const before = countRecords(scan.bodies);
-        const reason = scan.tail?.reason ?? 'truncated file header';
-        // Sealed logs were complete and fsync'd before a newer one was started: damage there is corruption.
-        if (!isLast) throw new WalCorruptionError(path, scan.validEnd, `${reason}, in a sealed log that newer logs follow`, before);
-        // A complete frame that fails its checksum may have been acknowledged: a person decides.
-        if (scan.tail?.kind === 'corrupt') throw new WalCorruptionError(path, scan.tail.offset, scan.tail.reason, before);
-        if (this.readOnly) {
-          if (scan.tailBytes > 0) this.log(`skipped a torn write of ${scan.tailBytes} bytes at offset ${scan.validEnd} of ${path} (${reason}: an append that never completed, so never acknowledged); read-only, so the file is left as it is`);
-        } else {
-          this.truncateTail(path, scan.validEnd, scan.tailBytes, reason);
-        }
-      }
-      if (isLast) activeEnd = Math.max(scan.validEnd, WAL_MAGIC.length);
-      for (const body of scan.bodies) {
-        for (const event of decodeBatch(body)) {
-          this.applyRecovered(event);
-        }
-      }
-    }
-    for (const index of this.indexes.values()) this.writerFor(index.tenant).head = index.headHash;
-    this.lastRecordedMs = this.lastRecoveredMs;
+    const { live, activeEnd } = replayLogs({
+      walDir,
+      names: this.listDir(walDir),
+      rolledSeq: this.manifest.rolled_wal_seq,
+      readOnly: this.readOnly,
+      log: this.log,
+      apply: (event) => this.applyRecovered(event),
+    });
+    this.writes.resume(this.nextPosition - 1, this.lastRecoveredMs);
     this.lastRecoveredIndex = null;
 
     // Every log but the newest is sealed and waits to be rolled; the newest takes new appends.
     if (this.readOnly) {
       // Nothing is opened for writing, and no roll starts; health still names the active log.
-      this.walSeq = live.length === 0 ? this.manifest.rolled_wal_seq + 1 : live[live.length - 1];
-      this.walBytes = live.length === 0 ? 0 : activeEnd;
+      this.wal.describe(live.length === 0 ? this.manifest.rolled_wal_seq + 1 : live[live.length - 1], live.length === 0 ? 0 : activeEnd);
       this.sealedSeqs.push(...live.slice(0, -1));
     } else if (live.length === 0) {
-      this.startWal(this.manifest.rolled_wal_seq + 1);
+      this.wal.start(this.manifest.rolled_wal_seq + 1);
     } else {
       this.sealedSeqs.push(...live.slice(0, -1));
-      const seq = live[live.length - 1];
-      const path = join(walDir, walName(seq));
-      this.walSeq = seq;
-      this.walBytes = activeEnd;
-      this.walAllocated = statSync(path).size;
-      this.walFrames = this.walBytes > WAL_MAGIC.length ? 1 : 0;
-      this.walFileSync = openSync(path, 'r+');
+      this.wal.resume(live[live.length - 1], activeEnd);
     }
     if (this.sealedSeqs.length > 0) this.kickRoller();
   }
@@ -357,7 +286,7 @@ class EmbeddedCoreImpl implements EmbeddedCore {
       this.foldScheduled = false;
       if (this.closed) return;
       // Commits come first: a queued batch is about to be flushed, so fold on a later turn.
-      if (this.queue.length > 0) {
+      if (this.writes.pending) {
         this.scheduleFolds();
         return;
       }
@@ -385,22 +314,6 @@ class EmbeddedCoreImpl implements EmbeddedCore {
   private lastCommitAt = -Infinity;
   private foldScheduled = false;
 
-  private truncateTail(path: string, validEnd: number, tailBytes: number, reason: string): void {
-    const fd = openSync(path, 'r+');
-    try {
-      if (validEnd < WAL_MAGIC.length) {
-        ftruncateSync(fd, 0);
-        writeSync(fd, WAL_MAGIC, 0, WAL_MAGIC.length, 0);
-      } else {
-        ftruncateSync(fd, validEnd);
-      }
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    if (tailBytes > 0) this.log(`truncated a torn write of ${tailBytes} bytes at offset ${validEnd} of ${path} (${reason}: an append that never completed, so never acknowledged)`);
-  }
-
   /** Applies an event recovered from the log (segment rows are applied by the loader's visitor). */
   private applyRecovered(event: StoredEvent): void {
     // Positions only grow; anything at or below the last applied one was already recovered.
@@ -426,19 +339,6 @@ class EmbeddedCoreImpl implements EmbeddedCore {
   private lastRecoveredMs = 0;
   private lastRecoveredTimestamp = '';
 
-  private startWal(seq: number): void {
-    const path = join(this.dataDir, WAL_DIR, walName(seq));
-    const fd = openSync(path, 'w');
-    writeSync(fd, WAL_MAGIC);
-    fsyncSync(fd);
-    fsyncDir(join(this.dataDir, WAL_DIR));
-    this.walSeq = seq;
-    this.walBytes = WAL_MAGIC.length;
-    this.walAllocated = WAL_MAGIC.length;
-    this.walFrames = 0;
-    this.walFileSync = fd;
-  }
-
   private indexFor(tenant: string): TenantIndex {
     let index = this.indexes.get(tenant);
     if (index === undefined) {
@@ -453,15 +353,6 @@ class EmbeddedCoreImpl implements EmbeddedCore {
     return this.indexes.get(tenant) ?? new TenantIndex(tenant, this.snapshotEvery);
   }
 
-  private writerFor(tenant: string): TenantWriter {
-    let writer = this.writers.get(tenant);
-    if (writer === undefined) {
-      writer = { head: this.indexes.get(tenant)?.headHash ?? '', inflightVersions: new Map(), inflightIds: new Map() };
-      this.writers.set(tenant, writer);
-    }
-    return writer;
-  }
-
   private ensureUsable(): void {
     if (this.closed) throw new UnavailableError('the store is closed');
   }
@@ -469,10 +360,13 @@ class EmbeddedCoreImpl implements EmbeddedCore {
   private ensureWritable(): void {
     this.ensureUsable();
     if (this.readOnly) throw new ForbiddenError(`the store at ${this.dataDir} was opened read-only; it takes no writes`);
-    if (this.failure !== null) {
-      throw new UnavailableError(`the store stopped accepting writes after a disk error (${this.failure.message}); reopen it`, { cause: this.failure });
+    const failure = this.writes.failure;
+    if (failure !== null) {
+      throw new UnavailableError(`the store stopped accepting writes after a disk error (${failure.message}); reopen it`, { cause: failure });
     }
   }
+
+  // --- append ----------------------------------------------------------------------------------
 
   // --- append ----------------------------------------------------------------------------------
 
@@ -481,281 +375,17 @@ class EmbeddedCoreImpl implements EmbeddedCore {
     const { dry_run } = checkAppendCall(tenant, events, options);
     const prepared = new Array<PreparedEvent>(events.length);
     for (let i = 0; i < events.length; i++) prepared[i] = prepareEvent(events[i], i, this.maxPayloadBytes);
-    return this.appendPrepared(tenant, prepared, dry_run);
-  }
-
-  private async appendPrepared(tenant: string, prepared: PreparedEvent[], dryRun: boolean): Promise<AppendResult> {
-    const index = this.indexes.get(tenant);
-    const writer = this.writerFor(tenant);
-
-    // Pass 1: idempotency and optimistic concurrency, against committed, in-flight and earlier-in-batch
-    // events. It runs synchronously, so the scratch maps cannot be shared with another call.
-    const results = new Array<AppendedEvent | undefined>(prepared.length);
-    const versions = new Array<number>(prepared.length);
-    /** For an id repeated inside the batch: the index of its first occurrence. */
-    let repeatOf: Map<number, number> | undefined;
-    const waits: Promise<void>[] = [];
-    const batchIds = this.scratchIds;
-    const batchVersions = this.scratchVersions;
-    batchIds.clear();
-    batchVersions.clear();
-    for (let i = 0; i < prepared.length; i++) {
-      const p = prepared[i];
-      if (p.id !== undefined) {
-        const earlier = batchIds.get(p.id);
-        if (earlier !== undefined) {
-          if (!sameContent(prepared[earlier], p)) throw conflictOnId(p.id, i);
-          (repeatOf ??= new Map()).set(i, earlier);
-          continue;
-        }
-        batchIds.set(p.id, i);
-        const inflight = writer.inflightIds.get(p.id);
-        const existing = inflight?.event ?? index?.findById(p.id);
-        if (existing !== undefined) {
-          if (!sameStored(existing, p)) throw conflictOnId(p.id, i);
-          results[i] = appended(existing, true);
-          if (inflight !== undefined) waits.push(inflight.done);
-          continue;
-        }
-      }
-      const current = batchVersions.get(p.entity_id) ?? writer.inflightVersions.get(p.entity_id) ?? index?.entityVersion(p.entity_id) ?? 0;
-      if (p.expected_version !== undefined && p.expected_version !== current) {
-        throw new ConflictError(
-          `events[${i}].expected_version: entity ${JSON.stringify(p.entity_id)} is at version ${current}, not ${p.expected_version}; read it again and retry`,
-          { field: `events[${i}].expected_version`, details: { entity_id: p.entity_id, expected: p.expected_version, actual: current } },
-        );
-      }
-      versions[i] = current + 1;
-      batchVersions.set(p.entity_id, current + 1);
-    }
-
-    const fresh: number[] = [];
-    for (let i = 0; i < prepared.length; i++) if (results[i] === undefined && !repeatOf?.has(i)) fresh.push(i);
-    if (dryRun || fresh.length === 0) {
-      await Promise.all(waits);
-      return this.finishResults(prepared, results, fresh, repeatOf, dryRun, [], 0);
-    }
-
-    // Pass 2: assign ids, versions, positions, the recorded time and the hash chain. Each event's
-    // canonical form feeds its hash and is also its record in the log frame.
-    const ms = Math.max(this.now(), this.lastRecordedMs);
-    this.lastRecordedMs = ms;
-    const timestamp = formatInstant(ms);
-    let generated = 0;
-    for (const i of fresh) if (prepared[i].id === undefined) generated++;
-    const newIds = generated > 0 ? this.ids.batch(ms, generated) : [];
-    let nextNewId = 0;
-    const stored: StoredEvent[] = new Array(fresh.length);
-    // Each event's log record is its canonical form and its hash, on two lines (see wal.ts).
-    const parts: string[] = new Array(2 * fresh.length);
-    for (let k = 0; k < fresh.length; k++) {
-      const p = prepared[fresh[k]];
-      const id = p.id ?? newIds[nextNewId++];
-      const version = versions[fresh[k]];
-      const position = this.nextPosition++;
-      const occurred_at = p.occurred_at ?? timestamp;
-      const event = {
-        id,
-        tenant_id: tenant,
-        entity_id: p.entity_id,
-        event_type: p.event_type,
-        payload: p.payload,
-        metadata: p.metadata,
-        timestamp,
-        occurred_at,
-        version,
-        position,
-        hash: '',
-      };
-      const canonical = canonicalEvent(event, p.payloadJson, p.metadataJson);
-      event.hash = writer.head = chainHash(writer.head, canonical);
-      stored[k] = Object.freeze(event);
-      parts[2 * k] = canonical;
-      parts[2 * k + 1] = event.hash;
-    }
-
-    for (const [entityId, version] of batchVersions) writer.inflightVersions.set(entityId, version);
-    const done = this.enqueue(tenant, encodeRecordFrame(parts), stored);
-    for (let k = 0; k < fresh.length; k++) if (prepared[fresh[k]].id !== undefined) writer.inflightIds.set(stored[k].id, { event: stored[k], done });
-    await done;
-    if (waits.length > 0) await Promise.all(waits);
-    return this.finishResults(prepared, results, fresh, repeatOf, false, stored, stored[stored.length - 1].position);
-  }
-
-  private finishResults(
-    prepared: PreparedEvent[],
-    results: Array<AppendedEvent | undefined>,
-    fresh: number[],
-    repeatOf: Map<number, number> | undefined,
-    dryRun: boolean,
-    stored: StoredEvent[],
-    lastPosition: number,
-  ): AppendResult {
-    for (let k = 0; k < fresh.length; k++) {
-      const i = fresh[k];
-      const event = stored[k];
-      if (event !== undefined) {
-        results[i] = appended(event, false);
-      } else {
-        // Dry run: report what would be written, with no id, position or time assigned.
-        const p = prepared[i];
-        results[i] = { id: p.id ?? '', entity_id: p.entity_id, event_type: p.event_type, version: 0, position: 0, timestamp: '', occurred_at: p.occurred_at ?? '', duplicate: false };
-      }
-    }
-    // A repeated id within the batch mirrors the result of its first occurrence.
-    if (repeatOf !== undefined) for (const [i, first] of repeatOf) results[i] = { ...results[first]!, duplicate: true };
-    return { events: results as AppendedEvent[], last_position: lastPosition, dry_run: dryRun };
-  }
-
-  // --- group commit ----------------------------------------------------------------------------
-
-  private enqueue(tenant: string, frame: Buffer, events: StoredEvent[]): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ tenant, frame, events, resolve, reject });
-      if (this.flushing === null) {
-        // Start on the next turn, not now: appends issued in the same turn (e.g. writers woken by
-        // the previous commit) then share this flush and its fsync instead of trailing it.
-        this.flushing = new Promise<void>((started) => setImmediate(started)).then(() => this.flushLoop()).finally(() => (this.flushing = null));
-      }
-    });
-  }
-
-  /** Writes everything queued in one write and one fsync, then repeats while more arrived meanwhile. */
-  private async flushLoop(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batches = this.queue;
-      this.queue = [];
-      try {
-        const file = await this.walHandle();
-        const buffer = batches.length === 1 ? batches[0].frame : Buffer.concat(batches.map((b) => b.frame));
-        // Never write into a region a zero-fill is still writing to.
-        if (this.walBytes + buffer.length > this.walAllocated && this.walExtending !== null) await this.walExtending;
-        let written = 0;
-        while (written < buffer.length) {
-          const { bytesWritten } = await file.write(buffer, written, buffer.length - written, this.walBytes + written);
-          written += bytesWritten;
-        }
-        // With O_DSYNC the write itself returned only once the data was on disk.
-        if (this.durability === 'fsync' && !this.walDsync) await file.datasync();
-        this.walBytes += buffer.length;
-        this.walAllocated = Math.max(this.walAllocated, this.walBytes);
-        this.walFrames += batches.length;
-        if (this.walAllocated - this.walBytes < Math.min(WAL_PREALLOCATE_BYTES / 2, this.walBytes) && this.walExtending === null && this.walBytes < this.walRollBytes) {
-          this.walExtending = this.extendWal().finally(() => (this.walExtending = null));
-        }
-      } catch (err) {
-        this.fail(err as Error, batches);
-        return;
-      }
-      const touched = new Set<TenantIndex>();
-      for (const batch of batches) {
-        const index = this.indexFor(batch.tenant);
-        const writer = this.writerFor(batch.tenant);
-        for (const event of batch.events) {
-          index.apply(event);
-          if (writer.inflightIds.size > 0) writer.inflightIds.delete(event.id);
-          // Committed up to the latest assigned version: the index is authoritative again.
-          if (writer.inflightVersions.get(event.entity_id) === event.version) writer.inflightVersions.delete(event.entity_id);
-        }
-        touched.add(index);
-        batch.resolve();
-      }
-      for (const index of touched) index.notify();
-      this.lastCommitAt = performance.now();
-      this.scheduleFolds();
-      if (this.walBytes >= this.walRollBytes) {
-        try {
-          await this.sealActiveWal();
-        } catch (err) {
-          // No new log file means nowhere to write: fail loudly rather than leave queued appends waiting.
-          this.fail(err as Error, []);
-          return;
-        }
-      }
-    }
-  }
-
-  /** A failed write or fsync leaves the log's tail unknown: refuse further writes until reopened. */
-  private fail(err: Error, batches: PendingBatch[]): void {
-    this.failure = err;
-    this.log(`write-ahead log write failed, refusing further writes: ${err.message}`);
-    const error = new UnavailableError(`write failed (${err.message}); the store refuses writes until reopened`, { cause: err });
-    for (const batch of [...batches, ...this.queue]) batch.reject(error);
-    this.queue = [];
-  }
-
-  /**
-   * Zero-fills the next stretch of the active log in the background, through a descriptor of its
-   * own: the zeros need no synchronous writes (they are not data), and they should not queue
-   * behind or ahead of commits on the appends' descriptor.
-   */
-  private async extendWal(): Promise<void> {
-    const start = this.walAllocated;
-    // Grow the stretch with the log (a small store stays small), up to the cap.
-    const length = Math.min(WAL_PREALLOCATE_BYTES, Math.max(1 << 20, start), Math.max(this.walRollBytes - start, 0) + FRAME_HEADER_BYTES);
-    let file: FileHandle | undefined;
-    try {
-      file = await open(join(this.dataDir, WAL_DIR, walName(this.walSeq)), 'r+');
-      await file.write(Buffer.alloc(length), 0, length, start);
-      this.walAllocated = Math.max(this.walAllocated, start + length);
-    } catch {
-      // Preallocation is an optimization; appends simply grow the file without it.
-    } finally {
-      await file?.close().catch(() => undefined);
-    }
-  }
-
-  /**
-   * The active log for appends. With fsync durability it is opened O_DSYNC where the platform has
-   * it, so a commit is one write that returns once the data is durable, instead of a write and an
-   * fdatasync: two trips through the thread pool become one (about 70 µs less per commit here).
-   */
-  private async walHandle(): Promise<FileHandle> {
-    if (this.walFile === null) {
-      this.closeWalSync();
-      const dsync = this.durability === 'fsync' && typeof fsConstants.O_DSYNC === 'number';
-      this.walFile = await open(join(this.dataDir, WAL_DIR, walName(this.walSeq)), dsync ? fsConstants.O_RDWR | fsConstants.O_DSYNC : 'r+');
-      this.walDsync = dsync;
-    }
-    return this.walFile;
-  }
-
-  /** Whether the open active log was opened O_DSYNC. */
-  private walDsync = false;
-
-  private closeWalSync(): void {
-    if (this.walFileSync !== null) closeSync(this.walFileSync);
-    this.walFileSync = null;
-  }
-
-  /** Closes the active log's descriptors (the file itself stays). */
-  private async closeWal(): Promise<void> {
-    const file = this.walFile;
-    this.walFile = null;
-    await file?.close();
-    this.closeWalSync();
+    return this.writes.appendPrepared(tenant, prepared, dry_run);
   }
 
   // --- segments --------------------------------------------------------------------------------
 
   /** Starts a new log file and queues the sealed one for rolling. Called between flushes only. */
   private async sealActiveWal(): Promise<void> {
-    if (this.walFrames === 0) return;
-    const sealed = this.walSeq;
-    await this.trimWal();
-    await this.closeWal();
-    this.startWal(sealed + 1);
+    const sealed = await this.wal.seal();
+    if (sealed === null) return;
     this.sealedSeqs.push(sealed);
     this.kickRoller();
-  }
-
-  /** Cuts the preallocated zeros off the active log, so a sealed or closed log is exactly its frames. */
-  private async trimWal(): Promise<void> {
-    if (this.walExtending !== null) await this.walExtending;
-    if (this.walAllocated <= this.walBytes) return;
-    if (this.walFile !== null) await this.walFile.truncate(this.walBytes);
-    else if (this.walFileSync !== null) ftruncateSync(this.walFileSync, this.walBytes);
-    this.walAllocated = this.walBytes;
   }
 
   private kickRoller(): void {
@@ -797,42 +427,22 @@ class EmbeddedCoreImpl implements EmbeddedCore {
   }
 
   async idle(): Promise<void> {
-    while (this.flushing !== null || this.rolling !== null) {
-      await this.flushing;
+    while (this.writes.flushing !== null || this.rolling !== null) {
+      await this.writes.flushing;
       await this.rolling;
     }
   }
 
   // --- migration --------------------------------------------------------------------------------
 
+  async importEvents(events: readonly StoredEvent[]): Promise<void> {
+    this.ensureWritable();
+    await this.writes.importEvents(events);
+  }
+
   tenants(): string[] {
     this.ensureUsable();
     return [...this.indexes.keys()].filter((tenant) => (this.indexes.get(tenant)?.size ?? 0) > 0);
-  }
-
-  async importEvents(events: readonly StoredEvent[]): Promise<void> {
-    this.ensureWritable();
-    // Runs of one tenant become one frame each, as their original batches were.
-    let start = 0;
-    const frames: Promise<void>[] = [];
-    for (let i = 0; i < events.length; i++) {
-      const e = events[i];
-      const writer = this.writerFor(e.tenant_id);
-      if (e.position < this.nextPosition) throw new InvalidError(`events[${i}].position`, `must be above ${this.nextPosition - 1}, the last position of this store`);
-      const canonical = canonicalEvent(e, JSON.stringify(e.payload), JSON.stringify(e.metadata));
-      if (chainHash(writer.head, canonical) !== e.hash) throw new InvalidError(`events[${i}].hash`, `does not continue the hash chain of tenant ${JSON.stringify(e.tenant_id)} at position ${e.position}`);
-      writer.head = e.hash;
-      this.nextPosition = e.position + 1;
-      this.lastRecordedMs = Math.max(this.lastRecordedMs, Date.parse(e.timestamp));
-      if (i + 1 === events.length || events[i + 1].tenant_id !== e.tenant_id) {
-        const run = events.slice(start, i + 1).map((x) => Object.freeze({ ...x }) as StoredEvent);
-        const parts: string[] = [];
-        for (const x of run) parts.push(canonicalEvent(x, JSON.stringify(x.payload), JSON.stringify(x.metadata)), x.hash);
-        frames.push(this.enqueue(e.tenant_id, encodeRecordFrame(parts), run));
-        start = i + 1;
-      }
-    }
-    await Promise.all(frames);
   }
 
   // --- reads -----------------------------------------------------------------------------------
@@ -930,7 +540,7 @@ class EmbeddedCoreImpl implements EmbeddedCore {
     if (selector.dry_run || event_ids.length === 0) return { ...base, position: null };
     const payload: ControlPayload = deepFreeze({ event_ids, reason: selector.reason });
     const payloadJson = JSON.stringify(payload);
-    const result = await this.appendPrepared(
+    const result = await this.writes.appendPrepared(
       tenant,
       [
         {
@@ -976,17 +586,17 @@ class EmbeddedCoreImpl implements EmbeddedCore {
       events.folds_pending ||= index.foldsPending;
     }
     return {
-      ok: this.failure === null,
+      ok: this.writes.failure === null,
       kind: 'embedded',
       data_dir: this.dataDir,
       read_only: this.readOnly,
       durability: this.durability,
-      last_position: this.nextPosition - 1,
+      last_position: this.writes.lastPosition,
       tenants: this.indexes.size,
-      wal: { active_file: walName(this.walSeq), bytes: this.walBytes, sealed_waiting: this.sealedSeqs.length },
+      wal: { active_file: this.wal.name, bytes: this.wal.bytes, sealed_waiting: this.sealedSeqs.length },
       segments: { count: this.manifest.segments.length, rows: segmentRows, bytes: segmentBytes, rolling: this.rolling !== null, last_error: this.lastRollError },
       events,
-      write_error: this.failure?.message ?? null,
+      write_error: this.writes.failure?.message ?? null,
       uptime_ms: Date.now() - this.openedAt,
     };
   }
@@ -1001,55 +611,20 @@ class EmbeddedCoreImpl implements EmbeddedCore {
     // Long-polling watchers answer now (timed out) instead of holding close up.
     for (const index of this.indexes.values()) index.notify();
     try {
-      while (this.flushing !== null) await this.flushing;
+      while (this.writes.flushing !== null) await this.writes.flushing;
       // A read-only store never wrote, so it has nothing to seal, roll or trim.
       if (!this.readOnly) {
-        if (this.failure === null && this.walBytes >= CLOSE_ROLL_BYTES) await this.sealActiveWal();
+        if (this.writes.failure === null && this.wal.bytes >= CLOSE_ROLL_BYTES) await this.sealActiveWal();
         await this.idle();
-        if (this.failure === null) await this.trimWal();
+        if (this.writes.failure === null) await this.wal.trim();
       }
     } finally {
-      await this.closeWal().catch(() => undefined);
+      await this.wal.close().catch(() => undefined);
       await this.roller.close();
       this.lock?.release();
       this.lock = null;
     }
   }
-}
-
-function appended(event: StoredEvent, duplicate: boolean): AppendedEvent {
-  return {
-    id: event.id,
-    entity_id: event.entity_id,
-    event_type: event.event_type,
-    version: event.version,
-    position: event.position,
-    timestamp: event.timestamp,
-    occurred_at: event.occurred_at,
-    duplicate,
-  };
-}
-
-function sameContent(a: PreparedEvent, b: PreparedEvent): boolean {
-  return a.entity_id === b.entity_id && a.event_type === b.event_type && jsonEqual(a.payload, b.payload) && jsonEqual(a.metadata, b.metadata) && a.occurred_at === b.occurred_at;
-}
-
-/** Whether a retried event matches what was recorded under its id (occurred_at only when the retry gives one). */
-function sameStored(existing: StoredEvent, p: PreparedEvent): boolean {
-  return (
-    existing.entity_id === p.entity_id &&
-    existing.event_type === p.event_type &&
-    jsonEqual(existing.payload, p.payload) &&
-    jsonEqual(existing.metadata, p.metadata) &&
-    (p.occurred_at === undefined || p.occurred_at === existing.occurred_at)
-  );
-}
-
-function conflictOnId(id: string, index: number): ConflictError {
-  return new ConflictError(
-    `events[${index}].id: an event with id ${JSON.stringify(id)} was already recorded with different content; use a new id for a new event`,
-    { field: `events[${index}].id`, details: { id } },
-  );
 }
 
 function unlinkIfExists(path: string): void {

@@ -21,7 +21,8 @@ export interface CoreConnectionOptions {
 }
 
 export interface CallOptions {
-  body?: string;
+  /** JSON text, or raw bytes (sent as application/octet-stream). */
+  body?: string | Uint8Array;
   /** Safe to send again after a lost connection or a 503. */
   retryable: boolean;
   /** Extra time the server may legitimately take (a watch's wait). */
@@ -57,6 +58,16 @@ export class CoreConnection {
   }
 
   async call<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, options: CallOptions): Promise<T> {
+    const { body } = await this.send(method, path, options);
+    return JSON.parse(body.toString('utf8')) as T;
+  }
+
+  /** A call whose answer is bytes (a derived artifact), with the answer's headers. */
+  async callRaw(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, options: CallOptions): Promise<{ body: Buffer; headers: Record<string, string | string[] | undefined> }> {
+    return this.send(method, path, options);
+  }
+
+  private async send(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, options: CallOptions): Promise<{ body: Buffer; headers: Record<string, string | string[] | undefined> }> {
     if (this.closed) throw new UnavailableError('the HttpCore client is closed');
     const giveUpAt = Date.now() + this.retryForMs;
     const timeout = this.timeoutMs + (options.waitMs ?? 0);
@@ -66,14 +77,14 @@ export class CoreConnection {
         const response = await this.pool.request({
           method,
           path,
-          headers: { ...this.headers, ...(options.body === undefined ? {} : { 'content-type': 'application/json' }), ...options.headers },
+          headers: { ...this.headers, ...(options.body === undefined ? {} : { 'content-type': typeof options.body === 'string' ? 'application/json' : 'application/octet-stream' }), ...options.headers },
           body: options.body,
           headersTimeout: timeout,
           bodyTimeout: timeout,
         });
-        const text = await response.body.text();
-        if (response.statusCode < 300) return JSON.parse(text) as T;
-        failure = wireError(response.statusCode, text);
+        const bytes = Buffer.from(await response.body.arrayBuffer());
+        if (response.statusCode < 300) return { body: bytes, headers: response.headers };
+        failure = wireError(response.statusCode, bytes.toString('utf8'));
         if (!(options.retryable && response.statusCode === 503)) throw failure;
       } catch (err) {
         if (isAllSourceError(err)) throw err;

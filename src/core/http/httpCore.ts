@@ -31,10 +31,11 @@ import type {
   WatchOptions,
   WatchResult,
 } from '../types.js';
+import { checkArtifactName, type ArtifactClient, type ArtifactFacts, type ArtifactMeta } from '../artifacts.js';
 import { checkAppendCall, checkAsOfOptions, checkFilter, checkId, checkListOptions, checkSearchOptions, checkSelector, checkTenant, checkWatchOptions, prepareEvent } from '../validate.js';
-import { errorFromWire } from '../errors.js';
+import { errorFromWire, isErrorCode, UnavailableError } from '../errors.js';
 import { CoreConnection, type CallOptions, type CoreConnectionOptions } from './connection.js';
-import { MAX_BULK_APPENDS, queryString } from './wire.js';
+import { ARTIFACT_META_HEADER, MAX_BULK_APPENDS, queryString } from './wire.js';
 
 export type HttpCoreOptions = CoreConnectionOptions;
 
@@ -54,7 +55,7 @@ interface PendingAppend {
 /** A bulk request stops growing here (the server's default body limit is 32 MiB). */
 const MAX_BULK_BYTES = 4 * 1024 * 1024;
 
-export class HttpCore implements EventStore {
+export class HttpCore implements EventStore, ArtifactClient {
   private readonly connection: CoreConnection;
   private readonly pending = new Map<string, PendingAppend[]>();
   private flushScheduled = false;
@@ -67,7 +68,7 @@ export class HttpCore implements EventStore {
     return `${this.connection.base}/tenants/${encodeURIComponent(tenant)}${rest}`;
   }
 
-  private call<T>(method: 'GET' | 'POST', path: string, options: CallOptions): Promise<T> {
+  private call<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, options: CallOptions): Promise<T> {
     return this.connection.call(method, path, options);
   }
 
@@ -205,6 +206,49 @@ export class HttpCore implements EventStore {
   async verify(tenant: string): Promise<VerifyResult> {
     checkTenant(tenant);
     return this.call('GET', this.tenantPath(tenant, '/verify'), { retryable: true });
+  }
+
+  // ── Derived artifacts (not part of the port: the Core keeps them beside the log, see artifacts.ts) ──
+
+  /** The tenant's artifact `name` and its meta as the Core declares it; null when there is none (or the Core keeps none). */
+  async getArtifact(tenant: string, name: string): Promise<{ meta: ArtifactMeta; bytes: Buffer } | null> {
+    checkTenant(tenant);
+    checkArtifactName(name);
+    let answer: { body: Buffer; headers: Record<string, string | string[] | undefined> };
+    try {
+      answer = await this.connection.callRaw('GET', this.tenantPath(tenant, `/artifacts/${name}`), { retryable: true });
+    } catch (err) {
+      if (isErrorCode(err, 'not_found')) return null;
+      throw err;
+    }
+    const header = answer.headers[ARTIFACT_META_HEADER];
+    let meta: ArtifactMeta;
+    try {
+      meta = JSON.parse(typeof header === 'string' ? header : '') as ArtifactMeta;
+    } catch {
+      throw new UnavailableError(`the Core sent artifact ${name} without a readable ${ARTIFACT_META_HEADER} header`);
+    }
+    return { meta, bytes: answer.body };
+  }
+
+  /** Stores (replaces) the tenant's artifact `name`. Not retried: the caller (a background upload) tries again later. */
+  async putArtifact(tenant: string, name: string, facts: ArtifactFacts, bytes: Uint8Array): Promise<ArtifactMeta> {
+    checkTenant(tenant);
+    checkArtifactName(name);
+    const query = queryString({ position: facts.position, format: facts.format, embedder: facts.embedder });
+    // Not the client's 30 s default alone: a large artifact on a slow link takes its time.
+    return this.call('PUT', this.tenantPath(tenant, `/artifacts/${name}${query}`), { body: bytes, retryable: false, waitMs: Math.ceil(bytes.length / 1024) });
+  }
+
+  async listArtifacts(tenant: string): Promise<ArtifactMeta[]> {
+    checkTenant(tenant);
+    return (await this.call<{ artifacts: ArtifactMeta[] }>('GET', this.tenantPath(tenant, '/artifacts'), { retryable: true })).artifacts;
+  }
+
+  async deleteArtifact(tenant: string, name: string): Promise<boolean> {
+    checkTenant(tenant);
+    checkArtifactName(name);
+    return (await this.call<{ deleted: boolean }>('DELETE', this.tenantPath(tenant, `/artifacts/${name}`), { retryable: true })).deleted;
   }
 
   async health(): Promise<StoreHealth> {

@@ -29,7 +29,7 @@ type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<
 type Handler = (req: Req, reply: FastifyReply, tenant: string) => Promise<unknown>;
 
 /** The tenant a request may act on, after the access rule; undefined for routes without one. */
-function allowedTenant(route: RouteSpec, req: Req): string | undefined {
+export function allowedTenant(route: RouteSpec, req: Req): string | undefined {
   const principal = req.principal!;
   if (route.admin && principal.kind !== 'admin') throw new NotFoundError(`no route ${req.method} ${route.url}`);
   if (route.writes && principal.kind === 'tenant' && principal.read_only) throw new AllSourceError('forbidden', 'this key is read-only');

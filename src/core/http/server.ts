@@ -10,8 +10,10 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import { pino, type Logger } from 'pino';
+import { DEFAULT_MAX_ARTIFACT_BYTES, type ArtifactStore } from '../artifacts.js';
 import { AllSourceError, InvalidError, isAllSourceError, NotFoundError, type ErrorCode } from '../errors.js';
 import type { EventStore } from '../types.js';
+import { registerArtifactRoutes } from './artifactRoutes.js';
 import { Keyring, type Principal } from './keys.js';
 import { Quotas } from './quotas.js';
 import { createCoreMetrics, type CoreMetrics } from './metrics.js';
@@ -40,6 +42,13 @@ export interface CoreServerOptions {
   port?: number;
   /** Largest request body in bytes (default 32 MiB: a full batch of large events). */
   bodyLimit?: number;
+  /**
+   * Where tenants' derived artifacts are kept (`…/artifacts` routes; the data directory's
+   * `artifacts/` for `allsource core`). Absent: the routes answer that this Core keeps none.
+   */
+  artifacts?: ArtifactStore;
+  /** Largest artifact in bytes (default 256 MiB, DEFAULT_MAX_ARTIFACT_BYTES). */
+  maxArtifactBytes?: number;
   /** Requests per second per key (0 or absent: no limit). Over it: 429 with Retry-After. */
   rateLimit?: number;
   /** Structured logs (default: pino JSON lines on stderr); false for none. */
@@ -186,6 +195,7 @@ export async function startCoreServer(options: CoreServerOptions): Promise<CoreS
 
   const ctx: CoreContext = { store: () => store!, keyring: () => keyring!, quotas: () => quotas!, metrics, shutdown: shutdown.signal, wireError: (err, req) => wireBody(asWire(err, req)).error };
   registerRoutes(app, ctx);
+  registerArtifactRoutes(app, { artifacts: () => options.artifacts, maxBytes: options.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES });
   options.extend?.(app, { store: () => store!, keyring: () => keyring!, quotas: () => quotas!, ready: () => state === 'ready', metrics, log });
 
   let url: string;
@@ -278,7 +288,8 @@ function toWireError(err: FastifyError | AllSourceError, req: FastifyRequest): A
     return new InvalidError(field, params.missingProperty !== undefined ? 'is required' : (issue.message ?? 'is not valid'));
   }
   const status = fe.statusCode ?? 500;
-  if (status === 413) return new AllSourceError('invalid', `body: is larger than the limit of ${req.server.initialConfig.bodyLimit} bytes`, { field: 'body', details: { status: 413 } });
+  // The route's own limit when it has one (an artifact upload's is not the server's).
+  if (status === 413) return new AllSourceError('invalid', `body: is larger than the limit of ${req.routeOptions.bodyLimit ?? req.server.initialConfig.bodyLimit} bytes`, { field: 'body', details: { status: 413 } });
   if (status === 415) return new InvalidError('content-type', 'must be application/json');
   if (status === 503) return new AllSourceError('unavailable', 'the Core is shutting down', { details: { retry_after_seconds: 1 } });
   if (status >= 400 && status < 500) return new InvalidError('body', fe.message);

@@ -1,6 +1,8 @@
 // What the Core REST API and HttpCore agree on besides the routes: which HTTP status each error
-// code travels with, and how typed values ride in a query string.
+// code travels with, how typed values ride in a query string, and how an artifact's meta rides
+// in a header.
 
+import type { ArtifactMeta } from '../artifacts.js';
 import type { ErrorCode } from '../errors.js';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -17,6 +19,14 @@ export function isLoopbackUrl(url: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** The header a GET of an artifact carries its meta in (the body is the bytes). */
+export const ARTIFACT_META_HEADER = 'x-artifact-meta';
+
+/** An artifact's meta as a header value: JSON with anything outside printable ASCII escaped. */
+export function encodeMetaHeader(meta: ArtifactMeta): string {
+  return JSON.stringify(meta).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Most appends one bulk request (`POST …/events/bulk`) carries. */
