@@ -11,6 +11,7 @@ import type { UuidV7Generator } from '../ids.js';
 import { payloadWords } from '../embedded/searchIndex.js';
 import { CONTROL_ENTITY, type AppendResult, type AppendedEvent, type JsonObject } from '../types.js';
 import type { PreparedEvent } from '../validate.js';
+import { boolArray, int4Array, int8Array, nullableInt8Array, textArray, tsvectorArray, type TsvectorEntry } from './binary.js';
 import { isoOf } from './rows.js';
 import { SNAPSHOT_EVERY } from './schema.js';
 import type { Db, TenantHead } from './session.js';
@@ -230,30 +231,30 @@ export async function appendGroup(db: Db, tenant: string, head: TenantHead, call
 const TSVECTOR_BUDGET = 900_000;
 
 /**
- * A tsvector literal of counted words: each word with positions 1..count (at most 256,
- * PostgreSQL's cap), which is how search reads the term frequency back. A payload near the 1 MiB
- * limit made of many distinct words could overflow a tsvector: its words then go in without
- * counts (each counts once), and past the budget the rest are not indexed.
+ * A tsvector of counted words: each word with positions 1..count (at most 256, PostgreSQL's cap),
+ * which is how search reads the term frequency back. A payload near the 1 MiB limit made of many
+ * distinct words could overflow a tsvector: its words then go in without counts (each counts
+ * once), and past the budget the rest are not indexed.
  */
-function tsvectorOf(words: string[]): string {
+function tsvectorOf(words: string[]): TsvectorEntry {
   const counts = new Map<string, number>();
   for (const w of words) counts.set(w, (counts.get(w) ?? 0) + 1);
+  const entry = { words: [...counts.keys()], counts: [...counts.values()].map((count) => Math.min(count, 256)) };
+  // A UTF-16 code unit takes at most 3 bytes of UTF-8: under that bound (every ordinary payload)
+  // nothing is near the cap, and the exact byte counts are not needed.
+  let bound = 0;
+  for (let i = 0; i < entry.words.length; i++) bound += 3 * entry.words[i].length + 8 + 2 * entry.counts[i];
+  if (bound <= TSVECTOR_BUDGET) return entry;
   let size = 0;
-  for (const [word, count] of counts) size += Buffer.byteLength(word) + 8 + 2 * Math.min(count, 256);
+  for (let i = 0; i < entry.words.length; i++) size += Buffer.byteLength(entry.words[i]) + 8 + 2 * entry.counts[i];
   const withCounts = size <= TSVECTOR_BUDGET;
-  const parts: string[] = [];
   let used = 0;
-  for (const [word, count] of counts) {
-    used += Buffer.byteLength(word) + 8 + (withCounts ? 2 * Math.min(count, 256) : 0);
+  let kept = 0;
+  for (; kept < entry.words.length; kept++) {
+    used += Buffer.byteLength(entry.words[kept]) + 8 + (withCounts ? 2 * entry.counts[kept] : 0);
     if (used > TSVECTOR_BUDGET) break;
-    let entry = `'${word.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
-    if (withCounts) {
-      entry += ':1';
-      for (let n = 2; n <= Math.min(count, 256); n++) entry += ',' + n;
-    }
-    parts.push(entry);
   }
-  return parts.join(' ');
+  return { words: entry.words.slice(0, kept), counts: withCounts ? entry.counts.slice(0, kept) : new Array<number>(kept).fill(0) };
 }
 
 /**
@@ -266,7 +267,7 @@ export async function writeEvents(db: Db, tenant: string, head: TenantHead, even
   const cols = {
     position: new Array<number>(n), id: new Array<string>(n), entity: new Array<string>(n), type: new Array<string>(n), version: new Array<number>(n),
     occurred: new Array<number>(n), payload: new Array<string>(n), metadata: new Array<string | null>(n), hash: new Array<string>(n),
-    search: new Array<string | null>(n), searchLen: new Array<number | null>(n), docs: new Array<number | null>(n), total: new Array<number | null>(n),
+    search: new Array<TsvectorEntry | null>(n), searchLen: new Array<number | null>(n), docs: new Array<number | null>(n), total: new Array<number | null>(n),
   };
   let docs = head.search_docs;
   let total = head.search_length;
@@ -286,7 +287,8 @@ export async function writeEvents(db: Db, tenant: string, head: TenantHead, even
     cols.metadata[k] = e.metadataJson === 'null' ? null : e.metadataJson;
     cols.hash[k] = e.hash;
     if (e.entity_id === CONTROL_ENTITY) {
-      cols.search[k] = cols.searchLen[k] = cols.docs[k] = cols.total[k] = null;
+      cols.search[k] = null;
+      cols.searchLen[k] = cols.docs[k] = cols.total[k] = null;
       continue;
     }
     live++;
@@ -315,7 +317,7 @@ export async function writeEvents(db: Db, tenant: string, head: TenantHead, even
       snapshots.deleted.push(f.fold.deleted);
     }
   }
-  const eh = { entity: [] as string[], version: [] as number[], state: [] as (string | null)[], deleted: [] as boolean[], live: [] as number[], firstMs: [] as number[], lastId: [] as string[], lastType: [] as string[], liveDeleted: [] as boolean[] };
+  const eh = newHeadColumns();
   for (const [entity, f] of folds) {
     eh.entity.push(entity);
     eh.version.push(f.last.version);
@@ -329,6 +331,7 @@ export async function writeEvents(db: Db, tenant: string, head: TenantHead, even
     eh.liveDeleted.push(isDeletionType(f.last.event_type));
   }
   const last = events[n - 1];
+  // Every array goes in PostgreSQL's binary format (binary.ts): no literal to build here or to parse there.
   await db.query(
     `WITH ev AS (
        INSERT INTO events (tenant_id, recorded_ms, position, id, entity_id, event_type, version, occurred_ms, payload, metadata, hash, search, search_len, search_docs, search_total)
@@ -349,10 +352,11 @@ export async function writeEvents(db: Db, tenant: string, head: TenantHead, even
      UPDATE tenant_heads SET last_position = $31, last_hash = $32, last_ms = $2, first_ms = COALESCE(first_ms, $2), live_events = live_events + $33, search_docs = $34, search_length = $35
      WHERE tenant_id = $1`,
     [
-      tenant, ms, cols.position, cols.id, cols.entity, cols.type, cols.version, cols.occurred, cols.payload, cols.metadata, cols.hash, cols.search, cols.searchLen, cols.docs, cols.total,
-      eh.entity, eh.version, eh.state, eh.deleted, eh.live, eh.firstMs, eh.lastId, eh.lastType, eh.liveDeleted,
-      [...types.keys()], [...types.values()],
-      snapshots.entity, snapshots.version, snapshots.state, snapshots.deleted,
+      tenant, ms, int8Array(cols.position), textArray(cols.id), textArray(cols.entity), textArray(cols.type), int4Array(cols.version), int8Array(cols.occurred),
+      textArray(cols.payload), textArray(cols.metadata), textArray(cols.hash), tsvectorArray(cols.search), int4Array(cols.searchLen), nullableInt8Array(cols.docs), nullableInt8Array(cols.total),
+      ...headParams(eh),
+      textArray([...types.keys()]), int8Array([...types.values()]),
+      textArray(snapshots.entity), int4Array(snapshots.version), textArray(snapshots.state), boolArray(snapshots.deleted),
       last.position, last.hash, live, docs, total,
     ],
   );
@@ -363,6 +367,15 @@ export async function writeEvents(db: Db, tenant: string, head: TenantHead, even
   head.live_events += live;
   head.search_docs = docs;
   head.search_length = total;
+}
+
+/** Columns of entity head rows to write, one array per column. */
+function newHeadColumns() {
+  return { entity: [] as string[], version: [] as number[], state: [] as (string | null)[], deleted: [] as boolean[], live: [] as number[], firstMs: [] as number[], lastId: [] as string[], lastType: [] as string[], liveDeleted: [] as boolean[] };
+}
+
+function headParams(c: ReturnType<typeof newHeadColumns>): Buffer[] {
+  return [textArray(c.entity), int4Array(c.version), textArray(c.state), boolArray(c.deleted), int4Array(c.live), int8Array(c.firstMs), textArray(c.lastId), textArray(c.lastType), boolArray(c.liveDeleted)];
 }
 
 function sameContent(a: PreparedEvent, b: PreparedEvent): boolean {
