@@ -37,7 +37,8 @@ interface ExistingRow {
 export interface HeadRow {
   entity_id: string;
   version: number;
-  state: string | null;
+  /** Read as `state::json`, so the driver parses it (inside the lookup's one JSON document, once). */
+  state: JsonObject | null;
   deleted: boolean;
   tombstone_touched: boolean;
   live: number;
@@ -56,6 +57,14 @@ export interface FreshEvent {
   position: number;
   occurred_ms: number;
   hash: string;
+  /** The payload's search entry, when it was made ahead (while the lookup ran); else writeEvents makes it. */
+  search?: SearchEntry;
+}
+
+/** What search keeps of a payload: its tsvector and its word count. */
+export interface SearchEntry {
+  vector: TsvectorEntry;
+  length: number;
 }
 
 /** One append call of a group: its prepared events and whether it is a dry run. */
@@ -105,15 +114,27 @@ export async function appendGroup(db: Db, tenant: string, head: TenantHead, call
       else control = true;
     }
   }
-  const lookup = await db.query<{ positions: number[] | null; existing: ExistingRow[]; heads: HeadRow[]; control_version: number | null }>(
+  const pending = db.query<{ positions: number[] | null; existing: ExistingRow[]; heads: HeadRow[]; control_version: number | null }>(
     `SELECT
        (SELECT array_agg(n ORDER BY n) FROM (SELECT nextval('allsource_positions') AS n FROM generate_series(1, $4::int)) s) AS positions,
        (SELECT coalesce(json_agg(x), '[]') FROM (SELECT id, entity_id, event_type, payload, metadata, version, position, recorded_ms, occurred_ms FROM events WHERE tenant_id = $1 AND id = ANY($2::text[])) x) AS existing,
-       (SELECT coalesce(json_agg(h), '[]') FROM (SELECT entity_id, version, state, deleted, tombstone_touched, live, live_first_ms FROM entity_heads WHERE tenant_id = $1 AND entity_id = ANY($3::text[])) h) AS heads,
+       (SELECT coalesce(json_agg(h), '[]') FROM (SELECT entity_id, version, state::json AS state, deleted, tombstone_touched, live, live_first_ms FROM entity_heads WHERE tenant_id = $1 AND entity_id = ANY($3::text[])) h) AS heads,
        (SELECT max(version) FROM events WHERE tenant_id = $1 AND entity_id = $5 AND $6) AS control_version`,
     [tenant, [...clientIds], [...entityIds], wanted, CONTROL_ENTITY, control],
   );
-  const row = lookup.rows[0];
+  // The lookup is on the wire (the driver writes it synchronously): while PostgreSQL answers, index
+  // the payloads' words, which needs nothing from the answer. A duplicate found later wastes its entry.
+  const search = new Map<PreparedEvent, SearchEntry>();
+  try {
+    for (const call of calls) {
+      if (call.dryRun) continue;
+      for (const p of call.prepared) if (p.entity_id !== CONTROL_ENTITY) search.set(p, searchEntryOf(p.payload));
+    }
+  } catch (err) {
+    await pending.catch(() => undefined);
+    throw err;
+  }
+  const row = (await pending).rows[0];
   const heads = new Map<string, HeadRow>();
   for (const h of row.heads) heads.set(h.entity_id, h);
   const known = new Map<string, KnownId>();
@@ -204,7 +225,7 @@ export async function appendGroup(db: Db, tenant: string, head: TenantHead, call
         const occurred_at = p.occurred_at ?? timestamp;
         const e = { id, tenant_id: tenant, entity_id: p.entity_id, event_type: p.event_type, timestamp, occurred_at, version: plan.versions[i], position: positions[nextPosition++] };
         previous = chainHash(previous, canonicalEvent(e, p.payloadJson, p.metadataJson));
-        events.push({ id, entity_id: p.entity_id, event_type: p.event_type, payload: p.payload, payloadJson: p.payloadJson, metadataJson: p.metadataJson, version: e.version, position: e.position, occurred_ms: Date.parse(occurred_at), hash: previous });
+        events.push({ id, entity_id: p.entity_id, event_type: p.event_type, payload: p.payload, payloadJson: p.payloadJson, metadataJson: p.metadataJson, version: e.version, position: e.position, occurred_ms: Date.parse(occurred_at), hash: previous, search: search.get(p) });
         plan.results[i] = { id, entity_id: p.entity_id, event_type: p.event_type, version: e.version, position: e.position, timestamp, occurred_at, duplicate: false };
       }
     }
@@ -257,6 +278,11 @@ function tsvectorOf(words: string[]): TsvectorEntry {
   return { words: entry.words.slice(0, kept), counts: withCounts ? entry.counts.slice(0, kept) : new Array<number>(kept).fill(0) };
 }
 
+function searchEntryOf(payload: JsonObject): SearchEntry {
+  const words = payloadWords(payload);
+  return { vector: tsvectorOf(words), length: words.length };
+}
+
 /**
  * Writes assigned events and everything derived from them (entity folds and summaries, type
  * counts, snapshots, search statistics, the tenant head) in one statement. `heads` holds the
@@ -292,19 +318,18 @@ export async function writeEvents(db: Db, tenant: string, head: TenantHead, even
       continue;
     }
     live++;
-    const words = payloadWords(e.payload);
+    const entry = e.search ?? searchEntryOf(e.payload);
     docs++;
-    total += words.length;
-    cols.search[k] = tsvectorOf(words);
-    cols.searchLen[k] = words.length;
+    total += entry.length;
+    cols.search[k] = entry.vector;
+    cols.searchLen[k] = entry.length;
     cols.docs[k] = docs;
     cols.total[k] = total;
     types.set(e.event_type, (types.get(e.event_type) ?? 0) + 1);
     let f = folds.get(e.entity_id);
     if (f === undefined) {
       const h = heads.get(e.entity_id);
-      const state = h?.state == null ? null : (JSON.parse(h.state) as JsonObject);
-      f = { fold: { state, deleted: h?.deleted ?? false }, head: h, count: 0, last: e };
+      f = { fold: { state: h?.state ?? null, deleted: h?.deleted ?? false }, head: h, count: 0, last: e };
       folds.set(e.entity_id, f);
     }
     f.fold = evolveState(f.fold, e);
