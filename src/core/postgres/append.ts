@@ -2,7 +2,8 @@
 // idempotency and expected versions against what is committed, draws positions, chains hashes
 // from the head (the same canonical form and hash as EmbeddedCore), folds each touched entity's
 // state in JS with the embedded fold (RFC 7396; PostgreSQL's `||` is not merge-patch), and writes
-// events, entity heads, type counts, snapshots and the new head in one statement.
+// the events, then entity heads, type counts, snapshots and the new head, in two statements. The
+// JS work that needs no answer is done while a statement is on the wire (the lookup, the insert).
 
 import { ConflictError } from '../errors.js';
 import { evolveState, isDeletionType, jsonEqual, type FoldState } from '../fold.js';
@@ -285,7 +286,7 @@ function searchEntryOf(payload: JsonObject): SearchEntry {
 
 /**
  * Writes assigned events and everything derived from them (entity folds and summaries, type
- * counts, snapshots, search statistics, the tenant head) in one statement. `heads` holds the
+ * counts, snapshots, search statistics, the tenant head) in two statements. `heads` holds the
  * current head rows of the touched entities. Watchers are told after the commit (listener.ts).
  */
 export async function writeEvents(db: Db, tenant: string, head: TenantHead, events: FreshEvent[], ms: number, heads: ReadonlyMap<string, HeadRow>): Promise<void> {
@@ -298,9 +299,6 @@ export async function writeEvents(db: Db, tenant: string, head: TenantHead, even
   let docs = head.search_docs;
   let total = head.search_length;
   let live = 0;
-  const folds = new Map<string, { fold: FoldState; head: HeadRow | undefined; count: number; last: FreshEvent }>();
-  const types = new Map<string, number>();
-  const snapshots: { entity: string[]; version: number[]; state: (string | null)[]; deleted: boolean[] } = { entity: [], version: [], state: [], deleted: [] };
   for (let k = 0; k < n; k++) {
     const e = events[k];
     cols.position[k] = e.position;
@@ -325,6 +323,49 @@ export async function writeEvents(db: Db, tenant: string, head: TenantHead, even
     cols.searchLen[k] = entry.length;
     cols.docs[k] = docs;
     cols.total[k] = total;
+  }
+  // The event rows first (every array in PostgreSQL's binary format, binary.ts: no literal to
+  // build here or to parse there). They are most of the server's work, so the folds below are
+  // computed while it inserts them and their indexes; the second statement waits in the driver's
+  // queue and goes out as soon as the first is done. Both run in the caller's transaction.
+  const inserting = db.query(
+    `INSERT INTO events (tenant_id, recorded_ms, position, id, entity_id, event_type, version, occurred_ms, payload, metadata, hash, search, search_len, search_docs, search_total)
+     SELECT $1, $2, * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::int[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::tsvector[], $13::int[], $14::bigint[], $15::bigint[])`,
+    [
+      tenant, ms, int8Array(cols.position), textArray(cols.id), textArray(cols.entity), textArray(cols.type), int4Array(cols.version), int8Array(cols.occurred),
+      textArray(cols.payload), textArray(cols.metadata), textArray(cols.hash), tsvectorArray(cols.search), int4Array(cols.searchLen), nullableInt8Array(cols.docs), nullableInt8Array(cols.total),
+    ],
+  );
+  let derived: Promise<unknown>;
+  try {
+    derived = writeDerived(db, tenant, events, ms, heads, { live, docs, total });
+  } catch (err) {
+    await inserting.catch(() => undefined);
+    throw err;
+  }
+  // If the insert fails the second statement fails too (the transaction is aborted): the first error is the one thrown.
+  await Promise.all([inserting, derived]);
+  const last = events[n - 1];
+  head.last_position = last.position;
+  head.last_hash = last.hash;
+  head.last_ms = ms;
+  head.first_ms ??= ms;
+  head.live_events += live;
+  head.search_docs = docs;
+  head.search_length = total;
+}
+
+/**
+ * Folds the touched entities (the embedded fold) and sends what derives from the events: entity
+ * heads, type counts, snapshots, and the tenant head. Synchronous up to the send, so a fault here
+ * is thrown before anything is queued.
+ */
+function writeDerived(db: Db, tenant: string, events: FreshEvent[], ms: number, heads: ReadonlyMap<string, HeadRow>, counts: { live: number; docs: number; total: number }): Promise<unknown> {
+  const folds = new Map<string, { fold: FoldState; head: HeadRow | undefined; count: number; last: FreshEvent }>();
+  const types = new Map<string, number>();
+  const snapshots: { entity: string[]; version: number[]; state: (string | null)[]; deleted: boolean[] } = { entity: [], version: [], state: [], deleted: [] };
+  for (const e of events) {
+    if (e.entity_id === CONTROL_ENTITY) continue;
     types.set(e.event_type, (types.get(e.event_type) ?? 0) + 1);
     let f = folds.get(e.entity_id);
     if (f === undefined) {
@@ -355,43 +396,30 @@ export async function writeEvents(db: Db, tenant: string, head: TenantHead, even
     eh.lastType.push(f.last.event_type);
     eh.liveDeleted.push(isDeletionType(f.last.event_type));
   }
-  const last = events[n - 1];
-  // Every array goes in PostgreSQL's binary format (binary.ts): no literal to build here or to parse there.
-  await db.query(
-    `WITH ev AS (
-       INSERT INTO events (tenant_id, recorded_ms, position, id, entity_id, event_type, version, occurred_ms, payload, metadata, hash, search, search_len, search_docs, search_total)
-       SELECT $1, $2, * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::int[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::tsvector[], $13::int[], $14::bigint[], $15::bigint[])
-     ), eh AS (
+  const last = events[events.length - 1];
+  return db.query(
+    `WITH eh AS (
        INSERT INTO entity_heads (tenant_id, live_last_ms, entity_id, version, state, deleted, live, live_version, live_first_ms, live_last_id, live_last_type, live_deleted)
        SELECT $1, $2, u.entity_id, u.version, u.state, u.deleted, u.live, u.version, u.first_ms, u.last_id, u.last_type, u.live_deleted
-       FROM unnest($16::text[], $17::int[], $18::text[], $19::bool[], $20::int[], $21::bigint[], $22::text[], $23::text[], $24::bool[]) AS u(entity_id, version, state, deleted, live, first_ms, last_id, last_type, live_deleted)
+       FROM unnest($3::text[], $4::int[], $5::text[], $6::bool[], $7::int[], $8::bigint[], $9::text[], $10::text[], $11::bool[]) AS u(entity_id, version, state, deleted, live, first_ms, last_id, last_type, live_deleted)
        ON CONFLICT (tenant_id, entity_id) DO UPDATE SET version = EXCLUDED.version, state = EXCLUDED.state, deleted = EXCLUDED.deleted, live = EXCLUDED.live,
          live_version = EXCLUDED.live_version, live_first_ms = EXCLUDED.live_first_ms, live_last_ms = EXCLUDED.live_last_ms, live_last_id = EXCLUDED.live_last_id,
          live_last_type = EXCLUDED.live_last_type, live_deleted = EXCLUDED.live_deleted
      ), th AS (
-       INSERT INTO type_heads (tenant_id, last_live_ms, event_type, live) SELECT $1, $2, * FROM unnest($25::text[], $26::bigint[])
+       INSERT INTO type_heads (tenant_id, last_live_ms, event_type, live) SELECT $1, $2, * FROM unnest($12::text[], $13::bigint[])
        ON CONFLICT (tenant_id, event_type) DO UPDATE SET live = type_heads.live + EXCLUDED.live, last_live_ms = EXCLUDED.last_live_ms
      ), sn AS (
-       INSERT INTO state_snapshots (tenant_id, entity_id, version, state, deleted) SELECT $1, * FROM unnest($27::text[], $28::int[], $29::text[], $30::bool[])
+       INSERT INTO state_snapshots (tenant_id, entity_id, version, state, deleted) SELECT $1, * FROM unnest($14::text[], $15::int[], $16::text[], $17::bool[])
      )
-     UPDATE tenant_heads SET last_position = $31, last_hash = $32, last_ms = $2, first_ms = COALESCE(first_ms, $2), live_events = live_events + $33, search_docs = $34, search_length = $35
+     UPDATE tenant_heads SET last_position = $18, last_hash = $19, last_ms = $2, first_ms = COALESCE(first_ms, $2), live_events = live_events + $20, search_docs = $21, search_length = $22
      WHERE tenant_id = $1`,
     [
-      tenant, ms, int8Array(cols.position), textArray(cols.id), textArray(cols.entity), textArray(cols.type), int4Array(cols.version), int8Array(cols.occurred),
-      textArray(cols.payload), textArray(cols.metadata), textArray(cols.hash), tsvectorArray(cols.search), int4Array(cols.searchLen), nullableInt8Array(cols.docs), nullableInt8Array(cols.total),
-      ...headParams(eh),
+      tenant, ms, ...headParams(eh),
       textArray([...types.keys()]), int8Array([...types.values()]),
       textArray(snapshots.entity), int4Array(snapshots.version), textArray(snapshots.state), boolArray(snapshots.deleted),
-      last.position, last.hash, live, docs, total,
+      last.position, last.hash, counts.live, counts.docs, counts.total,
     ],
   );
-  head.last_position = last.position;
-  head.last_hash = last.hash;
-  head.last_ms = ms;
-  head.first_ms ??= ms;
-  head.live_events += live;
-  head.search_docs = docs;
-  head.search_length = total;
 }
 
 /** Columns of entity head rows to write, one array per column. */
