@@ -179,7 +179,7 @@ describe.skipIf(!enabled)('allsource migrate and core --postgres', () => {
       await expect(openPostgresCore({ url: old.runtimeUrl, log: () => {} })).rejects.toThrow(/schema is version 1, this allsource needs 2/);
       const upgraded = await runCli(['migrate', '--postgres', old.ownerUrl, '--runtime-role', old.runtimeRole], env);
       expect(upgraded.stdout).toMatch(/^schema version 2 upgraded from version 1; granted the runtime role /);
-      expect((await owner.query("SELECT reloptions FROM pg_class WHERE relname = 'entity_heads'")).rows[0].reloptions).toEqual(['fillfactor=50']);
+      expect((await owner.query("SELECT reloptions FROM pg_class WHERE relname = 'entity_heads'")).rows[0].reloptions).toEqual(['fillfactor=80']);
       const after = await openPostgresCore({ url: old.runtimeUrl, log: () => {} });
       try {
         await after.append('upgrade', [{ entity_id: 'u', event_type: 'u.made', payload: { m: 2 } }]);

@@ -15,10 +15,12 @@ export const SCHEMA_VERSION = 2;
  * the migration's transaction, so a failed upgrade leaves the old version as it was.
  */
 const UPGRADES: Record<number, string> = {
-  // 2: entity heads leave half of each page free, so rewriting a head (every append to an entity)
-  // is a HOT update on the same page: no new primary-key entry and a smaller WAL record. Pages
-  // written before keep their fill until their rows move; VACUUM FULL entity_heads repacks them.
-  2: 'ALTER TABLE entity_heads SET (fillfactor = 50)',
+  // 2: entity heads leave a fifth of each page free, so rewriting a head (every append to an
+  // entity) is mostly a HOT update on the same page: no new primary-key entry, a smaller WAL
+  // record, less bloat. (Half free made a batch's head rewrites cheaper still, but made single
+  // appends pay for pruning on nearly every page access.) Pages written before keep their fill
+  // until their rows move; VACUUM FULL entity_heads repacks them.
+  2: 'ALTER TABLE entity_heads SET (fillfactor = 80)',
 };
 
 /** Tables that hold tenant rows; each one gets the same RLS policy. */
@@ -81,7 +83,7 @@ CREATE INDEX IF NOT EXISTS events_payload ON events USING gin ((payload::jsonb) 
 CREATE INDEX IF NOT EXISTS events_search ON events USING gin (search);
 
 -- Latest fold and listing summary of each entity (control events have none). Rewritten by every
--- append to the entity: half of each page is left free for those updates to stay on it (HOT).
+-- append to the entity: a fifth of each page is left free for those updates to stay on it (HOT).
 CREATE TABLE IF NOT EXISTS entity_heads (
   tenant_id text COLLATE "C" NOT NULL,
   entity_id text COLLATE "C" NOT NULL,
@@ -97,7 +99,7 @@ CREATE TABLE IF NOT EXISTS entity_heads (
   live_last_type text,
   live_deleted boolean NOT NULL DEFAULT false,
   PRIMARY KEY (tenant_id, entity_id)
-) WITH (fillfactor = 50);
+) WITH (fillfactor = 80);
 
 CREATE TABLE IF NOT EXISTS type_heads (
   tenant_id text COLLATE "C" NOT NULL,
