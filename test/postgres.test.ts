@@ -214,6 +214,23 @@ describe.skipIf(!enabled)('PostgresCore on PostgreSQL', () => {
     expect((await store.get('big-words', e.id)).payload.text).toBe(text);
   });
 
+  it('batch columns sent in binary round-trip: instants before 1970, astral and CJK text, nulls, counted words', async () => {
+    const store = await open();
+    const payload = { text: 'naïve 𝄞 clef 東京 clef clef', n: -12.5, nested: { s: "it's \\ back" } };
+    const r = await store.append('binary', [
+      { entity_id: 'old', event_type: 'x.made', payload, metadata: { by: '🙂' }, occurred_at: '1901-02-03T04:05:06.789Z' },
+      { entity_id: 'old', event_type: 'x.made', payload: {}, metadata: null },
+    ]);
+    const [a, b] = (await store.query('binary', { entity_id: 'old', order: 'asc' })).events;
+    expect(a).toMatchObject({ id: r.events[0].id, payload, metadata: { by: '🙂' }, occurred_at: '1901-02-03T04:05:06.789Z', version: 1 });
+    expect(b).toMatchObject({ payload: {}, metadata: null, version: 2 });
+    expect((await store.verify('binary')).ok).toBe(true);
+    // The tsvector holds each word with its count (clef: 3), as the text literal did.
+    const lexemes = await withClient(cluster.superUrl, async (c) => (await c.query("SELECT search::text AS s FROM events WHERE tenant_id = 'binary' AND version = 1")).rows[0].s);
+    expect(lexemes).toContain("'clef':1,2,3");
+    expect((await store.search('binary', { query: '東京 clef' })).hits.map((h) => h.event.id)).toEqual([r.events[0].id]);
+  });
+
   it('verify names the first altered position', async () => {
     const store = await open();
     const r = await store.append('tamper', Array.from({ length: 5 }, (_, i) => ({ entity_id: 'e', event_type: 't', payload: { i } })));

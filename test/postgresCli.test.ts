@@ -1,13 +1,15 @@
 // The PostgreSQL command lines through the built binary: `migrate --postgres` (schema, idempotent;
-// bad input named), `migrate --from DIR --to postgres://…` and back with the integrity hashes
-// compared (the copy in each direction is event-for-event the original: ids, positions, times,
-// hashes, tombstones), and two `core --postgres` processes over one database serving one log.
+// bad input named; a version-1 schema upgraded in place), `migrate --from DIR --to postgres://…`
+// and back with the integrity hashes compared (the copy in each direction is event-for-event the
+// original: ids, positions, times, hashes, tombstones), and two `core --postgres` processes over
+// one database serving one log.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import pgDriver from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openEmbeddedCore, openHttpCore, openPostgresCore, type EventStore, type NewEvent, type StoredEvent } from '../src/index.js';
 import { startAllsource, TEST_ADMIN_KEY } from './helpers/coreServer.js';
@@ -45,7 +47,7 @@ describe.skipIf(!enabled)('allsource migrate and core --postgres', () => {
   it('migrate --postgres creates the schema once, then reports it up to date; bad input is named', async () => {
     const again = await runCli(['migrate', '--postgres', cluster.ownerUrl, '--runtime-role', cluster.runtimeRole], env);
     expect(again.stderr).toBe('');
-    expect(again.stdout).toMatch(/^schema version 1 up to date; granted the runtime role allsource_app_/);
+    expect(again.stdout).toMatch(/^schema version 2 up to date; granted the runtime role allsource_app_/);
     const missingRole = await runCli(['migrate', '--postgres', cluster.ownerUrl, '--runtime-role', 'nobody_here'], env);
     expect(missingRole.code).toBe(1);
     expect(missingRole.stderr).toMatch(/invalid: runtime-role: role "nobody_here" does not exist/);
@@ -162,4 +164,33 @@ describe.skipIf(!enabled)('allsource migrate and core --postgres', () => {
     expect((await pg.stats('box')).events).toBe(1);
     await pg.close();
   });
+
+  it('migrate --postgres upgrades a version-1 schema in place, with its data, and the Core refuses it until then', async () => {
+    // A cluster of its own: the copy above needs an empty database, and this one is rolled back a version.
+    const old = await startPgCluster();
+    const owner = new pgDriver.Client({ connectionString: old.ownerUrl });
+    try {
+      const before = await openPostgresCore({ url: old.runtimeUrl, log: () => {} });
+      await before.append('upgrade', [{ entity_id: 'u', event_type: 'u.made', payload: { n: 1 } }]);
+      await before.close();
+      // Version 1: the same tables, entity heads at the default fill.
+      await owner.connect();
+      await owner.query('ALTER TABLE entity_heads RESET (fillfactor); UPDATE allsource_schema SET version = 1');
+      await expect(openPostgresCore({ url: old.runtimeUrl, log: () => {} })).rejects.toThrow(/schema is version 1, this allsource needs 2/);
+      const upgraded = await runCli(['migrate', '--postgres', old.ownerUrl, '--runtime-role', old.runtimeRole], env);
+      expect(upgraded.stdout).toMatch(/^schema version 2 upgraded from version 1; granted the runtime role /);
+      expect((await owner.query("SELECT reloptions FROM pg_class WHERE relname = 'entity_heads'")).rows[0].reloptions).toEqual(['fillfactor=80']);
+      const after = await openPostgresCore({ url: old.runtimeUrl, log: () => {} });
+      try {
+        await after.append('upgrade', [{ entity_id: 'u', event_type: 'u.made', payload: { m: 2 } }]);
+        expect(await after.state('upgrade', 'u')).toMatchObject({ state: { n: 1, m: 2 }, version: 2 });
+        expect((await after.verify('upgrade')).ok).toBe(true);
+      } finally {
+        await after.close();
+      }
+    } finally {
+      await owner.end().catch(() => undefined);
+      await old.stop();
+    }
+  }, 60_000);
 });

@@ -38,7 +38,7 @@ export async function runMigrate(ctx: CliContext, flags: MigrateFlags, out: Outp
     const { migrateSchema } = await import('../core/postgres/index.js');
     const result = await migrateSchema(flags.postgres, { runtimeRole: flags.runtimeRole });
     if (ctx.json) await out.json(result);
-    else await out.write(`schema version ${result.version} ${result.created ? 'created' : 'up to date'}${result.granted ? `; granted the runtime role ${result.granted}` : ''}\n`);
+    else await out.write(`schema version ${result.version} ${result.created ? 'created' : result.upgraded_from !== null ? `upgraded from version ${result.upgraded_from}` : 'up to date'}${result.granted ? `; granted the runtime role ${result.granted}` : ''}\n`);
     return;
   }
   if (flags.runtimeRole !== undefined) throw new InvalidError('runtime-role', 'goes with --postgres URL');

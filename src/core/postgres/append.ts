@@ -2,7 +2,8 @@
 // idempotency and expected versions against what is committed, draws positions, chains hashes
 // from the head (the same canonical form and hash as EmbeddedCore), folds each touched entity's
 // state in JS with the embedded fold (RFC 7396; PostgreSQL's `||` is not merge-patch), and writes
-// events, entity heads, type counts, snapshots and the new head in one statement.
+// the events, then entity heads, type counts, snapshots and the new head, in two statements. The
+// JS work that needs no answer is done while a statement is on the wire (the lookup, the insert).
 
 import { ConflictError } from '../errors.js';
 import { evolveState, isDeletionType, jsonEqual, type FoldState } from '../fold.js';
@@ -11,6 +12,7 @@ import type { UuidV7Generator } from '../ids.js';
 import { payloadWords } from '../embedded/searchIndex.js';
 import { CONTROL_ENTITY, type AppendResult, type AppendedEvent, type JsonObject } from '../types.js';
 import type { PreparedEvent } from '../validate.js';
+import { boolArray, int4Array, int8Array, nullableInt8Array, textArray, tsvectorArray, type TsvectorEntry } from './binary.js';
 import { isoOf } from './rows.js';
 import { SNAPSHOT_EVERY } from './schema.js';
 import type { Db, TenantHead } from './session.js';
@@ -36,7 +38,8 @@ interface ExistingRow {
 export interface HeadRow {
   entity_id: string;
   version: number;
-  state: string | null;
+  /** Read as `state::json`, so the driver parses it (inside the lookup's one JSON document, once). */
+  state: JsonObject | null;
   deleted: boolean;
   tombstone_touched: boolean;
   live: number;
@@ -55,6 +58,14 @@ export interface FreshEvent {
   position: number;
   occurred_ms: number;
   hash: string;
+  /** The payload's search entry, when it was made ahead (while the lookup ran); else writeEvents makes it. */
+  search?: SearchEntry;
+}
+
+/** What search keeps of a payload: its tsvector and its word count. */
+export interface SearchEntry {
+  vector: TsvectorEntry;
+  length: number;
 }
 
 /** One append call of a group: its prepared events and whether it is a dry run. */
@@ -104,15 +115,29 @@ export async function appendGroup(db: Db, tenant: string, head: TenantHead, call
       else control = true;
     }
   }
-  const lookup = await db.query<{ positions: number[] | null; existing: ExistingRow[]; heads: HeadRow[]; control_version: number | null }>(
+  // Every part of the answer is JSON (positions too: JSON.parse reads a thousand numbers faster
+  // than the driver's array parser), and the id lists go in binary like the write's columns.
+  const pending = db.query<{ positions: number[] | null; existing: ExistingRow[]; heads: HeadRow[]; control_version: number | null }>(
     `SELECT
-       (SELECT array_agg(n ORDER BY n) FROM (SELECT nextval('allsource_positions') AS n FROM generate_series(1, $4::int)) s) AS positions,
+       (SELECT json_agg(n ORDER BY n) FROM (SELECT nextval('allsource_positions') AS n FROM generate_series(1, $4::int)) s) AS positions,
        (SELECT coalesce(json_agg(x), '[]') FROM (SELECT id, entity_id, event_type, payload, metadata, version, position, recorded_ms, occurred_ms FROM events WHERE tenant_id = $1 AND id = ANY($2::text[])) x) AS existing,
-       (SELECT coalesce(json_agg(h), '[]') FROM (SELECT entity_id, version, state, deleted, tombstone_touched, live, live_first_ms FROM entity_heads WHERE tenant_id = $1 AND entity_id = ANY($3::text[])) h) AS heads,
+       (SELECT coalesce(json_agg(h), '[]') FROM (SELECT entity_id, version, state::json AS state, deleted, tombstone_touched, live, live_first_ms FROM entity_heads WHERE tenant_id = $1 AND entity_id = ANY($3::text[])) h) AS heads,
        (SELECT max(version) FROM events WHERE tenant_id = $1 AND entity_id = $5 AND $6) AS control_version`,
-    [tenant, [...clientIds], [...entityIds], wanted, CONTROL_ENTITY, control],
+    [tenant, textArray([...clientIds]), textArray([...entityIds]), wanted, CONTROL_ENTITY, control],
   );
-  const row = lookup.rows[0];
+  // The lookup is on the wire (the driver writes it synchronously): while PostgreSQL answers, index
+  // the payloads' words, which needs nothing from the answer. A duplicate found later wastes its entry.
+  const search = new Map<PreparedEvent, SearchEntry>();
+  try {
+    for (const call of calls) {
+      if (call.dryRun) continue;
+      for (const p of call.prepared) if (p.entity_id !== CONTROL_ENTITY) search.set(p, searchEntryOf(p.payload));
+    }
+  } catch (err) {
+    await pending.catch(() => undefined);
+    throw err;
+  }
+  const row = (await pending).rows[0];
   const heads = new Map<string, HeadRow>();
   for (const h of row.heads) heads.set(h.entity_id, h);
   const known = new Map<string, KnownId>();
@@ -203,7 +228,7 @@ export async function appendGroup(db: Db, tenant: string, head: TenantHead, call
         const occurred_at = p.occurred_at ?? timestamp;
         const e = { id, tenant_id: tenant, entity_id: p.entity_id, event_type: p.event_type, timestamp, occurred_at, version: plan.versions[i], position: positions[nextPosition++] };
         previous = chainHash(previous, canonicalEvent(e, p.payloadJson, p.metadataJson));
-        events.push({ id, entity_id: p.entity_id, event_type: p.event_type, payload: p.payload, payloadJson: p.payloadJson, metadataJson: p.metadataJson, version: e.version, position: e.position, occurred_ms: Date.parse(occurred_at), hash: previous });
+        events.push({ id, entity_id: p.entity_id, event_type: p.event_type, payload: p.payload, payloadJson: p.payloadJson, metadataJson: p.metadataJson, version: e.version, position: e.position, occurred_ms: Date.parse(occurred_at), hash: previous, search: search.get(p) });
         plan.results[i] = { id, entity_id: p.entity_id, event_type: p.event_type, version: e.version, position: e.position, timestamp, occurred_at, duplicate: false };
       }
     }
@@ -230,35 +255,40 @@ export async function appendGroup(db: Db, tenant: string, head: TenantHead, call
 const TSVECTOR_BUDGET = 900_000;
 
 /**
- * A tsvector literal of counted words: each word with positions 1..count (at most 256,
- * PostgreSQL's cap), which is how search reads the term frequency back. A payload near the 1 MiB
- * limit made of many distinct words could overflow a tsvector: its words then go in without
- * counts (each counts once), and past the budget the rest are not indexed.
+ * A tsvector of counted words: each word with positions 1..count (at most 256, PostgreSQL's cap),
+ * which is how search reads the term frequency back. A payload near the 1 MiB limit made of many
+ * distinct words could overflow a tsvector: its words then go in without counts (each counts
+ * once), and past the budget the rest are not indexed.
  */
-function tsvectorOf(words: string[]): string {
+function tsvectorOf(words: string[]): TsvectorEntry {
   const counts = new Map<string, number>();
   for (const w of words) counts.set(w, (counts.get(w) ?? 0) + 1);
+  const entry = { words: [...counts.keys()], counts: [...counts.values()].map((count) => Math.min(count, 256)) };
+  // A UTF-16 code unit takes at most 3 bytes of UTF-8: under that bound (every ordinary payload)
+  // nothing is near the cap, and the exact byte counts are not needed.
+  let bound = 0;
+  for (let i = 0; i < entry.words.length; i++) bound += 3 * entry.words[i].length + 8 + 2 * entry.counts[i];
+  if (bound <= TSVECTOR_BUDGET) return entry;
   let size = 0;
-  for (const [word, count] of counts) size += Buffer.byteLength(word) + 8 + 2 * Math.min(count, 256);
+  for (let i = 0; i < entry.words.length; i++) size += Buffer.byteLength(entry.words[i]) + 8 + 2 * entry.counts[i];
   const withCounts = size <= TSVECTOR_BUDGET;
-  const parts: string[] = [];
   let used = 0;
-  for (const [word, count] of counts) {
-    used += Buffer.byteLength(word) + 8 + (withCounts ? 2 * Math.min(count, 256) : 0);
+  let kept = 0;
+  for (; kept < entry.words.length; kept++) {
+    used += Buffer.byteLength(entry.words[kept]) + 8 + (withCounts ? 2 * entry.counts[kept] : 0);
     if (used > TSVECTOR_BUDGET) break;
-    let entry = `'${word.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
-    if (withCounts) {
-      entry += ':1';
-      for (let n = 2; n <= Math.min(count, 256); n++) entry += ',' + n;
-    }
-    parts.push(entry);
   }
-  return parts.join(' ');
+  return { words: entry.words.slice(0, kept), counts: withCounts ? entry.counts.slice(0, kept) : new Array<number>(kept).fill(0) };
+}
+
+function searchEntryOf(payload: JsonObject): SearchEntry {
+  const words = payloadWords(payload);
+  return { vector: tsvectorOf(words), length: words.length };
 }
 
 /**
  * Writes assigned events and everything derived from them (entity folds and summaries, type
- * counts, snapshots, search statistics, the tenant head) in one statement. `heads` holds the
+ * counts, snapshots, search statistics, the tenant head) in two statements. `heads` holds the
  * current head rows of the touched entities. Watchers are told after the commit (listener.ts).
  */
 export async function writeEvents(db: Db, tenant: string, head: TenantHead, events: FreshEvent[], ms: number, heads: ReadonlyMap<string, HeadRow>): Promise<void> {
@@ -266,14 +296,11 @@ export async function writeEvents(db: Db, tenant: string, head: TenantHead, even
   const cols = {
     position: new Array<number>(n), id: new Array<string>(n), entity: new Array<string>(n), type: new Array<string>(n), version: new Array<number>(n),
     occurred: new Array<number>(n), payload: new Array<string>(n), metadata: new Array<string | null>(n), hash: new Array<string>(n),
-    search: new Array<string | null>(n), searchLen: new Array<number | null>(n), docs: new Array<number | null>(n), total: new Array<number | null>(n),
+    search: new Array<TsvectorEntry | null>(n), searchLen: new Array<number | null>(n), docs: new Array<number | null>(n), total: new Array<number | null>(n),
   };
   let docs = head.search_docs;
   let total = head.search_length;
   let live = 0;
-  const folds = new Map<string, { fold: FoldState; head: HeadRow | undefined; count: number; last: FreshEvent }>();
-  const types = new Map<string, number>();
-  const snapshots: { entity: string[]; version: number[]; state: (string | null)[]; deleted: boolean[] } = { entity: [], version: [], state: [], deleted: [] };
   for (let k = 0; k < n; k++) {
     const e = events[k];
     cols.position[k] = e.position;
@@ -286,23 +313,66 @@ export async function writeEvents(db: Db, tenant: string, head: TenantHead, even
     cols.metadata[k] = e.metadataJson === 'null' ? null : e.metadataJson;
     cols.hash[k] = e.hash;
     if (e.entity_id === CONTROL_ENTITY) {
-      cols.search[k] = cols.searchLen[k] = cols.docs[k] = cols.total[k] = null;
+      cols.search[k] = null;
+      cols.searchLen[k] = cols.docs[k] = cols.total[k] = null;
       continue;
     }
     live++;
-    const words = payloadWords(e.payload);
+    const entry = e.search ?? searchEntryOf(e.payload);
     docs++;
-    total += words.length;
-    cols.search[k] = tsvectorOf(words);
-    cols.searchLen[k] = words.length;
+    total += entry.length;
+    cols.search[k] = entry.vector;
+    cols.searchLen[k] = entry.length;
     cols.docs[k] = docs;
     cols.total[k] = total;
+  }
+  // The event rows first (every array in PostgreSQL's binary format, binary.ts: no literal to
+  // build here or to parse there). They are most of the server's work, so the folds below are
+  // computed while it inserts them and their indexes; the second statement waits in the driver's
+  // queue and goes out as soon as the first is done. Both run in the caller's transaction.
+  const inserting = db.query(
+    `INSERT INTO events (tenant_id, recorded_ms, position, id, entity_id, event_type, version, occurred_ms, payload, metadata, hash, search, search_len, search_docs, search_total)
+     SELECT $1, $2, * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::int[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::tsvector[], $13::int[], $14::bigint[], $15::bigint[])`,
+    [
+      tenant, ms, int8Array(cols.position), textArray(cols.id), textArray(cols.entity), textArray(cols.type), int4Array(cols.version), int8Array(cols.occurred),
+      textArray(cols.payload), textArray(cols.metadata), textArray(cols.hash), tsvectorArray(cols.search), int4Array(cols.searchLen), nullableInt8Array(cols.docs), nullableInt8Array(cols.total),
+    ],
+  );
+  let derived: Promise<unknown>;
+  try {
+    derived = writeDerived(db, tenant, events, ms, heads, { live, docs, total });
+  } catch (err) {
+    await inserting.catch(() => undefined);
+    throw err;
+  }
+  // If the insert fails the second statement fails too (the transaction is aborted): the first error is the one thrown.
+  await Promise.all([inserting, derived]);
+  const last = events[n - 1];
+  head.last_position = last.position;
+  head.last_hash = last.hash;
+  head.last_ms = ms;
+  head.first_ms ??= ms;
+  head.live_events += live;
+  head.search_docs = docs;
+  head.search_length = total;
+}
+
+/**
+ * Folds the touched entities (the embedded fold) and sends what derives from the events: entity
+ * heads, type counts, snapshots, and the tenant head. Synchronous up to the send, so a fault here
+ * is thrown before anything is queued.
+ */
+function writeDerived(db: Db, tenant: string, events: FreshEvent[], ms: number, heads: ReadonlyMap<string, HeadRow>, counts: { live: number; docs: number; total: number }): Promise<unknown> {
+  const folds = new Map<string, { fold: FoldState; head: HeadRow | undefined; count: number; last: FreshEvent }>();
+  const types = new Map<string, number>();
+  const snapshots: { entity: string[]; version: number[]; state: (string | null)[]; deleted: boolean[] } = { entity: [], version: [], state: [], deleted: [] };
+  for (const e of events) {
+    if (e.entity_id === CONTROL_ENTITY) continue;
     types.set(e.event_type, (types.get(e.event_type) ?? 0) + 1);
     let f = folds.get(e.entity_id);
     if (f === undefined) {
       const h = heads.get(e.entity_id);
-      const state = h?.state == null ? null : (JSON.parse(h.state) as JsonObject);
-      f = { fold: { state, deleted: h?.deleted ?? false }, head: h, count: 0, last: e };
+      f = { fold: { state: h?.state ?? null, deleted: h?.deleted ?? false }, head: h, count: 0, last: e };
       folds.set(e.entity_id, f);
     }
     f.fold = evolveState(f.fold, e);
@@ -315,7 +385,7 @@ export async function writeEvents(db: Db, tenant: string, head: TenantHead, even
       snapshots.deleted.push(f.fold.deleted);
     }
   }
-  const eh = { entity: [] as string[], version: [] as number[], state: [] as (string | null)[], deleted: [] as boolean[], live: [] as number[], firstMs: [] as number[], lastId: [] as string[], lastType: [] as string[], liveDeleted: [] as boolean[] };
+  const eh = newHeadColumns();
   for (const [entity, f] of folds) {
     eh.entity.push(entity);
     eh.version.push(f.last.version);
@@ -328,41 +398,39 @@ export async function writeEvents(db: Db, tenant: string, head: TenantHead, even
     eh.lastType.push(f.last.event_type);
     eh.liveDeleted.push(isDeletionType(f.last.event_type));
   }
-  const last = events[n - 1];
-  await db.query(
-    `WITH ev AS (
-       INSERT INTO events (tenant_id, recorded_ms, position, id, entity_id, event_type, version, occurred_ms, payload, metadata, hash, search, search_len, search_docs, search_total)
-       SELECT $1, $2, * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::int[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::tsvector[], $13::int[], $14::bigint[], $15::bigint[])
-     ), eh AS (
+  const last = events[events.length - 1];
+  return db.query(
+    `WITH eh AS (
        INSERT INTO entity_heads (tenant_id, live_last_ms, entity_id, version, state, deleted, live, live_version, live_first_ms, live_last_id, live_last_type, live_deleted)
        SELECT $1, $2, u.entity_id, u.version, u.state, u.deleted, u.live, u.version, u.first_ms, u.last_id, u.last_type, u.live_deleted
-       FROM unnest($16::text[], $17::int[], $18::text[], $19::bool[], $20::int[], $21::bigint[], $22::text[], $23::text[], $24::bool[]) AS u(entity_id, version, state, deleted, live, first_ms, last_id, last_type, live_deleted)
+       FROM unnest($3::text[], $4::int[], $5::text[], $6::bool[], $7::int[], $8::bigint[], $9::text[], $10::text[], $11::bool[]) AS u(entity_id, version, state, deleted, live, first_ms, last_id, last_type, live_deleted)
        ON CONFLICT (tenant_id, entity_id) DO UPDATE SET version = EXCLUDED.version, state = EXCLUDED.state, deleted = EXCLUDED.deleted, live = EXCLUDED.live,
          live_version = EXCLUDED.live_version, live_first_ms = EXCLUDED.live_first_ms, live_last_ms = EXCLUDED.live_last_ms, live_last_id = EXCLUDED.live_last_id,
          live_last_type = EXCLUDED.live_last_type, live_deleted = EXCLUDED.live_deleted
      ), th AS (
-       INSERT INTO type_heads (tenant_id, last_live_ms, event_type, live) SELECT $1, $2, * FROM unnest($25::text[], $26::bigint[])
+       INSERT INTO type_heads (tenant_id, last_live_ms, event_type, live) SELECT $1, $2, * FROM unnest($12::text[], $13::bigint[])
        ON CONFLICT (tenant_id, event_type) DO UPDATE SET live = type_heads.live + EXCLUDED.live, last_live_ms = EXCLUDED.last_live_ms
      ), sn AS (
-       INSERT INTO state_snapshots (tenant_id, entity_id, version, state, deleted) SELECT $1, * FROM unnest($27::text[], $28::int[], $29::text[], $30::bool[])
+       INSERT INTO state_snapshots (tenant_id, entity_id, version, state, deleted) SELECT $1, * FROM unnest($14::text[], $15::int[], $16::text[], $17::bool[])
      )
-     UPDATE tenant_heads SET last_position = $31, last_hash = $32, last_ms = $2, first_ms = COALESCE(first_ms, $2), live_events = live_events + $33, search_docs = $34, search_length = $35
+     UPDATE tenant_heads SET last_position = $18, last_hash = $19, last_ms = $2, first_ms = COALESCE(first_ms, $2), live_events = live_events + $20, search_docs = $21, search_length = $22
      WHERE tenant_id = $1`,
     [
-      tenant, ms, cols.position, cols.id, cols.entity, cols.type, cols.version, cols.occurred, cols.payload, cols.metadata, cols.hash, cols.search, cols.searchLen, cols.docs, cols.total,
-      eh.entity, eh.version, eh.state, eh.deleted, eh.live, eh.firstMs, eh.lastId, eh.lastType, eh.liveDeleted,
-      [...types.keys()], [...types.values()],
-      snapshots.entity, snapshots.version, snapshots.state, snapshots.deleted,
-      last.position, last.hash, live, docs, total,
+      tenant, ms, ...headParams(eh),
+      textArray([...types.keys()]), int8Array([...types.values()]),
+      textArray(snapshots.entity), int4Array(snapshots.version), textArray(snapshots.state), boolArray(snapshots.deleted),
+      last.position, last.hash, counts.live, counts.docs, counts.total,
     ],
   );
-  head.last_position = last.position;
-  head.last_hash = last.hash;
-  head.last_ms = ms;
-  head.first_ms ??= ms;
-  head.live_events += live;
-  head.search_docs = docs;
-  head.search_length = total;
+}
+
+/** Columns of entity head rows to write, one array per column. */
+function newHeadColumns() {
+  return { entity: [] as string[], version: [] as number[], state: [] as (string | null)[], deleted: [] as boolean[], live: [] as number[], firstMs: [] as number[], lastId: [] as string[], lastType: [] as string[], liveDeleted: [] as boolean[] };
+}
+
+function headParams(c: ReturnType<typeof newHeadColumns>): Buffer[] {
+  return [textArray(c.entity), int4Array(c.version), textArray(c.state), boolArray(c.deleted), int4Array(c.live), int8Array(c.firstMs), textArray(c.lastId), textArray(c.lastType), boolArray(c.liveDeleted)];
 }
 
 function sameContent(a: PreparedEvent, b: PreparedEvent): boolean {

@@ -100,7 +100,7 @@ async function importLocked(db: Db, tenant: string, head: TenantHead, events: re
     start = i + 1;
     const entities = [...new Set(run.map((e) => e.entity_id).filter((id) => id !== CONTROL_ENTITY))];
     const heads = new Map<string, HeadRow>();
-    const r = await db.query<HeadRow>('SELECT entity_id, version, state, deleted, tombstone_touched, live, live_first_ms FROM entity_heads WHERE tenant_id = $1 AND entity_id = ANY($2::text[])', [tenant, entities]);
+    const r = await db.query<HeadRow>('SELECT entity_id, version, state::json AS state, deleted, tombstone_touched, live, live_first_ms FROM entity_heads WHERE tenant_id = $1 AND entity_id = ANY($2::text[])', [tenant, entities]);
     for (const row of r.rows) heads.set(row.entity_id, row);
     await writeEvents(db, tenant, head, run, ms, heads);
     if (control) {
