@@ -5,7 +5,7 @@
 // the events, then entity heads, type counts, snapshots and the new head, in two statements. The
 // JS work that needs no answer is done while a statement is on the wire (the lookup, the insert).
 
-import { ConflictError } from '../errors.js';
+import { checkExpectedVersion, conflictOnId, sameContent } from '../appendChecks.js';
 import { evolveState, isDeletionType, jsonEqual, type FoldState } from '../fold.js';
 import { canonicalEvent, chainHash } from '../hash.js';
 import type { UuidV7Generator } from '../ids.js';
@@ -185,12 +185,7 @@ export async function appendGroup(db: Db, tenant: string, head: TenantHead, call
           }
         }
         const current = ownVersions.get(p.entity_id) ?? versionOf(p.entity_id);
-        if (p.expected_version !== undefined && p.expected_version !== current) {
-          throw new ConflictError(
-            `events[${i}].expected_version: entity ${JSON.stringify(p.entity_id)} is at version ${current}, not ${p.expected_version}; read it again and retry`,
-            { field: `events[${i}].expected_version`, details: { entity_id: p.entity_id, expected: p.expected_version, actual: current } },
-          );
-        }
+        checkExpectedVersion(p, i, current);
         plan.versions[i] = current + 1;
         ownVersions.set(p.entity_id, current + 1);
         plan.fresh.push(i);
@@ -433,10 +428,6 @@ function headParams(c: ReturnType<typeof newHeadColumns>): Buffer[] {
   return [textArray(c.entity), int4Array(c.version), textArray(c.state), boolArray(c.deleted), int4Array(c.live), int8Array(c.firstMs), textArray(c.lastId), textArray(c.lastType), boolArray(c.liveDeleted)];
 }
 
-function sameContent(a: PreparedEvent, b: PreparedEvent): boolean {
-  return a.entity_id === b.entity_id && a.event_type === b.event_type && jsonEqual(a.payload, b.payload) && jsonEqual(a.metadata, b.metadata) && a.occurred_at === b.occurred_at;
-}
-
 /** Whether a retried event matches what was recorded under its id (occurred_at only when the retry gives one). */
 function sameKnown(known: KnownId, p: PreparedEvent): boolean {
   if (known.entity_id !== p.entity_id || known.event_type !== p.event_type || !jsonEqual(known.payload, p.payload) || !jsonEqual(known.metadata, p.metadata)) return false;
@@ -445,11 +436,4 @@ function sameKnown(known: KnownId, p: PreparedEvent): boolean {
   // retry naming an instant is then not provably the same, and conflicts as it would once recorded
   // (unless it names what the original gave).
   return known.occurred_at !== undefined ? p.occurred_at === known.occurred_at : p.occurred_at === known.given;
-}
-
-function conflictOnId(id: string, index: number): ConflictError {
-  return new ConflictError(
-    `events[${index}].id: an event with id ${JSON.stringify(id)} was already recorded with different content; use a new id for a new event`,
-    { field: `events[${index}].id`, details: { id } },
-  );
 }
