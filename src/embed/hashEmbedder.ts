@@ -35,32 +35,52 @@ export function createHashEmbedder(options: HashEmbedderOptions = {}): Embedder 
   const dims = options.dims ?? DEFAULT_DIMS;
   if (!Number.isInteger(dims) || dims < 8) throw new RangeError(`createHashEmbedder: dims must be an integer >= 8, got ${dims}`);
   const info: EmbedderInfo = { name: HASH_EMBEDDER_NAME, kind: 'lexical', dims, source: 'offline' };
-  const embedSync = (text: string): Float32Array => hashEmbed(text, dims);
+  const features = new WordFeatures(dims);
+  const embedSyncInto = (text: string, out: Float32Array): void => {
+    if (out.length !== dims) throw new RangeError(`embedSyncInto: expected a Float32Array of ${dims}, got ${out.length}`);
+    hashEmbedInto(text, out, features);
+  };
+  const embedSync = (text: string): Float32Array => {
+    const vector = new Float32Array(dims);
+    hashEmbedInto(text, vector, features);
+    return vector;
+  };
   return {
     name: HASH_EMBEDDER_NAME,
     kind: 'lexical',
     dims,
     deterministic: true,
     embedSync,
+    embedSyncInto,
     embed: async (texts) => texts.map(embedSync),
     describe: () => ({ ...info }),
   };
 }
 
-function hashEmbed(text: string, dims: number): Float32Array {
-  const vector = new Float32Array(dims);
-  let previous: string | undefined;
+/**
+ * The features of `text` summed into `vector` (overwritten), then scaled to unit length. Per word:
+ * its stem, the pair with the previous word's stem, its character n-grams, in that order (the
+ * order of the float32 additions fixes the result bit for bit).
+ */
+function hashEmbedInto(text: string, vector: Float32Array, features: WordFeatures): void {
+  vector.fill(0);
+  const dims = vector.length;
+  let previousSeed = -1;
   for (const word of words(text)) {
-    if (STOPWORDS.has(word)) {
+    const at = features.of(word);
+    if (at < 0) {
       // A stopword breaks a pair: "walk in the park" should not pair "walk" with "park".
-      previous = undefined;
+      previousSeed = -1;
       continue;
     }
-    const term = stem(word);
-    add(vector, hashString(term, WORD_SEED), WORD_WEIGHT);
-    if (previous !== undefined) add(vector, hashString(term, hashString(previous, BIGRAM_SEED)), BIGRAM_WEIGHT);
-    previous = term;
-    addCharGrams(vector, word);
+    const entry = features.entries[at];
+    // Read after `of`: learning a new word may have grown the array.
+    const codes = features.codes;
+    addCode(vector, codes[entry.start], WORD_WEIGHT);
+    if (previousSeed >= 0) addCode(vector, slotCode(hashString(entry.term, previousSeed), dims), BIGRAM_WEIGHT);
+    previousSeed = entry.pairSeed;
+    const end = entry.start + entry.count;
+    for (let i = entry.start + 1; i < end; i++) addCode(vector, codes[i], CHAR_GRAM_WEIGHT);
   }
   let norm = 0;
   for (let i = 0; i < dims; i++) norm += vector[i] * vector[i];
@@ -68,26 +88,90 @@ function hashEmbed(text: string, dims: number): Float32Array {
     const scale = 1 / Math.sqrt(norm);
     for (let i = 0; i < dims; i++) vector[i] *= scale;
   }
-  return vector;
 }
 
-/** Hashes every n-gram of `^word^` in place, without building substrings (this is the hot loop). */
-function addCharGrams(vector: Float32Array, word: string): void {
-  const length = word.length + 2;
-  const codeAt = (i: number): number => (i === 0 || i === length - 1 ? BOUNDARY : word.charCodeAt(i - 1));
-  for (let start = 0; start + CHAR_GRAM_MIN <= length; start++) {
-    let hash = CHAR_SEED;
-    for (let end = start; end < length && end - start < CHAR_GRAM_MAX; end++) {
-      hash = Math.imul(hash ^ codeAt(end), 0x01000193);
-      if (end - start + 1 >= CHAR_GRAM_MIN) add(vector, hash, CHAR_GRAM_WEIGHT);
+/** What a word adds wherever it occurs, worked out once: codes[start] is its stem, the rest its n-grams. */
+interface WordEntry {
+  term: string;
+  /** hashString(term, BIGRAM_SEED): the seed of the pair this word starts (non-negative). */
+  pairSeed: number;
+  start: number;
+  count: number;
+}
+
+/** Words memoized per embedder (slots depend on dims); the cache starts over when full, as the stem cache does. */
+const WORD_CACHE_LIMIT = 50_000;
+
+/**
+ * The features of each distinct word, computed on first sight: words recur across memories (the
+ * same few thousand make up most notes), and a word's stem and n-gram slots never change, so
+ * folding a large log hashes each word once instead of once per occurrence. Codes (slot × 2 +
+ * sign) of all words share one growing Int32Array.
+ */
+class WordFeatures {
+  codes = new Int32Array(1 << 16);
+  readonly entries: WordEntry[] = [];
+  private used = 0;
+  /** Word → index in entries; -1 for a stopword. */
+  private readonly index = new Map<string, number>();
+
+  constructor(private readonly dims: number) {}
+
+  of(word: string): number {
+    const known = this.index.get(word);
+    if (known !== undefined) return known;
+    if (this.index.size >= WORD_CACHE_LIMIT) {
+      this.index.clear();
+      this.entries.length = 0;
+      this.used = 0;
     }
+    if (STOPWORDS.has(word)) {
+      this.index.set(word, -1);
+      return -1;
+    }
+    const term = stem(word);
+    // Framed by boundary marks, the word has length + 2 characters; each start gives up to 3 n-grams.
+    this.reserve(1 + 3 * (word.length + 2));
+    const start = this.used;
+    this.codes[this.used++] = slotCode(hashString(term, WORD_SEED), this.dims);
+    this.addCharGrams(word);
+    const at = this.entries.length;
+    this.entries.push({ term, pairSeed: hashString(term, BIGRAM_SEED), start, count: this.used - start });
+    this.index.set(word, at);
+    return at;
+  }
+
+  /** The n-grams of `^word^` in place, without building substrings. */
+  private addCharGrams(word: string): void {
+    const length = word.length + 2;
+    for (let start = 0; start + CHAR_GRAM_MIN <= length; start++) {
+      let hash = CHAR_SEED;
+      for (let end = start; end < length && end - start < CHAR_GRAM_MAX; end++) {
+        hash = Math.imul(hash ^ (end === 0 || end === length - 1 ? BOUNDARY : word.charCodeAt(end - 1)), 0x01000193);
+        if (end - start + 1 >= CHAR_GRAM_MIN) this.codes[this.used++] = slotCode(hash, this.dims);
+      }
+    }
+  }
+
+  private reserve(more: number): void {
+    if (this.used + more <= this.codes.length) return;
+    const codes = new Int32Array(Math.max(2 * this.codes.length, this.used + more));
+    codes.set(this.codes.subarray(0, this.used));
+    this.codes = codes;
   }
 }
 
-/** Signed feature hashing: the sign bit halves the bias that collisions would otherwise add. */
-function add(vector: Float32Array, hash: number, weight: number): void {
+/**
+ * Signed feature hashing: the sign bit halves the bias that collisions would otherwise add. A
+ * feature's code is its slot × 2, plus 1 when it adds (0 when it subtracts).
+ */
+function slotCode(hash: number, dims: number): number {
   const mixed = fmix32(hash);
-  vector[(mixed >>> 1) % vector.length] += mixed & 1 ? weight : -weight;
+  return ((mixed >>> 1) % dims) * 2 + (mixed & 1);
+}
+
+function addCode(vector: Float32Array, code: number, weight: number): void {
+  vector[code >> 1] += code & 1 ? weight : -weight;
 }
 
 /** FNV-1a over UTF-16 code units, from a seed so callers can chain it. */

@@ -85,6 +85,8 @@ export class PrimeProjection implements PrimeView {
   private readonly relationCounts = new Map<string, number>();
   private seq = 0;
   private textChars = 0;
+  /** Where derived vectors are embedded before the vector store copies them (see indexText). */
+  private embedScratch: Float32Array | undefined;
 
   constructor(private readonly options: ProjectionOptions) {
     this.tenant = options.tenant;
@@ -236,7 +238,12 @@ export class PrimeProjection implements PrimeView {
     if (this.storedVectors.has(id)) return;
     const embedder = this.options.embedder;
     let vector: Float32Array | undefined;
-    if (text.length > 0 && embedder.deterministic && embedder.embedSync) vector = embedder.embedSync(text);
+    if (text.length > 0 && embedder.deterministic && embedder.embedSyncInto) {
+      // One buffer for every text: the vector store keeps a copy, so a fold allocates no vector per node.
+      if (this.embedScratch?.length !== embedder.dims) this.embedScratch = new Float32Array(embedder.dims);
+      vector = this.embedScratch;
+      embedder.embedSyncInto(text, vector);
+    } else if (text.length > 0 && embedder.deterministic && embedder.embedSync) vector = embedder.embedSync(text);
     else if (isPlainObject(embedding) && embedding.embedder === embedder.name && typeof embedding.data === 'string' && typeof embedding.dims === 'number') {
       vector = safeDecode(embedding.data, embedding.dims);
     }
