@@ -45,7 +45,7 @@ describe('hash embedder', () => {
     expect(digest(createHashEmbedder({ dims: 64 }).embedSync!('Ada moved to Lisbon in May to join a robotics startup'))).toBe('2d3bed603e08495079dfe6f346a23f98');
   });
 
-  it('embeds into a caller buffer exactly as embedSync does, before and after its word cache starts over', () => {
+  it('embeds into a caller buffer exactly as embedSync does, before and after the vocabulary starts over', () => {
     const fresh = createHashEmbedder({ dims: 64 });
     const texts = ['Ada moved to Lisbon in May', "Mel's dog didn't eat the PIZZA", 'walk in the park', ''];
     const before = texts.map((t) => Array.from(fresh.embedSync!(t)));
@@ -54,8 +54,8 @@ describe('hash embedder', () => {
       fresh.embedSyncInto!(t, out);
       expect(Array.from(out)).toEqual(before[i]);
     });
-    // More distinct words than the cache holds (50k), so it is emptied at least once.
-    for (let i = 0; i < 60_000; i++) fresh.embedSyncInto!(`token${i.toString(36)} Lisbon`, out);
+    // More distinct words than the vocabulary keeps (65,536), so it starts over at least once.
+    for (let i = 0; i < 70_000; i++) fresh.embedSyncInto!(`token${i.toString(36)} Lisbon`, out);
     expect(texts.map((t) => Array.from(fresh.embedSync!(t)))).toEqual(before);
     expect(() => fresh.embedSyncInto!('x', new Float32Array(8))).toThrow(RangeError);
   });

@@ -3,7 +3,7 @@
 // n-grams of each word, so near-spellings and inflections still overlap. It is honest about what
 // it is — lexical — and earns its place in recall as a second, fuzzier view beside BM25.
 
-import { STOPWORDS, stem, words } from '../text/words.js';
+import { analyze, vocabularyGeneration, type Word } from '../text/vocabulary.js';
 import type { Embedder, EmbedderInfo } from './types.js';
 
 /** Bump the version whenever the features, weights or hashing change: stored vectors record it. */
@@ -65,22 +65,23 @@ export function createHashEmbedder(options: HashEmbedderOptions = {}): Embedder 
 function hashEmbedInto(text: string, vector: Float32Array, features: WordFeatures): void {
   vector.fill(0);
   const dims = vector.length;
+  const words = analyze(text);
+  features.sync();
   let previousSeed = -1;
-  for (const word of words(text)) {
-    const at = features.of(word);
-    if (at < 0) {
+  for (const word of words) {
+    if (word.term === null) {
       // A stopword breaks a pair: "walk in the park" should not pair "walk" with "park".
       previousSeed = -1;
       continue;
     }
-    const entry = features.entries[at];
-    // Read after `of`: learning a new word may have grown the array.
+    const start = features.startOf(word);
+    // Read after startOf: learning a new word may have grown the array.
     const codes = features.codes;
-    addCode(vector, codes[entry.start], WORD_WEIGHT);
-    if (previousSeed >= 0) addCode(vector, slotCode(hashString(entry.term, previousSeed), dims), BIGRAM_WEIGHT);
-    previousSeed = entry.pairSeed;
-    const end = entry.start + entry.count;
-    for (let i = entry.start + 1; i < end; i++) addCode(vector, codes[i], CHAR_GRAM_WEIGHT);
+    addCode(vector, codes[start], WORD_WEIGHT);
+    if (previousSeed >= 0) addCode(vector, slotCode(hashString(word.term, previousSeed), dims), BIGRAM_WEIGHT);
+    previousSeed = features.pairSeeds[word.id];
+    const end = start + features.counts[word.id];
+    for (let i = start + 1; i < end; i++) addCode(vector, codes[i], CHAR_GRAM_WEIGHT);
   }
   let norm = 0;
   for (let i = 0; i < dims; i++) norm += vector[i] * vector[i];
@@ -90,55 +91,50 @@ function hashEmbedInto(text: string, vector: Float32Array, features: WordFeature
   }
 }
 
-/** What a word adds wherever it occurs, worked out once: codes[start] is its stem, the rest its n-grams. */
-interface WordEntry {
-  term: string;
-  /** hashString(term, BIGRAM_SEED): the seed of the pair this word starts (non-negative). */
-  pairSeed: number;
-  start: number;
-  count: number;
-}
-
-/** Words memoized per embedder (slots depend on dims); the cache starts over when full, as the stem cache does. */
-const WORD_CACHE_LIMIT = 50_000;
-
 /**
- * The features of each distinct word, computed on first sight: words recur across memories (the
- * same few thousand make up most notes), and a word's stem and n-gram slots never change, so
- * folding a large log hashes each word once instead of once per occurrence. Codes (slot × 2 +
- * sign) of all words share one growing Int32Array.
+ * The features of each distinct word, computed on first sight, by the word's vocabulary id:
+ * words recur across memories (the same few thousand make up most notes), and a word's stem and
+ * n-gram slots never change, so folding a large log hashes each word once instead of once per
+ * occurrence. Codes (slot × 2 + sign) of all words share one growing Int32Array; codes[start] is
+ * the word's stem, the rest its n-grams. Emptied when the vocabulary starts over (its ids restart).
  */
 class WordFeatures {
   codes = new Int32Array(1 << 16);
-  readonly entries: WordEntry[] = [];
+  /** Per word id: start in codes + 1 (0: not worked out yet), code count, and the pair seed. */
+  starts = new Int32Array(1024);
+  counts = new Int32Array(1024);
+  /** hashString(term, BIGRAM_SEED): the seed of the pair a word starts (non-negative). */
+  pairSeeds = new Float64Array(1024);
   private used = 0;
-  /** Word → index in entries; -1 for a stopword. */
-  private readonly index = new Map<string, number>();
+  private generation = vocabularyGeneration();
 
   constructor(private readonly dims: number) {}
 
-  of(word: string): number {
-    const known = this.index.get(word);
-    if (known !== undefined) return known;
-    if (this.index.size >= WORD_CACHE_LIMIT) {
-      this.index.clear();
-      this.entries.length = 0;
-      this.used = 0;
-    }
-    if (STOPWORDS.has(word)) {
-      this.index.set(word, -1);
-      return -1;
-    }
-    const term = stem(word);
+  /** Call after analyze(), before startOf: drops what belongs to an earlier generation. */
+  sync(): void {
+    const now = vocabularyGeneration();
+    if (now === this.generation) return;
+    this.generation = now;
+    this.starts.fill(0);
+    this.used = 0;
+  }
+
+  /** Where the codes of `word` (not a stopword) start, working them out on first sight. */
+  startOf(word: Word): number {
+    const id = word.id;
+    if (id < this.starts.length && this.starts[id] !== 0) return this.starts[id] - 1;
+    if (id >= this.starts.length) this.grow(id + 1);
+    const text = word.text;
+    const term = word.term as string;
     // Framed by boundary marks, the word has length + 2 characters; each start gives up to 3 n-grams.
-    this.reserve(1 + 3 * (word.length + 2));
+    this.reserve(1 + 3 * (text.length + 2));
     const start = this.used;
     this.codes[this.used++] = slotCode(hashString(term, WORD_SEED), this.dims);
-    this.addCharGrams(word);
-    const at = this.entries.length;
-    this.entries.push({ term, pairSeed: hashString(term, BIGRAM_SEED), start, count: this.used - start });
-    this.index.set(word, at);
-    return at;
+    this.addCharGrams(text);
+    this.starts[id] = start + 1;
+    this.counts[id] = this.used - start;
+    this.pairSeeds[id] = hashString(term, BIGRAM_SEED);
+    return start;
   }
 
   /** The n-grams of `^word^` in place, without building substrings. */
@@ -151,6 +147,20 @@ class WordFeatures {
         if (end - start + 1 >= CHAR_GRAM_MIN) this.codes[this.used++] = slotCode(hash, this.dims);
       }
     }
+  }
+
+  private grow(needed: number): void {
+    let size = this.starts.length;
+    while (size < needed) size *= 2;
+    const starts = new Int32Array(size);
+    starts.set(this.starts);
+    this.starts = starts;
+    const counts = new Int32Array(size);
+    counts.set(this.counts);
+    this.counts = counts;
+    const pairSeeds = new Float64Array(size);
+    pairSeeds.set(this.pairSeeds);
+    this.pairSeeds = pairSeeds;
   }
 
   private reserve(more: number): void {

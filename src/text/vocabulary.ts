@@ -1,0 +1,164 @@
+// The words of a text as interned records: each distinct word is looked up once per process
+// (generation), with its index term (Porter stem, or none for a stopword) worked out on first
+// sight. Folding a large log tokenizes every memory twice (BM25 terms, then the offline
+// embedder's features); with interning neither pass builds a substring or hashes a string for a
+// word it has seen before, and both get the same term strings (whose hashes V8 then keeps), so
+// the maps keyed by them stay cheap. The answers are exactly those of words() and stem().
+// Plain-ASCII texts (the common case) are scanned by hand; any other text goes through words().
+
+import { STOPWORDS, stemUncached, words } from './words.js';
+
+/** One distinct word. */
+export interface Word {
+  /** The word as words() gives it (lower-cased, apostrophes folded). */
+  readonly text: string;
+  /** Its index term (stemmed), or null for a stopword. */
+  readonly term: string | null;
+  /** Dense number, unique within the current generation (see vocabularyGeneration). */
+  readonly id: number;
+}
+
+/** Distinct words kept before the vocabulary starts over (ids restart, the generation moves on). */
+const VOCABULARY_LIMIT = 65_536;
+/** Same bound as words(): longer tokens are ids, hashes or URLs. */
+const MAX_TOKEN_LENGTH = 40;
+const APOSTROPHE = 0x27;
+/** Any code unit past ASCII (a text holding one goes through words()). */
+const NON_ASCII = /[\u0080-\uffff]/;
+
+let entries: Word[] = [];
+let hashes = new Int32Array(1024);
+/** Open addressing: id + 1 per cell, 0 when empty; at most half full. */
+let table = new Int32Array(2048);
+let generation = 0;
+let lastText: string | undefined;
+let lastWords: readonly Word[] = [];
+
+/** Changes whenever ids restart: a cache indexed by Word.id must be emptied when it does. */
+export function vocabularyGeneration(): number {
+  return generation;
+}
+
+/**
+ * The words of `text` in order, stopwords included, as words(text) gives them but interned. The
+ * last text's answer is kept, as words() keeps its own, for the two passes of a fold.
+ */
+export function analyze(text: string): readonly Word[] {
+  if (text === lastText) return lastWords;
+  // Ids are consistent within one answer: the vocabulary only starts over between texts.
+  if (entries.length >= VOCABULARY_LIMIT) reset();
+  const out: Word[] = [];
+  if (NON_ASCII.test(text)) for (const word of words(text)) out.push(internString(word));
+  else scanAscii(text, out);
+  lastText = text;
+  lastWords = out;
+  return out;
+}
+
+/**
+ * words() on a plain-ASCII text without a regular expression: runs of letters and digits, each
+ * followed by any number of (apostrophe, letters); tokens over 40 characters dropped.
+ */
+function scanAscii(text: string, out: Word[]): void {
+  const n = text.length;
+  let i = 0;
+  while (i < n) {
+    if (!isAlnum(text.charCodeAt(i))) {
+      i++;
+      continue;
+    }
+    const start = i;
+    while (i < n && isAlnum(text.charCodeAt(i))) i++;
+    let apostrophes = false;
+    while (i + 1 < n && text.charCodeAt(i) === APOSTROPHE && isLetter(text.charCodeAt(i + 1))) {
+      apostrophes = true;
+      i += 2;
+      while (i < n && isLetter(text.charCodeAt(i))) i++;
+    }
+    if (i - start > MAX_TOKEN_LENGTH) continue;
+    if (!apostrophes) {
+      out.push(internRange(text, start, i));
+      continue;
+    }
+    // Rare: fold as words() does (a possessive names its owner; other apostrophes go).
+    const word = text.slice(start, i).toLowerCase();
+    out.push(internString(word.endsWith("'s") ? word.slice(0, -2) : word.replace(/'/g, '')));
+  }
+}
+
+function isLetter(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a);
+}
+
+function isAlnum(c: number): boolean {
+  return isLetter(c) || (c >= 0x30 && c <= 0x39);
+}
+
+/** ASCII lower case of one code unit. */
+function lower(c: number): number {
+  return c >= 0x41 && c <= 0x5a ? c + 0x20 : c;
+}
+
+/** The word text[start, end) lower-cased (letters and digits only), interned. */
+function internRange(text: string, start: number, end: number): Word {
+  let hash = 0x811c9dc5;
+  for (let i = start; i < end; i++) hash = Math.imul(hash ^ lower(text.charCodeAt(i)), 0x01000193);
+  const length = end - start;
+  const mask = table.length - 1;
+  for (let cell = hash & mask; ; cell = (cell + 1) & mask) {
+    const at = table[cell] - 1;
+    if (at < 0) return add(text.slice(start, end).toLowerCase(), hash, cell);
+    if (hashes[at] !== hash) continue;
+    const known = entries[at].text;
+    if (known.length !== length) continue;
+    let same = true;
+    for (let k = 0; k < length && same; k++) same = known.charCodeAt(k) === lower(text.charCodeAt(start + k));
+    if (same) return entries[at];
+  }
+}
+
+/** An already folded word, interned. */
+function internString(word: string): Word {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < word.length; i++) hash = Math.imul(hash ^ word.charCodeAt(i), 0x01000193);
+  const mask = table.length - 1;
+  for (let cell = hash & mask; ; cell = (cell + 1) & mask) {
+    const at = table[cell] - 1;
+    if (at < 0) return add(word, hash, cell);
+    if (hashes[at] === hash && entries[at].text === word) return entries[at];
+  }
+}
+
+function add(text: string, hash: number, cell: number): Word {
+  const id = entries.length;
+  const word: Word = { text, term: STOPWORDS.has(text) ? null : stemUncached(text), id };
+  entries.push(word);
+  if (id >= hashes.length) {
+    const grown = new Int32Array(2 * hashes.length);
+    grown.set(hashes);
+    hashes = grown;
+  }
+  hashes[id] = hash;
+  table[cell] = id + 1;
+  if (2 * entries.length > table.length) rehash(2 * table.length);
+  return word;
+}
+
+function rehash(size: number): void {
+  table = new Int32Array(size);
+  const mask = size - 1;
+  for (let id = 0; id < entries.length; id++) {
+    let cell = hashes[id] & mask;
+    while (table[cell] !== 0) cell = (cell + 1) & mask;
+    table[cell] = id + 1;
+  }
+}
+
+function reset(): void {
+  entries = [];
+  hashes = new Int32Array(1024);
+  table = new Int32Array(2048);
+  generation++;
+  lastText = undefined;
+  lastWords = [];
+}
