@@ -189,6 +189,32 @@ describe('LexicalIndex', () => {
     index.add('b', 'violin again'); // reuses the freed slot
     expect(index.search('violin', 10).map((h) => h.id)).toEqual(['b']);
   });
+
+  it('grows a restored term without writing over the next term (the first term of the table too)', () => {
+    const live = new LexicalIndex();
+    live.add('d1', 'apple banana');
+    live.add('d2', 'banana cherry');
+    const restored = LexicalIndex.fromState(live.exportState());
+    // apple is the table's first term: its postings start at 0 of the arrays banana's follow in.
+    restored.add('d3', 'apple cherry');
+    live.add('d3', 'apple cherry');
+    for (const word of ['apple', 'banana', 'cherry']) expect(restored.search(word, 10)).toEqual(live.search(word, 10));
+    expect(restored.search('banana', 10).map((h) => h.id).sort()).toEqual(['d1', 'd2']);
+  });
+
+  it('keeps terms of one document in a shared slab until a second document has them', () => {
+    const index = new LexicalIndex();
+    // Many single-document terms (they fill more than one slab chunk), then second documents for some.
+    for (let i = 0; i < 20_000; i++) index.add(`a${i}`, `token${i} common`);
+    for (let i = 0; i < 20_000; i += 997) index.add(`b${i}`, `token${i} token${i} rare`);
+    index.remove('a0');
+    index.add('c0', 'token0');
+    expect(index.search('token997', 10).map((h) => h.id)).toEqual(['b997', 'a997']);
+    expect(index.search('token0', 10).map((h) => h.id)).toEqual(['b0', 'c0']);
+    expect(index.search('token1', 10).map((h) => h.id)).toEqual(['a1']);
+    const restored = LexicalIndex.fromState(index.exportState());
+    for (const word of ['token0', 'token997', 'token19999', 'common', 'rare']) expect(restored.search(word, 10)).toEqual(index.search(word, 10));
+  });
 });
 
 /** A small in-memory graph behind RecallSources. */

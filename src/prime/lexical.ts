@@ -4,6 +4,7 @@
 // searches its restored terms in place (lexicalState.ts) and moves a term into its own map only
 // when a change touches it.
 
+import { Postings, PostingSlab } from './lexicalPostings.js';
 import { FrozenTerms, mergeTerms, type Bm25Parameters, type LexicalState, type PostingRange } from './lexicalState.js';
 import { terms } from './text.js';
 
@@ -24,6 +25,8 @@ export const DEFAULT_BM25: Readonly<Bm25Parameters> = Object.freeze({ k1: 0.9, b
  */
 const LONG_POSTINGS = 1024;
 const MAX_POSITION_MAPS = 32;
+/** Documents with more terms than this count them with a map (see add). */
+const SCAN_DISTINCT = 64;
 
 /** Terms added to a query (already index terms, e.g. from feedbackTerms), each counted once, while every word of the query itself counts queryWeight times. */
 export interface QueryExpansion {
@@ -60,6 +63,10 @@ export class LexicalIndex {
   private touched = new Int32Array(64);
   private readonly freeSlots: number[] = [];
   private totalLength = 0;
+  /** Where a new term's first posting goes (most terms of a large index have one document). */
+  private readonly slab = new PostingSlab();
+  /** Term counts of the document being added (see add). */
+  private countScratch: number[] = [];
   /** Position maps in the order they were made, by term (own lists keep theirs up to date). */
   private readonly positionMaps = new Map<string, Int32Array>();
 
@@ -79,19 +86,28 @@ export class LexicalIndex {
   add(id: string, text: string): void {
     this.remove(id);
     const tokens = terms(text);
-    const counts = new Map<string, number>();
-    for (const term of tokens) counts.set(term, (counts.get(term) ?? 0) + 1);
     const slot = this.freeSlots.pop() ?? this.ids.length;
     if (slot >= this.lengths.length) this.grow(slot + 1);
     this.ids[slot] = id;
     this.slots().set(id, slot);
     this.documents++;
+    // The distinct terms in order of first occurrence, with their counts. A memory has a few
+    // dozen words: finding a repeat by scanning the lists so far beats a map made per document.
     const lists: Postings[] = [];
-    for (const [term, count] of counts) {
+    const counts = this.countScratch;
+    const byList = tokens.length > SCAN_DISTINCT ? new Map<Postings, number>() : null;
+    for (const term of tokens) {
       const list = this.ownList(term);
-      list.push(slot, count);
-      lists.push(list);
+      let at = byList === null ? lists.indexOf(list) : (byList.get(list) ?? -1);
+      if (at < 0) {
+        at = lists.length;
+        lists.push(list);
+        byList?.set(list, at);
+        counts[at] = 0;
+      }
+      counts[at]++;
     }
+    for (let i = 0; i < lists.length; i++) lists[i].push(slot, counts[i]);
     this.slotTerms[slot] = lists;
     this.lengths[slot] = tokens.length;
     this.totalLength += tokens.length;
@@ -134,10 +150,11 @@ export class LexicalIndex {
     let list = this.postings.get(term);
     if (list === undefined) {
       const at = this.frozen?.find(term) ?? -1;
-      if (at < 0) list = new Postings(term);
+      if (at < 0) list = this.slab.start(term);
       else {
         const range = (this.frozen as FrozenTerms).postings(at);
-        list = new Postings(term, range.slots, range.tfs, range.start, range.length);
+        // The shared arrays hold the next term's postings past this range: no room to grow in place.
+        list = new Postings(term, range.slots, range.tfs, range.start, range.length, range.length);
         // The frozen range's map no longer describes the term: the own list makes its own.
         this.positionMaps.delete(term);
       }
@@ -408,73 +425,6 @@ export class LexicalIndex {
     this.lengths = lengths;
     this.scores = new Float64Array(capacity);
     this.touched = new Int32Array(capacity);
-  }
-}
-
-/**
- * One term's postings as parallel typed arrays (slot, term frequency), unordered: scoring walks
- * them without allocating, and a removal swaps the last entry into the hole. They occupy
- * [start, start + length) of their arrays: all of their own arrays, or, after a restore, a range
- * of arrays shared by every term, until the first push moves them out.
- */
-class Postings {
-  /** The term's index in the last export (set by mergeTerms). */
-  exportIndex = -1;
-  /** Slot → position (relative to start), or null; kept up to date by push and delete while present. */
-  positions: Int32Array | null = null;
-
-  constructor(
-    readonly term: string,
-    public slots: Int32Array = new Int32Array(4),
-    public tfs: Float32Array = new Float32Array(4),
-    public start = 0,
-    public length = 0,
-  ) {}
-
-  push(slot: number, tf: number): void {
-    if (this.start !== 0 || this.length === this.slots.length) {
-      const capacity = Math.max(4, this.length * 2);
-      const slots = new Int32Array(capacity);
-      slots.set(this.slots.subarray(this.start, this.start + this.length));
-      this.slots = slots;
-      const tfs = new Float32Array(capacity);
-      tfs.set(this.tfs.subarray(this.start, this.start + this.length));
-      this.tfs = tfs;
-      this.start = 0;
-    }
-    this.slots[this.length] = slot;
-    this.tfs[this.length] = tf;
-    if (this.positions !== null) {
-      if (slot >= this.positions.length) {
-        const grown = new Int32Array(Math.max(slot + 1, 2 * this.positions.length)).fill(-1);
-        grown.set(this.positions);
-        this.positions = grown;
-      }
-      this.positions[slot] = this.length;
-    }
-    this.length++;
-  }
-
-  delete(slot: number): void {
-    const end = this.start + this.length;
-    let i: number;
-    if (this.positions !== null) {
-      const at = slot < this.positions.length ? this.positions[slot] : -1;
-      if (at < 0) return;
-      i = this.start + at;
-    } else {
-      i = this.start;
-      while (i < end && this.slots[i] !== slot) i++;
-      if (i === end) return;
-    }
-    this.length--;
-    const moved = this.slots[end - 1];
-    this.slots[i] = moved;
-    this.tfs[i] = this.tfs[end - 1];
-    if (this.positions !== null) {
-      this.positions[moved] = i - this.start;
-      this.positions[slot] = -1;
-    }
   }
 }
 
