@@ -202,7 +202,7 @@ describe('LexicalIndex', () => {
     expect(restored.search('banana', 10).map((h) => h.id).sort()).toEqual(['d1', 'd2']);
   });
 
-  it('keeps terms of one document in a shared slab until a second document has them', () => {
+  it('keeps terms of one document in a shared slab until a second document has them, and lists by word in a large index', () => {
     const index = new LexicalIndex();
     // Many single-document terms (they fill more than one slab chunk), then second documents for some.
     for (let i = 0; i < 20_000; i++) index.add(`a${i}`, `token${i} common`);
@@ -212,6 +212,11 @@ describe('LexicalIndex', () => {
     expect(index.search('token997', 10).map((h) => h.id)).toEqual(['b997', 'a997']);
     expect(index.search('token0', 10).map((h) => h.id)).toEqual(['b0', 'c0']);
     expect(index.search('token1', 10).map((h) => h.id)).toEqual(['a1']);
+    // A term whose last document goes is dropped; a later document with it starts a new list.
+    index.remove('a1');
+    expect(index.search('token1', 10)).toEqual([]);
+    index.add('c1', 'token1 again');
+    expect(index.search('token1', 10).map((h) => h.id)).toEqual(['c1']);
     const restored = LexicalIndex.fromState(index.exportState());
     for (const word of ['token0', 'token997', 'token19999', 'common', 'rare']) expect(restored.search(word, 10)).toEqual(index.search(word, 10));
   });

@@ -6,6 +6,7 @@
 
 import { Postings, PostingSlab } from './lexicalPostings.js';
 import { FrozenTerms, mergeTerms, type Bm25Parameters, type LexicalState, type PostingRange } from './lexicalState.js';
+import { analyze, vocabularyGeneration, type Word } from '../text/vocabulary.js';
 import { terms } from './text.js';
 
 export type { Bm25Parameters, LexicalState } from './lexicalState.js';
@@ -25,8 +26,10 @@ export const DEFAULT_BM25: Readonly<Bm25Parameters> = Object.freeze({ k1: 0.9, b
  */
 const LONG_POSTINGS = 1024;
 const MAX_POSITION_MAPS = 32;
-/** Documents with more terms than this count them with a map (see add). */
+/** Documents with more words than this count their terms with a map (see add). */
 const SCAN_DISTINCT = 64;
+/** Documents before the index remembers each word's list by word id (see wordLists). */
+const WORD_CACHE_MIN = 4096;
 
 /** Terms added to a query (already index terms, e.g. from feedbackTerms), each counted once, while every word of the query itself counts queryWeight times. */
 export interface QueryExpansion {
@@ -67,6 +70,9 @@ export class LexicalIndex {
   private readonly slab = new PostingSlab();
   /** Term counts of the document being added (see add). */
   private countScratch: number[] = [];
+  /** Each word's own list by vocabulary id, once the index is large (see wordLists). */
+  private byWord: Array<Postings | undefined> | null = null;
+  private byWordGeneration = -1;
   /** Position maps in the order they were made, by term (own lists keep theirs up to date). */
   private readonly positionMaps = new Map<string, Int32Array>();
 
@@ -85,7 +91,8 @@ export class LexicalIndex {
   /** Indexes `text` under `id`, replacing whatever `id` held before. */
   add(id: string, text: string): void {
     this.remove(id);
-    const tokens = terms(text);
+    const words = analyze(text);
+    const byWord = this.wordLists();
     const slot = this.freeSlots.pop() ?? this.ids.length;
     if (slot >= this.lengths.length) this.grow(slot + 1);
     this.ids[slot] = id;
@@ -95,9 +102,12 @@ export class LexicalIndex {
     // dozen words: finding a repeat by scanning the lists so far beats a map made per document.
     const lists: Postings[] = [];
     const counts = this.countScratch;
-    const byList = tokens.length > SCAN_DISTINCT ? new Map<Postings, number>() : null;
-    for (const term of tokens) {
-      const list = this.ownList(term);
+    const byList = words.length > SCAN_DISTINCT ? new Map<Postings, number>() : null;
+    let length = 0;
+    for (const word of words) {
+      if (word.term === null) continue;
+      length++;
+      const list = byWord === null ? this.ownList(word.term) : this.listOfWord(byWord, word);
       let at = byList === null ? lists.indexOf(list) : (byList.get(list) ?? -1);
       if (at < 0) {
         at = lists.length;
@@ -109,8 +119,34 @@ export class LexicalIndex {
     }
     for (let i = 0; i < lists.length; i++) lists[i].push(slot, counts[i]);
     this.slotTerms[slot] = lists;
-    this.lengths[slot] = tokens.length;
-    this.totalLength += tokens.length;
+    this.lengths[slot] = length;
+    this.totalLength += length;
+  }
+
+  /** The word → list cache of a large index (null while small), emptied when the vocabulary starts over. */
+  private wordLists(): Array<Postings | undefined> | null {
+    if (this.documents < WORD_CACHE_MIN && this.byWord === null) return null;
+    const generation = vocabularyGeneration();
+    if (this.byWord === null || this.byWordGeneration !== generation) {
+      this.byWord = [];
+      this.byWordGeneration = generation;
+    }
+    return this.byWord;
+  }
+
+  /** ownList(word.term), remembered by word id: an array read instead of a map lookup per word. */
+  private listOfWord(byWord: Array<Postings | undefined>, word: Word): Postings {
+    const known = byWord[word.id];
+    if (known !== undefined && !known.dropped) return known;
+    const list = this.ownList(word.term as string);
+    // Grown in one step and filled, so the array never turns into a dictionary.
+    if (word.id >= byWord.length) {
+      const from = byWord.length;
+      byWord.length = Math.max(2 * from, word.id + 1, 1024);
+      byWord.fill(undefined, from);
+    }
+    byWord[word.id] = list;
+    return list;
   }
 
   /** Drops `id`; false when it was not indexed. */
@@ -124,6 +160,7 @@ export class LexicalIndex {
       // A frozen term keeps its (empty) entry, which hides the frozen postings from searches.
       if (list.length === 0 && (this.frozen === null || this.frozen.find(list.term) < 0)) {
         this.postings.delete(list.term);
+        list.dropped = true;
         this.dropPositions(list.term);
       }
     }

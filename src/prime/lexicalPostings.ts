@@ -19,6 +19,8 @@ export class Postings {
   exportIndex = -1;
   /** Slot → position (relative to start), or null; kept up to date by push and delete while present. */
   positions: Int32Array | null = null;
+  /** Set when the index lets go of the list (its last document left): a cache of lists must not use it again. */
+  dropped = false;
   /** Cells from start this list may write in its current arrays. */
   private room: number;
 
