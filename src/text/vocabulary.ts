@@ -23,6 +23,19 @@ const VOCABULARY_LIMIT = 65_536;
 /** Same bound as words(): longer tokens are ids, hashes or URLs. */
 const MAX_TOKEN_LENGTH = 40;
 const APOSTROPHE = 0x27;
+const FNV_BASIS = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+/** Character classes of ASCII code units, and their lower case. */
+const OTHER = 0;
+const DIGIT = 1;
+const LETTER = 2;
+const CLASS = new Uint8Array(128);
+const LOWER = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const upper = c >= 0x41 && c <= 0x5a;
+  CLASS[c] = upper || (c >= 0x61 && c <= 0x7a) ? LETTER : c >= 0x30 && c <= 0x39 ? DIGIT : OTHER;
+  LOWER[c] = upper ? c + 0x20 : c;
+}
 /** Any code unit past ASCII (a text holding one goes through words()). */
 const NON_ASCII = /[\u0080-\uffff]/;
 
@@ -57,52 +70,46 @@ export function analyze(text: string): readonly Word[] {
 
 /**
  * words() on a plain-ASCII text without a regular expression: runs of letters and digits, each
- * followed by any number of (apostrophe, letters); tokens over 40 characters dropped.
+ * followed by any number of (apostrophe, letters); tokens over 40 characters dropped. A word's
+ * hash is taken as it is scanned, so a known word costs one pass over its characters and a
+ * comparison.
  */
 function scanAscii(text: string, out: Word[]): void {
   const n = text.length;
   let i = 0;
   while (i < n) {
-    if (!isAlnum(text.charCodeAt(i))) {
+    let c = text.charCodeAt(i);
+    if (CLASS[c] === OTHER) {
       i++;
       continue;
     }
     const start = i;
-    while (i < n && isAlnum(text.charCodeAt(i))) i++;
-    let apostrophes = false;
-    while (i + 1 < n && text.charCodeAt(i) === APOSTROPHE && isLetter(text.charCodeAt(i + 1))) {
-      apostrophes = true;
-      i += 2;
-      while (i < n && isLetter(text.charCodeAt(i))) i++;
+    let hash = FNV_BASIS;
+    while (true) {
+      hash = Math.imul(hash ^ LOWER[c], FNV_PRIME);
+      if (++i === n) break;
+      c = text.charCodeAt(i);
+      if (CLASS[c] === OTHER) break;
     }
-    if (i - start > MAX_TOKEN_LENGTH) continue;
-    if (!apostrophes) {
-      out.push(internRange(text, start, i));
+    if (i + 1 < n && c === APOSTROPHE && CLASS[text.charCodeAt(i + 1)] === LETTER) {
+      // Rare: an apostrophe and letters follow. Fold as words() does (a possessive names its
+      // owner; other apostrophes go).
+      while (i + 1 < n && text.charCodeAt(i) === APOSTROPHE && CLASS[text.charCodeAt(i + 1)] === LETTER) {
+        i += 2;
+        while (i < n && CLASS[text.charCodeAt(i)] === LETTER) i++;
+      }
+      if (i - start > MAX_TOKEN_LENGTH) continue;
+      const word = text.slice(start, i).toLowerCase();
+      out.push(internString(word.endsWith("'s") ? word.slice(0, -2) : word.replace(/'/g, '')));
       continue;
     }
-    // Rare: fold as words() does (a possessive names its owner; other apostrophes go).
-    const word = text.slice(start, i).toLowerCase();
-    out.push(internString(word.endsWith("'s") ? word.slice(0, -2) : word.replace(/'/g, '')));
+    if (i - start > MAX_TOKEN_LENGTH) continue;
+    out.push(internRange(text, start, i, hash));
   }
 }
 
-function isLetter(c: number): boolean {
-  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a);
-}
-
-function isAlnum(c: number): boolean {
-  return isLetter(c) || (c >= 0x30 && c <= 0x39);
-}
-
-/** ASCII lower case of one code unit. */
-function lower(c: number): number {
-  return c >= 0x41 && c <= 0x5a ? c + 0x20 : c;
-}
-
-/** The word text[start, end) lower-cased (letters and digits only), interned. */
-function internRange(text: string, start: number, end: number): Word {
-  let hash = 0x811c9dc5;
-  for (let i = start; i < end; i++) hash = Math.imul(hash ^ lower(text.charCodeAt(i)), 0x01000193);
+/** The word text[start, end) lower-cased (letters and digits only, `hash` taken over them), interned. */
+function internRange(text: string, start: number, end: number, hash: number): Word {
   const length = end - start;
   const mask = table.length - 1;
   for (let cell = hash & mask; ; cell = (cell + 1) & mask) {
@@ -111,16 +118,16 @@ function internRange(text: string, start: number, end: number): Word {
     if (hashes[at] !== hash) continue;
     const known = entries[at].text;
     if (known.length !== length) continue;
-    let same = true;
-    for (let k = 0; k < length && same; k++) same = known.charCodeAt(k) === lower(text.charCodeAt(start + k));
-    if (same) return entries[at];
+    let k = 0;
+    while (k < length && known.charCodeAt(k) === LOWER[text.charCodeAt(start + k)]) k++;
+    if (k === length) return entries[at];
   }
 }
 
 /** An already folded word, interned. */
 function internString(word: string): Word {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < word.length; i++) hash = Math.imul(hash ^ word.charCodeAt(i), 0x01000193);
+  let hash = FNV_BASIS;
+  for (let i = 0; i < word.length; i++) hash = Math.imul(hash ^ word.charCodeAt(i), FNV_PRIME);
   const mask = table.length - 1;
   for (let cell = hash & mask; ; cell = (cell + 1) & mask) {
     const at = table[cell] - 1;
@@ -156,8 +163,8 @@ function rehash(size: number): void {
 
 function reset(): void {
   entries = [];
-  hashes = new Int32Array(1024);
-  table = new Int32Array(2048);
+  // The arrays keep their size: the next generation fills them as fast as this one did.
+  table.fill(0);
   generation++;
   lastText = undefined;
   lastWords = [];
