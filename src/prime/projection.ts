@@ -283,7 +283,8 @@ export class PrimeProjection implements PrimeView {
 
   /** Stores a vector: `entry` for one stored by an event, null for one derived from node `id`'s text. */
   private putVector(id: string, space: string, vector: Float32Array, entry: VectorEntry | null): void {
-    const previous = this.entryOf(id);
+    // A derived vector replaces at most the derived one of its node, in the same space, while no vector is stored by an event.
+    const previous = entry === null && this.storedVectors.size === 0 ? undefined : this.entryOf(id);
     if (previous !== undefined && previous.space !== space) this.removeVector(id);
     let index = this.spaces.get(space);
     if (index !== undefined && index.dims !== vector.length) {
