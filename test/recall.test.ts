@@ -54,6 +54,21 @@ describe('hash embedder', () => {
     expect(digest(createHashEmbedder({ dims: 64 }).embedSync!('Ada moved to Lisbon in May to join a robotics startup'))).toBe('2d3bed603e08495079dfe6f346a23f98');
   });
 
+  it('embeds into a caller buffer exactly as embedSync does, before and after the vocabulary starts over', () => {
+    const fresh = createHashEmbedder({ dims: 64 });
+    const texts = ['Ada moved to Lisbon in May', "Mel's dog didn't eat the PIZZA", 'walk in the park', ''];
+    const before = texts.map((t) => Array.from(fresh.embedSync!(t)));
+    const out = new Float32Array(64);
+    texts.forEach((t, i) => {
+      fresh.embedSyncInto!(t, out);
+      expect(Array.from(out)).toEqual(before[i]);
+    });
+    // More distinct words than the vocabulary keeps (65,536), so it starts over at least once.
+    for (let i = 0; i < 70_000; i++) fresh.embedSyncInto!(`token${i.toString(36)} Lisbon`, out);
+    expect(texts.map((t) => Array.from(fresh.embedSync!(t)))).toEqual(before);
+    expect(() => fresh.embedSyncInto!('x', new Float32Array(8))).toThrow(RangeError);
+  });
+
   const embedder = createHashEmbedder();
 
   it('describes itself as offline and lexical', () => {
@@ -182,6 +197,37 @@ describe('LexicalIndex', () => {
     expect(index.search('violin', 10)).toEqual([]);
     index.add('b', 'violin again'); // reuses the freed slot
     expect(index.search('violin', 10).map((h) => h.id)).toEqual(['b']);
+  });
+
+  it('grows a restored term without writing over the next term (the first term of the table too)', () => {
+    const live = new LexicalIndex();
+    live.add('d1', 'apple banana');
+    live.add('d2', 'banana cherry');
+    const restored = LexicalIndex.fromState(live.exportState());
+    // apple is the table's first term: its postings start at 0 of the arrays banana's follow in.
+    restored.add('d3', 'apple cherry');
+    live.add('d3', 'apple cherry');
+    for (const word of ['apple', 'banana', 'cherry']) expect(restored.search(word, 10)).toEqual(live.search(word, 10));
+    expect(restored.search('banana', 10).map((h) => h.id).sort()).toEqual(['d1', 'd2']);
+  });
+
+  it('keeps terms of one document in a shared slab until a second document has them, and lists by word in a large index', () => {
+    const index = new LexicalIndex();
+    // Many single-document terms (they fill more than one slab chunk), then second documents for some.
+    for (let i = 0; i < 20_000; i++) index.add(`a${i}`, `token${i} common`);
+    for (let i = 0; i < 20_000; i += 997) index.add(`b${i}`, `token${i} token${i} rare`);
+    index.remove('a0');
+    index.add('c0', 'token0');
+    expect(index.search('token997', 10).map((h) => h.id)).toEqual(['b997', 'a997']);
+    expect(index.search('token0', 10).map((h) => h.id)).toEqual(['b0', 'c0']);
+    expect(index.search('token1', 10).map((h) => h.id)).toEqual(['a1']);
+    // A term whose last document goes is dropped; a later document with it starts a new list.
+    index.remove('a1');
+    expect(index.search('token1', 10)).toEqual([]);
+    index.add('c1', 'token1 again');
+    expect(index.search('token1', 10).map((h) => h.id)).toEqual(['c1']);
+    const restored = LexicalIndex.fromState(index.exportState());
+    for (const word of ['token0', 'token997', 'token19999', 'common', 'rare']) expect(restored.search(word, 10)).toEqual(index.search(word, 10));
   });
 });
 

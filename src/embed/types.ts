@@ -20,6 +20,8 @@ export interface Embedder {
   embed(texts: readonly string[]): Promise<Float32Array[]>;
   /** Synchronous form, present on deterministic in-process embedders (used while folding). */
   embedSync?(text: string): Float32Array;
+  /** embedSync into a caller's buffer of `dims` (overwritten): a fold of many texts allocates no vector per text. */
+  embedSyncInto?(text: string, out: Float32Array): void;
   /** What `prime_stats` and recall results say about it. */
   describe(): EmbedderInfo;
 }

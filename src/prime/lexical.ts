@@ -4,7 +4,9 @@
 // searches its restored terms in place (lexicalState.ts) and moves a term into its own map only
 // when a change touches it.
 
+import { Postings, PostingSlab } from './lexicalPostings.js';
 import { FrozenTerms, mergeTerms, type Bm25Parameters, type LexicalState, type PostingRange } from './lexicalState.js';
+import { analyze, vocabularyGeneration, type Word } from '../text/vocabulary.js';
 import { terms } from './text.js';
 
 export type { Bm25Parameters, LexicalState } from './lexicalState.js';
@@ -24,6 +26,10 @@ export const DEFAULT_BM25: Readonly<Bm25Parameters> = Object.freeze({ k1: 0.9, b
  */
 const LONG_POSTINGS = 1024;
 const MAX_POSITION_MAPS = 32;
+/** Documents with more words than this count their terms with a map (see add). */
+const SCAN_DISTINCT = 64;
+/** Documents before the index remembers each word's list by word id (see wordLists). */
+const WORD_CACHE_MIN = 4096;
 
 /** Terms added to a query (already index terms, e.g. from feedbackTerms), each counted once, while every word of the query itself counts queryWeight times. */
 export interface QueryExpansion {
@@ -60,6 +66,13 @@ export class LexicalIndex {
   private touched = new Int32Array(64);
   private readonly freeSlots: number[] = [];
   private totalLength = 0;
+  /** Where a new term's first posting goes (most terms of a large index have one document). */
+  private readonly slab = new PostingSlab();
+  /** Term counts of the document being added (see add). */
+  private countScratch: number[] = [];
+  /** Each word's own list by vocabulary id, once the index is large (see wordLists). */
+  private byWord: Array<Postings | undefined> | null = null;
+  private byWordGeneration = -1;
   /** Position maps in the order they were made, by term (own lists keep theirs up to date). */
   private readonly positionMaps = new Map<string, Int32Array>();
 
@@ -78,23 +91,62 @@ export class LexicalIndex {
   /** Indexes `text` under `id`, replacing whatever `id` held before. */
   add(id: string, text: string): void {
     this.remove(id);
-    const tokens = terms(text);
-    const counts = new Map<string, number>();
-    for (const term of tokens) counts.set(term, (counts.get(term) ?? 0) + 1);
+    const words = analyze(text);
+    const byWord = this.wordLists();
     const slot = this.freeSlots.pop() ?? this.ids.length;
     if (slot >= this.lengths.length) this.grow(slot + 1);
     this.ids[slot] = id;
     this.slots().set(id, slot);
     this.documents++;
+    // The distinct terms in order of first occurrence, with their counts. A memory has a few
+    // dozen words: finding a repeat by scanning the lists so far beats a map made per document.
     const lists: Postings[] = [];
-    for (const [term, count] of counts) {
-      const list = this.ownList(term);
-      list.push(slot, count);
-      lists.push(list);
+    const counts = this.countScratch;
+    const byList = words.length > SCAN_DISTINCT ? new Map<Postings, number>() : null;
+    let length = 0;
+    for (const word of words) {
+      if (word.indexTerm === null) continue;
+      length++;
+      const list = byWord === null ? this.ownList(word.indexTerm) : this.listOfWord(byWord, word);
+      let at = byList === null ? lists.indexOf(list) : (byList.get(list) ?? -1);
+      if (at < 0) {
+        at = lists.length;
+        lists.push(list);
+        byList?.set(list, at);
+        counts[at] = 0;
+      }
+      counts[at]++;
     }
+    for (let i = 0; i < lists.length; i++) lists[i].push(slot, counts[i]);
     this.slotTerms[slot] = lists;
-    this.lengths[slot] = tokens.length;
-    this.totalLength += tokens.length;
+    this.lengths[slot] = length;
+    this.totalLength += length;
+  }
+
+  /** The word → list cache of a large index (null while small), emptied when the vocabulary starts over. */
+  private wordLists(): Array<Postings | undefined> | null {
+    if (this.documents < WORD_CACHE_MIN && this.byWord === null) return null;
+    const generation = vocabularyGeneration();
+    if (this.byWord === null || this.byWordGeneration !== generation) {
+      this.byWord = [];
+      this.byWordGeneration = generation;
+    }
+    return this.byWord;
+  }
+
+  /** ownList(word.indexTerm), remembered by word id: an array read instead of a map lookup per word. */
+  private listOfWord(byWord: Array<Postings | undefined>, word: Word): Postings {
+    const known = byWord[word.id];
+    if (known !== undefined && !known.dropped) return known;
+    const list = this.ownList(word.indexTerm as string);
+    // Grown in one step and filled, so the array never turns into a dictionary.
+    if (word.id >= byWord.length) {
+      const from = byWord.length;
+      byWord.length = Math.max(2 * from, word.id + 1, 1024);
+      byWord.fill(undefined, from);
+    }
+    byWord[word.id] = list;
+    return list;
   }
 
   /** Drops `id`; false when it was not indexed. */
@@ -108,6 +160,7 @@ export class LexicalIndex {
       // A frozen term keeps its (empty) entry, which hides the frozen postings from searches.
       if (list.length === 0 && (this.frozen === null || this.frozen.find(list.term) < 0)) {
         this.postings.delete(list.term);
+        list.dropped = true;
         this.dropPositions(list.term);
       }
     }
@@ -134,10 +187,11 @@ export class LexicalIndex {
     let list = this.postings.get(term);
     if (list === undefined) {
       const at = this.frozen?.find(term) ?? -1;
-      if (at < 0) list = new Postings(term);
+      if (at < 0) list = this.slab.start(term);
       else {
         const range = (this.frozen as FrozenTerms).postings(at);
-        list = new Postings(term, range.slots, range.tfs, range.start, range.length);
+        // The shared arrays hold the next term's postings past this range: no room to grow in place.
+        list = new Postings(term, range.slots, range.tfs, range.start, range.length, range.length);
         // The frozen range's map no longer describes the term: the own list makes its own.
         this.positionMaps.delete(term);
       }
@@ -408,73 +462,6 @@ export class LexicalIndex {
     this.lengths = lengths;
     this.scores = new Float64Array(capacity);
     this.touched = new Int32Array(capacity);
-  }
-}
-
-/**
- * One term's postings as parallel typed arrays (slot, term frequency), unordered: scoring walks
- * them without allocating, and a removal swaps the last entry into the hole. They occupy
- * [start, start + length) of their arrays: all of their own arrays, or, after a restore, a range
- * of arrays shared by every term, until the first push moves them out.
- */
-class Postings {
-  /** The term's index in the last export (set by mergeTerms). */
-  exportIndex = -1;
-  /** Slot → position (relative to start), or null; kept up to date by push and delete while present. */
-  positions: Int32Array | null = null;
-
-  constructor(
-    readonly term: string,
-    public slots: Int32Array = new Int32Array(4),
-    public tfs: Float32Array = new Float32Array(4),
-    public start = 0,
-    public length = 0,
-  ) {}
-
-  push(slot: number, tf: number): void {
-    if (this.start !== 0 || this.length === this.slots.length) {
-      const capacity = Math.max(4, this.length * 2);
-      const slots = new Int32Array(capacity);
-      slots.set(this.slots.subarray(this.start, this.start + this.length));
-      this.slots = slots;
-      const tfs = new Float32Array(capacity);
-      tfs.set(this.tfs.subarray(this.start, this.start + this.length));
-      this.tfs = tfs;
-      this.start = 0;
-    }
-    this.slots[this.length] = slot;
-    this.tfs[this.length] = tf;
-    if (this.positions !== null) {
-      if (slot >= this.positions.length) {
-        const grown = new Int32Array(Math.max(slot + 1, 2 * this.positions.length)).fill(-1);
-        grown.set(this.positions);
-        this.positions = grown;
-      }
-      this.positions[slot] = this.length;
-    }
-    this.length++;
-  }
-
-  delete(slot: number): void {
-    const end = this.start + this.length;
-    let i: number;
-    if (this.positions !== null) {
-      const at = slot < this.positions.length ? this.positions[slot] : -1;
-      if (at < 0) return;
-      i = this.start + at;
-    } else {
-      i = this.start;
-      while (i < end && this.slots[i] !== slot) i++;
-      if (i === end) return;
-    }
-    this.length--;
-    const moved = this.slots[end - 1];
-    this.slots[i] = moved;
-    this.tfs[i] = this.tfs[end - 1];
-    if (this.positions !== null) {
-      this.positions[moved] = i - this.start;
-      this.positions[slot] = -1;
-    }
   }
 }
 

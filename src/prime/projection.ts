@@ -67,8 +67,10 @@ export class PrimeProjection implements PrimeView {
   readonly log: StoredEvent[] = [];
   /** The position the log starts after (0: it is complete); history reads the rest from the store. */
   logStart = 0;
-  /** The last prime event folded, or null before the first. */
-  anchor: FoldAnchor | null = null;
+  /** The last prime event folded (null: none since the restore, or none at all). */
+  private lastPrime: StoredEvent | null = null;
+  /** The anchor a restored projection started from. */
+  private restoredAnchor: FoldAnchor | null = null;
 
   private readonly graph = new PrimeGraph();
   private lexicalIndex = new LexicalIndex();
@@ -85,6 +87,8 @@ export class PrimeProjection implements PrimeView {
   private readonly relationCounts = new Map<string, number>();
   private seq = 0;
   private textChars = 0;
+  /** Where derived vectors are embedded before the vector store copies them (see indexText). */
+  private embedScratch: Float32Array | undefined;
 
   constructor(private readonly options: ProjectionOptions) {
     this.tenant = options.tenant;
@@ -104,8 +108,15 @@ export class PrimeProjection implements PrimeView {
     if (!event.event_type.startsWith('prime.')) return;
     this.eventCount++;
     this.log.push(event);
-    this.anchor = { id: event.id, position: event.position, hash: event.hash };
+    // The anchor object is made only when asked for (a fold of the whole log would make one per event).
+    this.lastPrime = event;
     if (!this.applyPrime(event)) this.ignoredEvents++;
+  }
+
+  /** The last prime event folded, or null before the first. */
+  get anchor(): FoldAnchor | null {
+    const last = this.lastPrime;
+    return last === null ? this.restoredAnchor : { id: last.id, position: last.position, hash: last.hash };
   }
 
   /** Moves the cut forward over events that were not prime (so catch-up need not revisit them). */
@@ -153,10 +164,10 @@ export class PrimeProjection implements PrimeView {
     const properties = isPlainObject(p.properties) ? p.properties : EMPTY;
     const ms = Date.parse(e.timestamp);
     const node: PrimeNode = Object.freeze({ id, type, properties, created_at: e.timestamp, updated_at: e.timestamp, version: e.version });
-    this.graph.addNode(node, this.seq++, ms, ms, 0);
+    const record = this.graph.addNode(node, this.seq++, ms, ms, 0);
     bump(this.typeCounts, type, 1);
     this.indexName(id, undefined, properties);
-    this.indexText(id, properties, p.embedding);
+    this.indexText(id, properties, p.embedding, record);
     this.substringIndex?.set(id, nodeTexts(type, properties));
     return true;
   }
@@ -170,7 +181,7 @@ export class PrimeProjection implements PrimeView {
     attrs.node = Object.freeze({ ...before, properties, updated_at: e.timestamp, version: e.version });
     attrs.updatedMs = Date.parse(e.timestamp);
     this.indexName(id, before.properties, properties);
-    this.indexText(id, properties, p.embedding);
+    this.indexText(id, properties, p.embedding, attrs);
     this.substringIndex?.set(id, nodeTexts(before.type, properties));
     return true;
   }
@@ -196,11 +207,14 @@ export class PrimeProjection implements PrimeView {
     const target = str(p.target);
     const relation = str(p.relation);
     if (id === undefined || source === undefined || target === undefined || relation === undefined) return false;
-    if (this.graph.hasEdge(id) || !this.graph.hasNode(source) || !this.graph.hasNode(target)) return false;
+    if (this.graph.hasEdge(id)) return false;
+    const from = this.graph.record(source);
+    const to = from === undefined ? undefined : this.graph.record(target);
+    if (from === undefined || to === undefined) return false;
     const weight = typeof p.weight === 'number' && Number.isFinite(p.weight) ? p.weight : 1;
     const properties = isPlainObject(p.properties) ? p.properties : EMPTY;
     const edge: PrimeEdge = Object.freeze({ id, source, target, relation, properties, weight, created_at: e.timestamp });
-    this.graph.addEdge(edge);
+    this.graph.addEdgeBetween(edge, from, to);
     bump(this.relationCounts, relation, 1);
     return true;
   }
@@ -226,17 +240,21 @@ export class PrimeProjection implements PrimeView {
   }
 
   /** Re-indexes a node's text: lexical always; its derived vector from the embedder or the event's stored embedding. */
-  private indexText(id: string, properties: JsonObject, embedding: JsonValue | undefined): void {
-    const attrs = this.graph.record(id)!;
+  private indexText(id: string, properties: JsonObject, embedding: JsonValue | undefined, attrs: NodeRecord): void {
     const text = nodeText(properties);
     this.textChars += text.length - attrs.textLength;
     attrs.textLength = text.length;
     if (text.length === 0) this.lexicalIndex.remove(id);
     else this.lexicalIndex.add(id, text);
-    if (this.storedVectors.has(id)) return;
+    if (this.storedVectors.size > 0 && this.storedVectors.has(id)) return;
     const embedder = this.options.embedder;
     let vector: Float32Array | undefined;
-    if (text.length > 0 && embedder.deterministic && embedder.embedSync) vector = embedder.embedSync(text);
+    if (text.length > 0 && embedder.deterministic && embedder.embedSyncInto) {
+      // One buffer for every text: the vector store keeps a copy, so a fold allocates no vector per node.
+      if (this.embedScratch?.length !== embedder.dims) this.embedScratch = new Float32Array(embedder.dims);
+      vector = this.embedScratch;
+      embedder.embedSyncInto(text, vector);
+    } else if (text.length > 0 && embedder.deterministic && embedder.embedSync) vector = embedder.embedSync(text);
     else if (isPlainObject(embedding) && embedding.embedder === embedder.name && typeof embedding.data === 'string' && typeof embedding.dims === 'number') {
       vector = safeDecode(embedding.data, embedding.dims);
     }
@@ -257,7 +275,7 @@ export class PrimeProjection implements PrimeView {
 
   /** The bookkeeping of vector `id`: its stored entry, or the derived one of the node it is named after. */
   private entryOf(id: string): VectorEntry | undefined {
-    const stored = this.storedVectors.get(id);
+    const stored = this.storedVectors.size === 0 ? undefined : this.storedVectors.get(id);
     if (stored !== undefined) return stored;
     const space = this.options.embedder.name;
     return this.spaces.get(space)?.has(id) ? { space, nodeId: id, metadata: EMPTY } : undefined;
@@ -265,7 +283,8 @@ export class PrimeProjection implements PrimeView {
 
   /** Stores a vector: `entry` for one stored by an event, null for one derived from node `id`'s text. */
   private putVector(id: string, space: string, vector: Float32Array, entry: VectorEntry | null): void {
-    const previous = this.entryOf(id);
+    // A derived vector replaces at most the derived one of its node, in the same space, while no vector is stored by an event.
+    const previous = entry === null && this.storedVectors.size === 0 ? undefined : this.entryOf(id);
     if (previous !== undefined && previous.space !== space) this.removeVector(id);
     let index = this.spaces.get(space);
     if (index !== undefined && index.dims !== vector.length) {
@@ -456,7 +475,8 @@ export class PrimeProjection implements PrimeView {
    * copy on their next write. Undefined before the first prime event (nothing worth keeping).
    */
   exportState(): ProjectionState | undefined {
-    if (this.anchor === null) return undefined;
+    const anchor = this.anchor;
+    if (anchor === null) return undefined;
     const count = this.graph.order;
     const nodes: ProjectionState['nodes'] = {
       ids: [],
@@ -507,7 +527,7 @@ export class PrimeProjection implements PrimeView {
     }
     return {
       tenant: this.tenant,
-      anchor: { ...this.anchor },
+      anchor,
       eventCount: this.eventCount,
       ignoredEvents: this.ignoredEvents,
       seq: this.seq,
@@ -537,7 +557,7 @@ export class PrimeProjection implements PrimeView {
     const p = new PrimeProjection(options);
     p.position = state.anchor.position;
     p.logStart = state.anchor.position;
-    p.anchor = { ...state.anchor };
+    p.restoredAnchor = { ...state.anchor };
     p.eventCount = state.eventCount;
     p.ignoredEvents = state.ignoredEvents;
     p.seq = state.seq;

@@ -521,13 +521,21 @@ export function dot(query: Float64Array, data: Float32Array, base: number, dims:
   return s0 + s1 + (s2 + s3);
 }
 
+let lastDigested: Float32Array | null = null;
+let lastWords: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+
 /**
  * A 64-bit digest of a vector's bytes (two FNV-1a lanes over its float32 words, the second with
  * words rotated and another basis), written to out[at], out[at + 1]. It only has to tell whether a
  * persisted vector is still the current one.
  */
 export function digestInto(vector: Float32Array, out: Uint32Array, at: number): void {
-  const words = new Uint32Array(vector.buffer, vector.byteOffset, vector.length);
+  // A fold passes the same scratch vector every time: its word view is made once.
+  if (vector !== lastDigested) {
+    lastDigested = vector;
+    lastWords = new Uint32Array(vector.buffer, vector.byteOffset, vector.length);
+  }
+  const words = lastWords;
   let h1 = 0x811c9dc5;
   let h2 = 0x9e3779b9;
   for (let i = 0; i < words.length; i++) {

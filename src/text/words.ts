@@ -41,12 +41,17 @@ const STEM_CACHE_LIMIT = 100_000;
 export function stem(word: string): string {
   let stemmed = stemCache.get(word);
   if (stemmed === undefined) {
-    // Only plain ASCII words go through Porter; it would mangle other scripts.
-    stemmed = /^[a-z]+$/.test(word) && word.length > 2 ? stemmer(word) : word;
+    stemmed = stemUncached(word);
     if (stemCache.size >= STEM_CACHE_LIMIT) stemCache.clear();
     stemCache.set(word, stemmed);
   }
   return stemmed;
+}
+
+/** stem() without its cache, for a caller that keeps its own (src/text/vocabulary.ts). */
+export function stemUncached(word: string): string {
+  // Only plain ASCII words go through Porter; it would mangle other scripts.
+  return word.length > 2 && /^[a-z]+$/.test(word) ? stemmer(word) : word;
 }
 
 /**
