@@ -246,7 +246,7 @@ export class PrimeProjection implements PrimeView {
     attrs.textLength = text.length;
     if (text.length === 0) this.lexicalIndex.remove(id);
     else this.lexicalIndex.add(id, text);
-    if (this.storedVectors.size > 0 && this.storedVectors.has(id)) return;
+    if (this.storedVectors.has(id)) return;
     const embedder = this.options.embedder;
     let vector: Float32Array | undefined;
     if (text.length > 0 && embedder.deterministic && embedder.embedSyncInto) {
@@ -275,7 +275,7 @@ export class PrimeProjection implements PrimeView {
 
   /** The bookkeeping of vector `id`: its stored entry, or the derived one of the node it is named after. */
   private entryOf(id: string): VectorEntry | undefined {
-    const stored = this.storedVectors.size === 0 ? undefined : this.storedVectors.get(id);
+    const stored = this.storedVectors.get(id);
     if (stored !== undefined) return stored;
     const space = this.options.embedder.name;
     return this.spaces.get(space)?.has(id) ? { space, nodeId: id, metadata: EMPTY } : undefined;

@@ -58,16 +58,12 @@ export class CoreConnection {
   }
 
   async call<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, options: CallOptions): Promise<T> {
-    const { body } = await this.send(method, path, options);
+    const { body } = await this.callRaw(method, path, options);
     return JSON.parse(body.toString('utf8')) as T;
   }
 
   /** A call whose answer is bytes (a derived artifact), with the answer's headers. */
   async callRaw(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, options: CallOptions): Promise<{ body: Buffer; headers: Record<string, string | string[] | undefined> }> {
-    return this.send(method, path, options);
-  }
-
-  private async send(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, options: CallOptions): Promise<{ body: Buffer; headers: Record<string, string | string[] | undefined> }> {
     if (this.closed) throw new UnavailableError('the HttpCore client is closed');
     const giveUpAt = Date.now() + this.retryForMs;
     const timeout = this.timeoutMs + (options.waitMs ?? 0);

@@ -12,7 +12,7 @@ import type { UuidV7Generator } from '../ids.js';
 import { payloadWords } from '../embedded/searchIndex.js';
 import { CONTROL_ENTITY, type AppendResult, type AppendedEvent, type JsonObject } from '../types.js';
 import type { PreparedEvent } from '../validate.js';
-import { boolArray, int4Array, int8Array, nullableInt8Array, textArray, tsvectorArray, type TsvectorEntry } from './binary.js';
+import { boolArray, int4Array, int8Array, textArray, tsvectorArray, type TsvectorEntry } from './binary.js';
 import { isoOf } from './rows.js';
 import { SNAPSHOT_EVERY } from './schema.js';
 import type { Db, TenantHead } from './session.js';
@@ -330,7 +330,7 @@ export async function writeEvents(db: Db, tenant: string, head: TenantHead, even
      SELECT $1, $2, * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::int[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::tsvector[], $13::int[], $14::bigint[], $15::bigint[])`,
     [
       tenant, ms, int8Array(cols.position), textArray(cols.id), textArray(cols.entity), textArray(cols.type), int4Array(cols.version), int8Array(cols.occurred),
-      textArray(cols.payload), textArray(cols.metadata), textArray(cols.hash), tsvectorArray(cols.search), int4Array(cols.searchLen), nullableInt8Array(cols.docs), nullableInt8Array(cols.total),
+      textArray(cols.payload), textArray(cols.metadata), textArray(cols.hash), tsvectorArray(cols.search), int4Array(cols.searchLen), int8Array(cols.docs), int8Array(cols.total),
     ],
   );
   let derived: Promise<unknown>;

@@ -94,16 +94,6 @@ class ArrayWriter {
   }
 }
 
-/** A bigint[] parameter. */
-export function int8Array(values: readonly number[]): Buffer {
-  const w = new ArrayWriter(OID.int8, values.length, 12 * values.length);
-  for (const v of values) {
-    w.int32(8);
-    w.int64(v);
-  }
-  return w.done();
-}
-
 /** An int[] parameter (null elements allowed). */
 export function int4Array(values: readonly (number | null)[]): Buffer {
   const w = new ArrayWriter(OID.int4, values.length, 8 * values.length);
@@ -117,8 +107,8 @@ export function int4Array(values: readonly (number | null)[]): Buffer {
   return w.done();
 }
 
-/** A bigint[] parameter with null elements allowed. */
-export function nullableInt8Array(values: readonly (number | null)[]): Buffer {
+/** A bigint[] parameter (null elements allowed). */
+export function int8Array(values: readonly (number | null)[]): Buffer {
   const w = new ArrayWriter(OID.int8, values.length, 12 * values.length);
   for (const v of values) {
     if (v === null) w.null();
