@@ -106,12 +106,15 @@ describe('reading the id of an oversize message from its ends', () => {
 });
 
 describe('telling a JSON line from one that is not', () => {
-  it('tells JSON from not-JSON cheaply: the first character always, a full parse up to 1 MiB', () => {
+  it('tells JSON from not-JSON cheaply: the first character always, a full parse up to 64 KiB, the last character past it', () => {
     expect(notJson(Buffer.from('{"a":1}\n'))).toBeNull();
     expect(notJson(Buffer.from('  \r\n'))).toBeNull();
     expect(notJson(Buffer.from('Content-Length: 42\r\n'))).toMatch(/starts with "Content-Length: 42"$/);
     expect(notJson(Buffer.from('{"a":'))).toMatch(/^not valid JSON/);
-    // Past 1 MiB only the first character is checked (the SDK still parses it, and drops it if broken).
-    expect(notJson(Buffer.from(`{"a":"${'x'.repeat(1024 * 1024)}`))).toBeNull();
+    // Past 64 KiB the ends are checked, not the inside (the SDK still parses it, and drops it if broken).
+    const big = 'x'.repeat(100 * 1024);
+    expect(notJson(Buffer.from(`{"a":"${big}"}\n`))).toBeNull();
+    expect(notJson(Buffer.from(`{"a":"${big}`))).toMatch(/^not valid JSON \(a \d+-byte line that opens with \{ does not close it/);
+    expect(notJson(Buffer.from(`{"a":"${big}" oops}`))).toBeNull();
   });
 });

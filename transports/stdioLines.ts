@@ -30,18 +30,26 @@ export interface UnparsableLine {
 
 /**
  * Lines up to this size are parsed once here to tell a client that sent something other than
- * JSON (about a microsecond for a typical request; the SDK parses the line again). Longer ones
- * only have their first character checked, so a large import is not parsed twice.
+ * JSON (a microsecond for a typical request, tens for the largest; the SDK parses the line
+ * again). Longer ones, large payloads and imports, are not parsed twice: they only have their
+ * first and last characters checked, which catches a line cut short.
  */
-const PARSE_CHECK_BYTES = 1024 * 1024;
+const PARSE_CHECK_BYTES = 64 * 1024;
+
+const isJsonSpace = (byte: number): boolean => byte === 0x20 || byte === 0x09 || byte === 0x0d || byte === 0x0a;
 
 /** Why `line` is not a JSON text, or null when it is (or is too long to parse twice and looks like one). */
 export function notJson(line: Buffer): string | null {
   let first = 0;
-  while (first < line.length && (line[first] === 0x20 || line[first] === 0x09 || line[first] === 0x0d || line[first] === 0x0a)) first++;
+  while (first < line.length && isJsonSpace(line[first])) first++;
   if (first === line.length) return null;
-  if (line[first] !== 0x7b && line[first] !== 0x5b) return `a JSON-RPC message is a JSON object, and this line starts with ${JSON.stringify(line.toString('utf8', first, first + 40).replace(/\r?\n$/, ''))}`;
-  if (line.length > PARSE_CHECK_BYTES) return null;
+  const opener = line[first];
+  if (opener !== 0x7b && opener !== 0x5b) return `a JSON-RPC message is a JSON object, and this line starts with ${JSON.stringify(line.toString('utf8', first, first + 40).replace(/\r?\n$/, ''))}`;
+  if (line.length > PARSE_CHECK_BYTES) {
+    let last = line.length - 1;
+    while (isJsonSpace(line[last])) last--;
+    return line[last] === (opener === 0x7b ? 0x7d : 0x5d) ? null : `not valid JSON (a ${line.length}-byte line that opens with ${opener === 0x7b ? '{' : '['} does not close it: cut short?)`;
+  }
   try {
     JSON.parse(line.toString('utf8'));
     return null;
